@@ -1,0 +1,140 @@
+//! The context a child's run gets from its manager.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::control::Control;
+use crate::handle::Handle;
+use crate::manager::shared::{ChildMsg, ChildShared, TaskEnv};
+use crate::path::ChildPath;
+
+/// What a child's run gets from its manager: its path, a shutdown signal, an inbox of control
+/// messages, a way to report readiness, and a handle to the whole tree.
+///
+/// One `Context` per run; a restart gets a fresh one. It is deliberately not `Clone`: hand out
+/// [`shutdown_token`](Self::shutdown_token) or [`handle`](Self::handle) to helpers instead, so
+/// that a helper outliving the run cannot keep the run's identity alive.
+pub struct Context {
+    pub(crate) child: Arc<ChildShared>,
+    pub(crate) token: CancellationToken,
+    pub(crate) generation: u32,
+    pub(crate) restarts: u32,
+    /// Set only for nested managers: ties their tasks' lifetime to the manager above.
+    pub(crate) link: Option<Arc<TaskEnv>>,
+    shutdown_delivered: bool,
+}
+
+impl Context {
+    pub(crate) fn new(
+        child: Arc<ChildShared>,
+        token: CancellationToken,
+        generation: u32,
+        restarts: u32,
+        link: Option<Arc<TaskEnv>>,
+    ) -> Self {
+        Context {
+            child,
+            token,
+            generation,
+            restarts,
+            link,
+            shutdown_delivered: false,
+        }
+    }
+
+    /// This child's path in the tree (allocates the joined string).
+    pub fn path(&self) -> ChildPath {
+        self.child.run.path.join(&self.child.spec.id)
+    }
+
+    /// This child's id among its siblings.
+    pub fn id(&self) -> &str {
+        &self.child.spec.id
+    }
+
+    /// How many times this child has been restarted before this run.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// Completes when this run is asked to stop (its manager stops it, restarts it, or shuts
+    /// down). After that the run has until its shutdown timeout to return.
+    pub async fn shutdown_requested(&self) {
+        self.token.cancelled().await
+    }
+
+    /// Whether this run has been asked to stop.
+    pub fn is_shutdown_requested(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// A token that is cancelled when this run is asked to stop; clone it into helpers.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    /// The next control message: `Reload` and `Custom` messages in the order they were sent,
+    /// and `Shutdown` once when this run is asked to stop, after which it returns `None`.
+    ///
+    /// ```
+    /// # use overseer::{Context, Control, RunResult};
+    /// async fn serve(mut ctx: Context) -> RunResult {
+    ///     while let Some(msg) = ctx.recv().await {
+    ///         match msg {
+    ///             Control::Reload => { /* re-read configuration */ }
+    ///             Control::Shutdown => break,
+    ///             _ => {}
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn recv(&mut self) -> Option<Control> {
+        if self.shutdown_delivered {
+            return None;
+        }
+        let cancelled = self.token.cancelled();
+        tokio::pin!(cancelled);
+        let inbox = &self.child.inbox;
+        let msg = poll_fn(|cx| {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Control::Shutdown);
+            }
+            inbox.poll_recv(cx)
+        })
+        .await;
+        if matches!(msg, Control::Shutdown) {
+            self.shutdown_delivered = true;
+        }
+        Some(msg)
+    }
+
+    /// Reports that this child is ready: siblings waiting for it with
+    /// [`Condition::Ready`](crate::Condition::Ready) may start, and the event stream shows
+    /// [`EventKind::Ready`](crate::EventKind::Ready). Calling it again in the same run does
+    /// nothing.
+    pub fn ready(&self) {
+        let _ = self.child.run.tx.send(ChildMsg::Ready {
+            key: self.child.key,
+            generation: self.generation,
+        });
+    }
+
+    /// A handle to the whole tree (its root manager), to send messages or add children.
+    pub fn handle(&self) -> Handle {
+        self.child.run.tree.clone()
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("path", &self.path())
+            .field("restarts", &self.restarts)
+            .field("shutdown_requested", &self.is_shutdown_requested())
+            .finish()
+    }
+}

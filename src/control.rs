@@ -1,0 +1,107 @@
+//! Control messages and the per-child inbox they are delivered to.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, Waker};
+
+/// A message that travels down the tree to a child, a subtree or the whole tree.
+///
+/// `Shutdown` is not queued: it cancels the child's shutdown token (see
+/// [`Context::shutdown_requested`](crate::Context::shutdown_requested)) and its manager then
+/// applies the child's shutdown policy. `Reload` and `Custom` are queued in the child's inbox,
+/// read with [`Context::recv`](crate::Context::recv).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Control {
+    /// Stop gracefully.
+    Shutdown,
+    /// Reload configuration (SIGHUP).
+    Reload,
+    /// A message of the application's own.
+    Custom(CustomMessage),
+}
+
+impl Control {
+    /// Wraps an application value as a custom message.
+    pub fn custom<T: Any + Send + Sync>(value: T) -> Self {
+        Control::Custom(CustomMessage(Arc::new(value)))
+    }
+}
+
+/// An application-defined message; cloning shares the value.
+#[derive(Clone)]
+pub struct CustomMessage(Arc<dyn Any + Send + Sync>);
+
+impl CustomMessage {
+    /// The value, if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for CustomMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CustomMessage(..)")
+    }
+}
+
+/// How many unread messages a child's inbox holds before further sends are refused with
+/// [`ControlError::InboxFull`](crate::ControlError::InboxFull).
+pub const INBOX_CAPACITY: usize = 64;
+
+/// A child's inbox. Allocated on the first message or the first read, so children that never
+/// use control messages cost one pointer.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    state: Mutex<Option<Box<InboxState>>>,
+}
+
+#[derive(Default)]
+struct InboxState {
+    queue: VecDeque<Control>,
+    waker: Option<Waker>,
+}
+
+pub(crate) struct InboxFull;
+
+impl Inbox {
+    pub(crate) fn push(&self, msg: Control) -> Result<(), InboxFull> {
+        let mut guard = lock(&self.state);
+        let state = guard.get_or_insert_with(Default::default);
+        if state.queue.len() >= INBOX_CAPACITY {
+            return Err(InboxFull);
+        }
+        state.queue.push_back(msg);
+        if let Some(w) = state.waker.take() {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn poll_recv(&self, cx: &mut TaskContext<'_>) -> Poll<Control> {
+        let mut guard = lock(&self.state);
+        let state = guard.get_or_insert_with(Default::default);
+        match state.queue.pop_front() {
+            Some(msg) => Poll::Ready(msg),
+            None => {
+                match &mut state.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    w => *w = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Empties the inbox at the end of a run; returns how many messages were never read.
+    pub(crate) fn clear(&self) -> usize {
+        lock(&self.state).take().map_or(0, |s| s.queue.len())
+    }
+}
+
+/// Locks a std mutex, ignoring poisoning: every critical section here leaves its data valid.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

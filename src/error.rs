@@ -1,0 +1,301 @@
+//! Typed errors: how a child failed, how a tree failed, and why a spec or a command was refused.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::path::ChildPath;
+
+/// The error type a [`Runnable`](crate::Runnable) returns: any error that is `Send + Sync`.
+///
+/// `?` converts every `std::error::Error + Send + Sync` (and `anyhow::Error`) into it.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What a [`Runnable`](crate::Runnable) returns from one run.
+pub type RunResult = Result<(), BoxError>;
+
+/// A shared, cloneable error as kept in events, snapshots and failures.
+pub type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// How one run of a child ended.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// The run returned `Ok(())`.
+    Completed,
+    /// The run returned an error.
+    Failed(SharedError),
+    /// The run panicked; the panic message is kept.
+    Panicked(Arc<str>),
+    /// The run was aborted by its manager: it did not stop within its shutdown timeout, its
+    /// shutdown policy is `Brutal`, or an immediate shutdown was requested.
+    Aborted,
+}
+
+impl ExitStatus {
+    /// Whether the run ended with `Ok(())`.
+    pub fn is_success(&self) -> bool {
+        matches!(self, ExitStatus::Completed)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Completed => f.write_str("completed"),
+            ExitStatus::Failed(e) => write!(f, "failed: {e}"),
+            ExitStatus::Panicked(m) => write!(f, "panicked: {m}"),
+            ExitStatus::Aborted => f.write_str("aborted"),
+        }
+    }
+}
+
+/// Why a node failed.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The child returned this error.
+    Error(SharedError),
+    /// The child panicked with this message.
+    Panic(Arc<str>),
+    /// The child did not stop within its shutdown timeout and was aborted.
+    StopTimeout {
+        /// The timeout it was given (its own, or what was left of a deadline above it).
+        timeout: Duration,
+    },
+    /// The manager at this path exceeded its restart intensity and gave up.
+    GaveUp {
+        /// At most this many restarts were allowed ...
+        max_restarts: u32,
+        /// ... within this sliding period.
+        period: Duration,
+        /// The child whose exit would have needed one restart too many.
+        last_child: ChildPath,
+        /// How that child's run ended.
+        last_exit: ExitStatus,
+    },
+    /// The child's task was cancelled from outside its manager (the runtime shutting down).
+    Aborted,
+    /// The manager was asked to run while it was already running.
+    AlreadyRunning,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Error(e) => write!(f, "{e}"),
+            Cause::Panic(m) => write!(f, "panicked: {m}"),
+            Cause::StopTimeout { timeout } => {
+                write!(f, "did not stop within {timeout:?} and was aborted")
+            }
+            Cause::GaveUp {
+                max_restarts,
+                period,
+                last_child,
+                last_exit,
+            } => write!(
+                f,
+                "gave up after more than {max_restarts} restarts within {period:?} \
+                 (last: {last_child} {last_exit})"
+            ),
+            Cause::Aborted => f.write_str("aborted from outside its manager"),
+            Cause::AlreadyRunning => f.write_str("the manager is already running"),
+        }
+    }
+}
+
+/// One failure in the tree: where, and why.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The path of the node that failed (for nested managers, the deepest child that failed).
+    pub path: ChildPath,
+    /// Why it failed.
+    pub cause: Cause,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.cause)
+    }
+}
+
+impl StdError for Failure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.cause {
+            Cause::Error(e) => Some(&**e),
+            Cause::GaveUp {
+                last_exit: ExitStatus::Failed(e),
+                ..
+            } => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// The error a manager's run ends with: the first failure that was not absorbed by a restart,
+/// and every failure after it, in the order the manager saw them.
+///
+/// Failures of nested managers are flattened: the first failure of the whole tree keeps the
+/// path of the deepest child that caused it.
+#[derive(Clone, Debug)]
+pub struct TreeError {
+    failures: Vec<Failure>,
+}
+
+impl TreeError {
+    pub(crate) fn new(failures: Vec<Failure>) -> Self {
+        debug_assert!(!failures.is_empty());
+        TreeError { failures }
+    }
+
+    /// The first failure: the one that stopped the tree.
+    pub fn first(&self) -> &Failure {
+        &self.failures[0]
+    }
+
+    /// The path of the first failure.
+    pub fn path(&self) -> &ChildPath {
+        &self.first().path
+    }
+
+    /// The cause of the first failure.
+    pub fn cause(&self) -> &Cause {
+        &self.first().cause
+    }
+
+    /// Every failure after the first, in order.
+    pub fn later(&self) -> &[Failure] {
+        &self.failures[1..]
+    }
+
+    /// All failures, the first one first.
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
+    }
+
+    pub(crate) fn into_failures(self) -> Vec<Failure> {
+        self.failures
+    }
+}
+
+impl fmt::Display for TreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.first())?;
+        match self.failures.len() {
+            1 => Ok(()),
+            2 => f.write_str(" (and 1 later failure)"),
+            n => write!(f, " (and {} later failures)", n - 1),
+        }
+    }
+}
+
+impl StdError for TreeError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(self.first())
+    }
+}
+
+/// Why a child spec or a manager configuration was refused. Nothing is changed when one is
+/// returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// An id must not be empty.
+    #[error("a child id must not be empty")]
+    EmptyId,
+    /// An id must not contain `/`, which separates path segments.
+    #[error("child id {id:?} must not contain '/'")]
+    IdContainsSlash {
+        /// The offending id.
+        id: String,
+    },
+    /// Two siblings share an id.
+    #[error("duplicate child id {id:?} under {parent}")]
+    DuplicateId {
+        /// The manager's path.
+        parent: String,
+        /// The duplicated id.
+        id: String,
+    },
+    /// A significant child must be `Transient` or `Temporary` (as in OTP).
+    #[error("child {id:?} is significant, so its restart policy must be Transient or Temporary, not Permanent")]
+    SignificantPermanent {
+        /// The child's id.
+        id: String,
+    },
+    /// Significant children need an auto-shutdown mode other than `Never` (as in OTP).
+    #[error("child {id:?} is significant but the manager's auto_shutdown is Never; set AnySignificant or AllSignificant")]
+    SignificantWithoutAutoShutdown {
+        /// The child's id.
+        id: String,
+    },
+    /// A child waits for a sibling that is not declared before it.
+    #[error("child {id:?} waits for {on:?}, which is not a sibling declared before it")]
+    UnknownDependency {
+        /// The waiting child.
+        id: String,
+        /// The sibling it names.
+        on: String,
+    },
+    /// The restart-intensity period must be longer than zero.
+    #[error("the restart intensity period must be longer than zero")]
+    ZeroPeriod,
+    /// A backoff parameter is out of range.
+    #[error("invalid backoff: {reason}")]
+    InvalidBackoff {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A manager name is empty or contains `/`.
+    #[error("manager name {name:?} must be non-empty and must not contain '/'")]
+    InvalidName {
+        /// The offending name.
+        name: String,
+    },
+}
+
+/// Why a [`Handle`](crate::Handle) command was refused. A refused command changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// No node has this path.
+    #[error("no child at path {path:?}")]
+    UnknownPath {
+        /// The path asked for.
+        path: String,
+    },
+    /// The node exists but is not running (stopped, exited, waiting, or between restarts), so
+    /// the message could not be delivered.
+    #[error("{path} is not running")]
+    NotRunning {
+        /// The path asked for.
+        path: String,
+    },
+    /// Children can only be added under a manager.
+    #[error("{path} is not a manager")]
+    NotAManager {
+        /// The path asked for.
+        path: String,
+    },
+    /// The manager is shutting down and takes no new work.
+    #[error("{path} is shutting down")]
+    ShuttingDown {
+        /// The manager's path.
+        path: String,
+    },
+    /// The child's control inbox is full: it is not reading its messages.
+    #[error("the control inbox of {path} is full ({capacity} messages unread)")]
+    InboxFull {
+        /// The child's path.
+        path: String,
+        /// The inbox capacity.
+        capacity: usize,
+    },
+    /// The spec was refused.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The manager stopped before it answered.
+    #[error("the manager stopped before answering")]
+    ManagerGone,
+}

@@ -1,0 +1,144 @@
+//! Lifecycle events: a stream of what happens to every node of a tree.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use futures_util::Stream;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::error::{ExitStatus, Failure};
+use crate::path::ChildPath;
+
+/// One thing that happened to one node.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// The node it happened to.
+    pub path: ChildPath,
+    /// What happened.
+    pub kind: EventKind,
+    /// When (Tokio's clock, so paused-time tests see virtual time).
+    pub at: Instant,
+}
+
+/// What happened.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The child is about to start (it may still wait for siblings it depends on).
+    Starting,
+    /// The child's run has been started.
+    Running,
+    /// The child reported readiness.
+    Ready,
+    /// The child's run ended.
+    Exited {
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// The child will be started again after `delay`.
+    Restarting {
+        /// The backoff delay before the restart.
+        delay: Duration,
+        /// How many times this child has been restarted, this one included.
+        restarts: u32,
+    },
+    /// The manager at this path exceeded its restart intensity and gives up.
+    GaveUp {
+        /// The failure it gives up on.
+        failure: Failure,
+    },
+    /// The child is stopped for good (a requested stop, a final exit, or the end of its
+    /// manager) and will not run again unless restarted by a command.
+    Stopped,
+}
+
+/// One event channel per manager; events bubble up to every ancestor's channel.
+pub(crate) struct EventBus {
+    tx: broadcast::Sender<Event>,
+    subscribers: AtomicUsize,
+}
+
+impl EventBus {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(EventBus {
+            tx: broadcast::channel(capacity.max(1)).0,
+            subscribers: AtomicUsize::new(0),
+        })
+    }
+
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.subscribers.load(Ordering::Relaxed) > 0
+    }
+
+    pub(crate) fn publish(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+
+    pub(crate) fn subscribe(self: &Arc<Self>) -> Events {
+        self.subscribers.fetch_add(1, Ordering::Relaxed);
+        Events {
+            rx: BroadcastStream::new(self.tx.subscribe()),
+            bus: self.clone(),
+            missed: 0,
+        }
+    }
+}
+
+/// A subscription to a tree's lifecycle events: a [`Stream`] of [`Event`]s, also readable with
+/// [`recv`](Events::recv).
+///
+/// Events are buffered per subscriber up to the manager's event capacity; a subscriber that
+/// falls further behind skips the oldest events and [`missed`](Events::missed) counts them.
+/// Events are only built while at least one subscription exists.
+pub struct Events {
+    rx: BroadcastStream<Event>,
+    bus: Arc<EventBus>,
+    missed: u64,
+}
+
+impl Events {
+    /// The next event; `None` once the manager is gone.
+    pub async fn recv(&mut self) -> Option<Event> {
+        futures_util::StreamExt::next(self).await
+    }
+
+    /// How many events this subscriber skipped because it fell behind.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Event>> {
+        loop {
+            match Pin::new(&mut self.rx).poll_next(cx) {
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => self.missed += n,
+                Poll::Ready(Some(Ok(ev))) => return Poll::Ready(Some(ev)),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.bus.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("missed", &self.missed)
+            .finish()
+    }
+}

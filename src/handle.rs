@@ -1,0 +1,224 @@
+//! [`Handle`]: commands to a running tree, by path.
+
+use futures_util::future::{BoxFuture, FutureExt, join_all};
+use tokio::sync::oneshot;
+
+use crate::control::{Control, lock};
+use crate::error::ControlError;
+use crate::event::Events;
+use crate::manager::{Command, ProcessManager};
+use crate::path::ChildPath;
+use crate::runnable::ChildKind;
+use crate::snapshot::{LevelSnapshot, Snapshot};
+use crate::spec::ChildSpec;
+
+/// Sends commands to a manager and the tree below it, subscribes to its events, and takes
+/// snapshots. Cheap to clone; obtained from [`ProcessManager::handle`] or
+/// [`Context::handle`](crate::Context::handle).
+///
+/// Paths are full paths from the root (`root/workers/w-1`); a command for a node below a
+/// nested manager is passed down level by level.
+///
+/// Before the manager's first run, commands wait in its mailbox and are carried out as it
+/// starts (a queued shutdown means no child starts at all); the `async` methods then complete
+/// only once it runs. Between runs and after the last one, commands fail at once with
+/// [`ControlError::NotRunning`].
+#[derive(Clone)]
+pub struct Handle {
+    mgr: ProcessManager,
+}
+
+impl Handle {
+    pub(crate) fn new(mgr: ProcessManager) -> Self {
+        Handle { mgr }
+    }
+
+    pub(crate) fn send_command(&self, cmd: Command) -> Result<(), Command> {
+        self.mgr.inner.mailbox.send(cmd)
+    }
+
+    fn not_running(&self) -> ControlError {
+        ControlError::NotRunning {
+            path: self.path().to_string(),
+        }
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, ControlError>>) -> Command,
+    ) -> Result<T, ControlError> {
+        let (tx, rx) = oneshot::channel();
+        if self.send_command(make(tx)).is_err() {
+            return Err(self.not_running());
+        }
+        rx.await.map_err(|_| ControlError::ManagerGone)?
+    }
+
+    /// The path of this handle's manager (its path in the tree once it runs).
+    pub fn path(&self) -> ChildPath {
+        lock(&self.mgr.inner.path).clone()
+    }
+
+    /// Asks this manager to shut down gracefully: children stop in reverse order under their
+    /// shutdown policies. Returns at once; the manager's run returns when it is done. On a
+    /// nested manager, this stops it for good (its parent does not restart it).
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] when the manager has already stopped.
+    pub fn shutdown(&self) -> Result<(), ControlError> {
+        self.send_command(Command::Shutdown { immediate: false })
+            .map_err(|_| self.not_running())
+    }
+
+    /// Asks this manager to shut down at once: every child is aborted now, at every level.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] when the manager has already stopped.
+    pub fn shutdown_now(&self) -> Result<(), ControlError> {
+        self.send_command(Command::Shutdown { immediate: true })
+            .map_err(|_| self.not_running())
+    }
+
+    /// Sends `msg` to the node at `path`: to one child's inbox, or to every child below a
+    /// manager. `Control::Shutdown` stops the node for good (like [`stop`](Self::stop), but
+    /// without waiting); sent to this handle's own path it shuts the manager down.
+    ///
+    /// Completes once the message is delivered (or, for a subtree, handed to its manager).
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownPath`], [`ControlError::NotRunning`] for a node that is not
+    /// running (its message would be lost), [`ControlError::InboxFull`] for a child that does
+    /// not read its messages.
+    pub async fn send(&self, path: &str, msg: Control) -> Result<(), ControlError> {
+        self.request(|reply| Command::Send {
+            path: path.into(),
+            msg,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    /// Sends `msg` to every child of this manager and below.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn broadcast(&self, msg: Control) -> Result<(), ControlError> {
+        let path = self.path();
+        self.send(path.as_str(), msg).await
+    }
+
+    /// Adds a child under the manager at `parent` and starts it (once its dependencies hold).
+    /// Returns the new child's path.
+    ///
+    /// # Errors
+    /// [`ControlError::Spec`] for an invalid spec or a duplicate id,
+    /// [`ControlError::NotAManager`], [`ControlError::UnknownPath`],
+    /// [`ControlError::ShuttingDown`]. Nothing changes when an error is returned.
+    pub async fn add_child(&self, parent: &str, spec: ChildSpec) -> Result<ChildPath, ControlError> {
+        self.request(|reply| Command::Add {
+            parent: parent.into(),
+            spec,
+            reply,
+        })
+        .await
+    }
+
+    /// Adds a child directly under this handle's manager.
+    ///
+    /// # Errors
+    /// As [`add_child`](Self::add_child).
+    pub async fn add(&self, spec: ChildSpec) -> Result<ChildPath, ControlError> {
+        let path = self.path();
+        self.add_child(path.as_str(), spec).await
+    }
+
+    /// Stops the node at `path` for good under its shutdown policy, and waits until it has
+    /// stopped. It stays declared and can be started again with [`restart`](Self::restart).
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownPath`], [`ControlError::NotRunning`] for a manager on the way.
+    pub async fn stop(&self, path: &str) -> Result<(), ControlError> {
+        self.request(|reply| Command::Stop {
+            path: path.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// Stops the node at `path` (if it runs) and starts it again. Does not count towards the
+    /// manager's restart intensity.
+    ///
+    /// # Errors
+    /// As [`stop`](Self::stop), and [`ControlError::ShuttingDown`].
+    pub async fn restart(&self, path: &str) -> Result<(), ControlError> {
+        self.request(|reply| Command::Restart {
+            path: path.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// Stops the node at `path` (if it runs) and removes it from its manager.
+    ///
+    /// # Errors
+    /// As [`stop`](Self::stop).
+    pub async fn remove(&self, path: &str) -> Result<(), ControlError> {
+        self.request(|reply| Command::Remove {
+            path: path.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// A snapshot of this manager and everything below it. Each manager answers for its own
+    /// children; nested managers are asked concurrently.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] when the manager is not running.
+    pub async fn snapshot(&self) -> Result<Snapshot, ControlError> {
+        let level = self.request(|reply| Command::Snapshot { reply }).await?;
+        let state = level.state;
+        let uptime = level.uptime;
+        Ok(Snapshot {
+            path: self.path(),
+            kind: ChildKind::Manager,
+            state,
+            pid: None,
+            restarts: 0,
+            uptime: Some(uptime),
+            last_exit: None,
+            children: fill(level).await,
+        })
+    }
+
+    /// Subscribes to lifecycle events of this manager and everything below it.
+    pub fn events(&self) -> Events {
+        self.mgr.inner.bus.subscribe()
+    }
+}
+
+/// Completes a level's children with the levels of the nested managers below it.
+fn fill(level: LevelSnapshot) -> BoxFuture<'static, Vec<Snapshot>> {
+    async move {
+        let mut children = level.children;
+        let below = join_all(level.nested.into_iter().map(|(i, mgr)| async move {
+            let handle = mgr.handle();
+            let sub = handle.request(|reply| Command::Snapshot { reply }).await;
+            (i, sub)
+        }))
+        .await;
+        for (i, sub) in below {
+            if let Ok(sub) = sub {
+                children[i].children = fill(sub).await;
+            }
+        }
+        children
+    }
+    .boxed()
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").field("path", &self.path()).finish()
+    }
+}

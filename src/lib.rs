@@ -1,0 +1,40 @@
+#![doc = include_str!("../docs/crate.md")]
+#![deny(missing_docs, unreachable_pub)]
+#![warn(rust_2018_idioms)]
+
+pub mod builtin;
+mod context;
+mod control;
+mod error;
+mod event;
+mod handle;
+mod manager;
+mod path;
+mod runnable;
+mod snapshot;
+mod spec;
+
+pub use async_trait::async_trait;
+pub use context::Context;
+pub use control::{Control, CustomMessage, INBOX_CAPACITY};
+pub use error::{
+    BoxError, Cause, ControlError, ExitStatus, Failure, RunResult, SharedError, SpecError,
+    TreeError,
+};
+pub use event::{Event, EventKind, Events};
+pub use handle::Handle;
+pub use manager::{
+    AutoShutdown, Backoff, Intensity, ProcessManager, ProcessManagerBuilder, Strategy,
+};
+pub use path::ChildPath;
+pub use runnable::{ChildKind, Runnable, Task, task};
+pub use snapshot::{ChildState, Snapshot};
+pub use spec::{ChildSpec, Condition, Restart, Shutdown};
+
+/// The names most programs need: `use overseer::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AutoShutdown, Backoff, ChildSpec, Condition, Context, Control, Handle, ProcessManager,
+        Restart, RunResult, Runnable, Shutdown, Strategy,
+    };
+}

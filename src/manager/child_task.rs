@@ -1,0 +1,84 @@
+//! The task that runs one child: catches panics and always reports how the run ended.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::shared::{ChildMsg, ChildShared, RawExit, TaskEnv};
+use crate::context::Context;
+use crate::path::JoinedPath;
+
+/// Spawns one run of a child on the current runtime, tracked by its manager's `tracker`.
+///
+/// The task holds `env` so that the managers above it wait for it (see [`TaskEnv`]). Its exit
+/// is reported exactly once: by the run returning, by a panic, or, when the task is aborted or
+/// dropped, by the guard's destructor.
+pub(crate) fn spawn(
+    child: Arc<ChildShared>,
+    ctx: Context,
+    env: Option<Arc<TaskEnv>>,
+    tracker: &TaskTracker,
+) -> JoinHandle<()> {
+    let span = tracing::info_span!(
+        "child",
+        path = %JoinedPath(child.run.path.as_str(), &child.spec.id)
+    );
+    let generation = ctx.generation;
+    let run = async move {
+        let _env = env;
+        let mut guard = ExitGuard {
+            child,
+            generation,
+            reported: false,
+        };
+        let outcome = AssertUnwindSafe(guard.child.spec.runnable.run(ctx))
+            .catch_unwind()
+            .await;
+        let exit = match outcome {
+            Ok(Ok(())) => RawExit::Completed,
+            Ok(Err(e)) => RawExit::Failed(e),
+            Err(payload) => RawExit::Panicked(panic_message(payload.as_ref())),
+        };
+        guard.report(exit);
+    };
+    tokio::spawn(tracker.track_future(run.instrument(span)))
+}
+
+struct ExitGuard {
+    child: Arc<ChildShared>,
+    generation: u32,
+    reported: bool,
+}
+
+impl ExitGuard {
+    fn report(&mut self, exit: RawExit) {
+        self.reported = true;
+        let _ = self.child.run.tx.send(ChildMsg::Exited {
+            key: self.child.key,
+            generation: self.generation,
+            exit,
+        });
+    }
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        if !self.reported {
+            self.report(RawExit::Aborted);
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}

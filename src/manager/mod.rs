@@ -1,0 +1,140 @@
+//! [`ProcessManager`]: the inner node of the tree.
+
+mod builder;
+mod child_task;
+mod config;
+mod decide;
+mod mailbox;
+mod run;
+pub(crate) mod shared;
+mod slots;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use builder::ProcessManagerBuilder;
+pub use config::{AutoShutdown, Backoff, Intensity, Strategy};
+pub(crate) use mailbox::Command;
+
+use crate::context::Context;
+use crate::control::lock;
+use crate::error::{BoxError, RunResult, TreeError};
+use crate::event::EventBus;
+use crate::handle::Handle;
+use crate::path::ChildPath;
+use crate::runnable::{ChildKind, Runnable};
+use crate::spec::ChildSpec;
+use decide::Policy;
+use mailbox::Mailbox;
+
+/// A supervisor: starts its children in order, watches them, restarts them by its strategy,
+/// and stops them in reverse order. A `ProcessManager` is itself a [`Runnable`], so managers
+/// nest to any depth.
+///
+/// Cloning is cheap and yields the same manager. A manager runs at most once at a time; after
+/// a run ends it can run again (its parent restarting it), starting from its declared children.
+///
+/// ```
+/// use overseer::{ChildSpec, ProcessManager, Restart};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = ProcessManager::builder("root")
+///     .child(ChildSpec::task("once", |_ctx| async { Ok(()) }).restart(Restart::Temporary))
+///     .build()
+///     .expect("valid tree");
+/// tree.run().await.expect("the only child completed");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ProcessManager {
+    pub(crate) inner: Arc<ManagerInner>,
+}
+
+pub(crate) struct ManagerInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) policy: Policy,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) specs: Vec<Arc<ChildSpec>>,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) bus: Arc<EventBus>,
+    /// The path of the current (or last) run.
+    pub(crate) path: Mutex<ChildPath>,
+}
+
+impl ProcessManager {
+    /// Starts building a manager; `name` is its path when it is the root.
+    pub fn builder(name: impl Into<Arc<str>>) -> ProcessManagerBuilder {
+        ProcessManagerBuilder::new(name.into())
+    }
+
+    /// The manager's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// A handle to send commands to this manager and the tree below it, subscribe to events,
+    /// and take snapshots. Commands sent before the first run wait for it.
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.clone())
+    }
+
+    /// Runs this manager as the root of a tree, until it stops: after a requested shutdown
+    /// (`Ok`, unless children failed while stopping), once no child is left to run (`Ok`),
+    /// or after a failure that no restart absorbed (`Err` with the first failure first).
+    ///
+    /// The manager's loop runs as its own Tokio task, so its latency does not depend on the
+    /// task that awaits this. Dropping the returned future aborts the whole tree.
+    pub async fn run(&self) -> Result<(), TreeError> {
+        let mgr = self.clone();
+        let join = tokio::spawn(async move { run::run(&mgr, run::Parent::Root).await });
+        let guard = AbortOnDrop(join.abort_handle());
+        let result = join.await;
+        std::mem::forget(guard);
+        match result {
+            Ok(result) => result,
+            Err(e) => Err(TreeError::new(vec![crate::error::Failure {
+                path: lock(&self.inner.path).clone(),
+                cause: if e.is_panic() {
+                    crate::error::Cause::Panic(Arc::from("the manager's loop panicked"))
+                } else {
+                    crate::error::Cause::Aborted
+                },
+            }])),
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[async_trait::async_trait]
+impl Runnable for ProcessManager {
+    async fn run(&self, ctx: Context) -> RunResult {
+        run::run(self, run::Parent::Child(ctx))
+            .await
+            .map_err(|e| Box::new(e) as BoxError)
+    }
+
+    fn kind(&self) -> ChildKind {
+        ChildKind::Manager
+    }
+
+    fn as_manager(&self) -> Option<&ProcessManager> {
+        Some(self)
+    }
+}
+
+impl std::fmt::Debug for ProcessManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessManager")
+            .field("name", &self.inner.name)
+            .field("children", &self.inner.specs.len())
+            .finish()
+    }
+}

@@ -1,0 +1,103 @@
+//! State shared between a manager's run and its children's tasks and contexts.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use crate::control::Inbox;
+use crate::error::BoxError;
+use crate::event::{Event, EventBus, EventKind};
+use crate::handle::Handle;
+use crate::path::ChildPath;
+use crate::spec::ChildSpec;
+
+/// Shared by one run of a manager with its children's contexts.
+pub(crate) struct RunShared {
+    /// The manager's path.
+    pub(crate) path: ChildPath,
+    /// Children report exits and readiness here.
+    pub(crate) tx: mpsc::UnboundedSender<ChildMsg>,
+    /// This manager's event bus followed by every ancestor's.
+    pub(crate) buses: Box<[Arc<EventBus>]>,
+    /// The root manager's handle.
+    pub(crate) tree: Handle,
+}
+
+impl RunShared {
+    pub(crate) fn wants_events(&self) -> bool {
+        self.buses.iter().any(|b| b.has_subscribers())
+    }
+
+    /// Publishes an event about `path`; builds nothing when nobody listens.
+    pub(crate) fn emit(&self, path: impl FnOnce() -> ChildPath, kind: impl FnOnce() -> EventKind) {
+        if !self.wants_events() {
+            return;
+        }
+        let event = Event {
+            path: path(),
+            kind: kind(),
+            at: Instant::now(),
+        };
+        for bus in self.buses.iter().filter(|b| b.has_subscribers()) {
+            bus.publish(event.clone());
+        }
+    }
+}
+
+/// One child slot's identity, shared with the contexts of its runs. Lives as long as the slot.
+pub(crate) struct ChildShared {
+    pub(crate) spec: Arc<ChildSpec>,
+    pub(crate) key: u32,
+    pub(crate) run: Arc<RunShared>,
+    pub(crate) inbox: Inbox,
+}
+
+impl ChildShared {
+    pub(crate) fn path(&self) -> ChildPath {
+        self.run.path.join(&self.spec.id)
+    }
+}
+
+/// Held by a manager's run and by every task it spawns. A nested manager's `TaskEnv` holds
+/// its parent's, so a manager's [`TaskTracker`](tokio_util::task::TaskTracker) only empties
+/// once every task below it, at any depth, has been dropped: even when a nested manager is
+/// aborted, its parent still waits for the grandchildren the abort left behind.
+pub(crate) struct TaskEnv {
+    _parent: Option<Arc<TaskEnv>>,
+    _token: TaskTrackerToken,
+    /// When a nested manager must be done stopping (set by its parent as it stops it).
+    pub(crate) stop_deadline: Mutex<Option<Instant>>,
+}
+
+impl TaskEnv {
+    pub(crate) fn new(parent: Option<Arc<TaskEnv>>, token: TaskTrackerToken) -> Arc<Self> {
+        Arc::new(TaskEnv {
+            _parent: parent,
+            _token: token,
+            stop_deadline: Mutex::new(None),
+        })
+    }
+}
+
+/// How a child's task ended, as its task reports it.
+pub(crate) enum RawExit {
+    Completed,
+    Failed(BoxError),
+    Panicked(String),
+    Aborted,
+}
+
+/// What children tell their manager.
+pub(crate) enum ChildMsg {
+    Exited {
+        key: u32,
+        generation: u32,
+        exit: RawExit,
+    },
+    Ready {
+        key: u32,
+        generation: u32,
+    },
+}

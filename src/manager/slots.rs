@@ -1,0 +1,258 @@
+//! A manager's children: slots in declared order, found by key or id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use slab::Slab;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::mailbox::Reply;
+use super::shared::{ChildShared, TaskEnv};
+use crate::error::ExitStatus;
+use crate::snapshot::ChildState;
+
+/// What follows once a child that is being stopped has exited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterStop {
+    /// It stays stopped.
+    Stay,
+    /// It starts again (a commanded restart, or a member of a group restart).
+    Start,
+    /// It is removed.
+    Remove,
+}
+
+/// A stop in progress.
+pub(crate) struct StopRequest {
+    pub(crate) then: AfterStop,
+    pub(crate) started: Instant,
+    pub(crate) deadline: Option<Instant>,
+    /// Aborted on purpose (`Brutal`, or an immediate shutdown): not a failure.
+    pub(crate) brutal: bool,
+    /// Aborted because the deadline passed: a failure when the manager is shutting down.
+    pub(crate) timed_out: bool,
+}
+
+pub(crate) struct Running {
+    pub(crate) token: CancellationToken,
+    pub(crate) join: JoinHandle<()>,
+    pub(crate) since: Instant,
+    pub(crate) ready: bool,
+    pub(crate) stop: Option<StopRequest>,
+}
+
+pub(crate) enum SlotState {
+    /// Not running; starts as soon as its dependencies allow (and the manager is not busy
+    /// with a group restart or a shutdown).
+    Pending,
+    Running(Running),
+    /// Between runs; starts at `due`.
+    Restarting { due: Instant },
+    /// Its last run ended for good.
+    Exited,
+    /// Stopped on request.
+    Stopped,
+}
+
+pub(crate) struct Slot {
+    pub(crate) child: Arc<ChildShared>,
+    pub(crate) seq: u64,
+    pub(crate) state: SlotState,
+    pub(crate) generation: u32,
+    pub(crate) restarts: u32,
+    /// Consecutive restarts, for backoff.
+    pub(crate) attempt: u32,
+    pub(crate) last_exit: Option<ExitStatus>,
+    /// Commands waiting for this child's stop, restart or removal to finish.
+    pub(crate) waiters: Vec<Reply<()>>,
+    /// For nested managers: the environment of the current run, to pass a stop deadline.
+    pub(crate) link: Option<Arc<TaskEnv>>,
+}
+
+impl Slot {
+    pub(crate) fn new(child: Arc<ChildShared>, seq: u64) -> Self {
+        Slot {
+            child,
+            seq,
+            state: SlotState::Pending,
+            generation: 0,
+            restarts: 0,
+            attempt: 0,
+            last_exit: None,
+            waiters: Vec::new(),
+            link: None,
+        }
+    }
+
+    pub(crate) fn running(&self) -> Option<&Running> {
+        match &self.state {
+            SlotState::Running(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn running_mut(&mut self) -> Option<&mut Running> {
+        match &mut self.state {
+            SlotState::Running(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Pending, running or between runs: it still counts for its manager.
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(
+            self.state,
+            SlotState::Pending | SlotState::Running(_) | SlotState::Restarting { .. }
+        )
+    }
+
+    pub(crate) fn public_state(&self) -> ChildState {
+        match &self.state {
+            SlotState::Pending => ChildState::Waiting,
+            SlotState::Running(r) if r.stop.is_some() => ChildState::Stopping,
+            SlotState::Running(r) if r.ready => ChildState::Ready,
+            SlotState::Running(_) => ChildState::Running,
+            SlotState::Restarting { .. } => ChildState::Restarting,
+            SlotState::Exited => ChildState::Exited,
+            SlotState::Stopped => ChildState::Stopped,
+        }
+    }
+
+    pub(crate) fn uptime(&self, now: Instant) -> Option<Duration> {
+        self.running().map(|r| now.saturating_duration_since(r.since))
+    }
+
+    pub(crate) fn answer_waiters(&mut self) {
+        for w in self.waiters.drain(..) {
+            let _ = w.send(Ok(()));
+        }
+    }
+}
+
+/// The slots of one manager run, in declared order.
+#[derive(Default)]
+pub(crate) struct Slots {
+    slab: Slab<Slot>,
+    /// `(key, seq)` in declared order; entries whose slot is gone or reused are skipped and
+    /// swept out once they are the majority.
+    order: Vec<(u32, u64)>,
+    stale: usize,
+    by_id: HashMap<Arc<str>, u32>,
+    next_seq: u64,
+    /// Pending slots by declared order, for starting them in order.
+    pending: BTreeMap<u64, u32>,
+}
+
+impl Slots {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Slots {
+            slab: Slab::with_capacity(n),
+            order: Vec::with_capacity(n),
+            by_id: HashMap::with_capacity(n),
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// The key the next inserted slot will get.
+    pub(crate) fn vacant_key(&self) -> u32 {
+        self.slab.vacant_key() as u32
+    }
+
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Inserts a pending slot at the end of the declared order.
+    pub(crate) fn insert(&mut self, slot: Slot) -> u32 {
+        let seq = slot.seq;
+        debug_assert_eq!(seq, self.next_seq);
+        self.next_seq += 1;
+        let id = slot.child.spec.id.clone();
+        let key = self.slab.insert(slot) as u32;
+        self.order.push((key, seq));
+        self.by_id.insert(id, key);
+        self.pending.insert(seq, key);
+        key
+    }
+
+    pub(crate) fn remove(&mut self, key: u32) -> Option<Slot> {
+        let slot = self.slab.try_remove(key as usize)?;
+        self.by_id.remove(&slot.child.spec.id);
+        self.pending.remove(&slot.seq);
+        self.stale += 1;
+        if self.stale > 32 && self.stale * 2 > self.order.len() {
+            let slab = &self.slab;
+            self.order
+                .retain(|&(k, seq)| slab.get(k as usize).is_some_and(|s| s.seq == seq));
+            self.stale = 0;
+        }
+        Some(slot)
+    }
+
+    pub(crate) fn get(&self, key: u32) -> Option<&Slot> {
+        self.slab.get(key as usize)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: u32) -> Option<&mut Slot> {
+        self.slab.get_mut(key as usize)
+    }
+
+    pub(crate) fn find(&self, id: &str) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Keys in declared order.
+    pub(crate) fn keys(&self) -> impl DoubleEndedIterator<Item = u32> + '_ {
+        self.order.iter().filter_map(|&(k, seq)| {
+            self.slab
+                .get(k as usize)
+                .filter(|s| s.seq == seq)
+                .map(|_| k)
+        })
+    }
+
+    /// Keys in declared order, starting with `key`.
+    pub(crate) fn keys_from(&self, key: u32) -> Vec<u32> {
+        let seq = self.slab.get(key as usize).map_or(u64::MAX, |s| s.seq);
+        self.keys()
+            .filter(|&k| self.slab.get(k as usize).is_some_and(|s| s.seq >= seq))
+            .collect()
+    }
+
+    /// Replaces a slot's state, keeping the pending index in step; returns the old state.
+    pub(crate) fn replace_state(&mut self, key: u32, state: SlotState) -> Option<SlotState> {
+        let slot = self.slab.get_mut(key as usize)?;
+        let now_pending = matches!(state, SlotState::Pending);
+        let old = std::mem::replace(&mut slot.state, state);
+        match (matches!(old, SlotState::Pending), now_pending) {
+            (false, true) => {
+                self.pending.insert(slot.seq, key);
+            }
+            (true, false) => {
+                self.pending.remove(&slot.seq);
+            }
+            _ => {}
+        }
+        Some(old)
+    }
+
+    /// Pending keys in declared order.
+    pub(crate) fn pending(&self) -> Vec<u32> {
+        self.pending.values().copied().collect()
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.slab.iter_mut().map(|(_, s)| s)
+    }
+}

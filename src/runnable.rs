@@ -1,0 +1,119 @@
+//! The one trait every child implements, and the adapter that turns a closure into a child.
+
+use std::fmt;
+use std::future::Future;
+
+use crate::context::Context;
+use crate::error::RunResult;
+use crate::manager::ProcessManager;
+
+/// What a node of the tree is, as shown in snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChildKind {
+    /// An in-process future.
+    Task,
+    /// A nested [`ProcessManager`].
+    Manager,
+    /// An OS process.
+    Process,
+}
+
+impl fmt::Display for ChildKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildKind::Task => "task",
+            ChildKind::Manager => "manager",
+            ChildKind::Process => "process",
+        })
+    }
+}
+
+/// Something a manager can run, stop and run again: an in-process task, an OS process adapter,
+/// or a nested [`ProcessManager`].
+///
+/// A run gets a [`Context`] and should return when [`Context::shutdown_requested`] fires
+/// (or earlier, when its work is done). Each restart calls `run` again on the same value, so
+/// state that must not survive a restart belongs inside `run`.
+///
+/// The trait is object safe; managers keep children as `Arc<dyn Runnable>`.
+///
+/// ```
+/// use overseer::{Context, Runnable, RunResult};
+///
+/// struct Ticker;
+///
+/// #[overseer::async_trait]
+/// impl Runnable for Ticker {
+///     async fn run(&self, ctx: Context) -> RunResult {
+///         ctx.shutdown_requested().await;
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait Runnable: Send + Sync + 'static {
+    /// Runs once, until the work is done, it fails, or shutdown is requested through `ctx`.
+    async fn run(&self, ctx: Context) -> RunResult;
+
+    /// What kind of node this is, for snapshots. Defaults to [`ChildKind::Task`].
+    fn kind(&self) -> ChildKind {
+        ChildKind::Task
+    }
+
+    /// The OS process id of the current run, for runnables that are OS processes.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+
+    /// The nested manager, when this runnable is one. Managers use it to route commands down
+    /// the tree; implementors other than [`ProcessManager`] keep the default `None`.
+    fn as_manager(&self) -> Option<&ProcessManager> {
+        None
+    }
+}
+
+/// A child made from a closure: see [`task`].
+#[derive(Clone)]
+pub struct Task<F> {
+    f: F,
+}
+
+impl<F> fmt::Debug for Task<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Task")
+    }
+}
+
+/// Makes a child from a closure `|ctx| async move { .. }`; each run calls the closure again.
+///
+/// Usually reached through [`ChildSpec::task`](crate::ChildSpec::task), which takes the closure
+/// directly.
+///
+/// ```
+/// use overseer::{task, ChildSpec};
+///
+/// let child = task(|ctx| async move {
+///     ctx.shutdown_requested().await;
+///     Ok(())
+/// });
+/// let spec = ChildSpec::new("worker", child);
+/// ```
+pub fn task<F, Fut>(f: F) -> Task<F>
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = RunResult> + Send + 'static,
+{
+    Task { f }
+}
+
+#[async_trait::async_trait]
+impl<F, Fut> Runnable for Task<F>
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = RunResult> + Send + 'static,
+{
+    async fn run(&self, ctx: Context) -> RunResult {
+        (self.f)(ctx).await
+    }
+}

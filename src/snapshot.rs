@@ -1,0 +1,94 @@
+//! A point-in-time picture of the tree.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::ExitStatus;
+use crate::manager::ProcessManager;
+use crate::path::ChildPath;
+use crate::runnable::ChildKind;
+
+/// The state of one node, as its manager sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChildState {
+    /// Declared but not started: waiting for its turn or for siblings it depends on.
+    Waiting,
+    /// Its run is in progress.
+    Running,
+    /// Its run is in progress and it reported readiness.
+    Ready,
+    /// It has been asked to stop and has not returned yet.
+    Stopping,
+    /// Between runs, waiting for its backoff delay.
+    Restarting,
+    /// Its last run ended and it will not be restarted.
+    Exited,
+    /// It was stopped on request.
+    Stopped,
+}
+
+impl fmt::Display for ChildState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildState::Waiting => "waiting",
+            ChildState::Running => "running",
+            ChildState::Ready => "ready",
+            ChildState::Stopping => "stopping",
+            ChildState::Restarting => "restarting",
+            ChildState::Exited => "exited",
+            ChildState::Stopped => "stopped",
+        })
+    }
+}
+
+/// One node of a tree snapshot, with the nodes below it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The node's path.
+    pub path: ChildPath,
+    /// What kind of node it is.
+    pub kind: ChildKind,
+    /// Its state.
+    pub state: ChildState,
+    /// The OS process id, for nodes that are OS processes and running.
+    pub pid: Option<u32>,
+    /// How many times it has been restarted.
+    pub restarts: u32,
+    /// How long its current run has lasted.
+    pub uptime: Option<Duration>,
+    /// How its last run ended.
+    pub last_exit: Option<ExitStatus>,
+    /// The nodes below it (for managers), in declared order.
+    pub children: Vec<Snapshot>,
+}
+
+impl Snapshot {
+    /// Finds a node by path in this snapshot.
+    pub fn find(&self, path: &str) -> Option<&Snapshot> {
+        if self.path == path {
+            return Some(self);
+        }
+        self.children.iter().find_map(|c| c.find(path))
+    }
+
+    /// Every node of this snapshot, depth first, this one first.
+    pub fn iter(&self) -> impl Iterator<Item = &Snapshot> {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            let node = stack.pop()?;
+            stack.extend(node.children.iter().rev());
+            Some(node)
+        })
+    }
+}
+
+/// What one manager answers to a snapshot request: its own nodes, plus the nested managers
+/// the caller asks next (so no manager's loop ever waits on another's).
+pub(crate) struct LevelSnapshot {
+    pub(crate) state: ChildState,
+    pub(crate) uptime: Duration,
+    pub(crate) children: Vec<Snapshot>,
+    pub(crate) nested: Vec<(usize, ProcessManager)>,
+}

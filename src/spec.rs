@@ -1,0 +1,254 @@
+//! Child specs: what to run and how its manager treats it.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::Context;
+use crate::error::{RunResult, SpecError};
+use crate::runnable::{ChildKind, Runnable, task};
+
+/// When a child is restarted after its run ends (OTP's restart types).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Restart {
+    /// Always restarted, whether it completed or failed. The default, as in OTP.
+    #[default]
+    Permanent,
+    /// Restarted only when it fails (an error, a panic); a run that completes is final.
+    Transient,
+    /// Never restarted. A failure of a temporary child is not absorbed: it is the first error
+    /// of a cascade (OTP only logs it; here a failure is never dropped silently). A temporary
+    /// child that completes is removed from its manager.
+    Temporary,
+}
+
+/// How a child is stopped (OTP's shutdown values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shutdown {
+    /// Request a graceful stop, then abort after this long (clamped by any deadline above).
+    Timeout(Duration),
+    /// Abort at once, without asking.
+    Brutal,
+    /// Request a graceful stop and wait as long as it takes (a deadline above still applies).
+    /// The default for nested managers, whose own children carry their timeouts.
+    Infinity,
+}
+
+impl Shutdown {
+    /// The default shutdown for children that are not managers: a 5-second graceful timeout.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+/// What a child waits for in a sibling before it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Condition {
+    /// The sibling's run has been started.
+    Started,
+    /// The sibling has reported readiness with [`Context::ready`] (a nested manager is ready
+    /// once all of its children are).
+    Ready,
+    /// The sibling's run has completed successfully.
+    Completed,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Dependency {
+    pub(crate) on: Arc<str>,
+    pub(crate) condition: Condition,
+}
+
+/// Everything a manager needs to run one child: its id, the [`Runnable`], and the policies.
+///
+/// Cloning is cheap (the runnable is shared), which makes it easy to add many children that
+/// differ only by id ([`with_id`](Self::with_id)).
+///
+/// ```
+/// use std::time::Duration;
+/// use overseer::{ChildSpec, Condition, Restart, Shutdown};
+///
+/// let api = ChildSpec::task("api", |ctx| async move {
+///     ctx.ready();
+///     ctx.shutdown_requested().await;
+///     Ok(())
+/// })
+/// .restart(Restart::Transient)
+/// .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+/// .after("db", Condition::Ready);
+/// ```
+#[derive(Clone)]
+pub struct ChildSpec {
+    pub(crate) id: Arc<str>,
+    pub(crate) runnable: Arc<dyn Runnable>,
+    pub(crate) restart: Restart,
+    pub(crate) shutdown: Option<Shutdown>,
+    pub(crate) significant: bool,
+    pub(crate) deps: Box<[Dependency]>,
+}
+
+impl fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("id", &self.id)
+            .field("kind", &self.kind())
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown_policy())
+            .field("significant", &self.significant)
+            .field("deps", &self.deps)
+            .finish()
+    }
+}
+
+impl ChildSpec {
+    /// A spec for any [`Runnable`], including a nested [`ProcessManager`](crate::ProcessManager).
+    pub fn new(id: impl Into<Arc<str>>, runnable: impl Runnable) -> Self {
+        Self::from_arc(id, Arc::new(runnable))
+    }
+
+    /// A spec for a runnable that is already shared.
+    pub fn from_arc(id: impl Into<Arc<str>>, runnable: Arc<dyn Runnable>) -> Self {
+        ChildSpec {
+            id: id.into(),
+            runnable,
+            restart: Restart::default(),
+            shutdown: None,
+            significant: false,
+            deps: Box::new([]),
+        }
+    }
+
+    /// A spec for a closure `|ctx| async move { .. }`; each run calls it again.
+    pub fn task<F, Fut>(id: impl Into<Arc<str>>, f: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = RunResult> + Send + 'static,
+    {
+        Self::new(id, task(f))
+    }
+
+    /// Sets the restart policy (default [`Restart::Permanent`]).
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Sets the shutdown policy (default: `Timeout(5s)`, or `Infinity` for a nested manager).
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Marks the child significant: its final exit can shut its manager down, as the
+    /// manager's [`AutoShutdown`](crate::AutoShutdown) says. Significant children must be
+    /// `Transient` or `Temporary`.
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Waits, before each start, until sibling `id` (declared earlier) meets `condition`.
+    /// May be called several times; the child starts when every condition holds.
+    pub fn after(mut self, id: impl Into<Arc<str>>, condition: Condition) -> Self {
+        let mut deps = std::mem::take(&mut self.deps).into_vec();
+        deps.push(Dependency {
+            on: id.into(),
+            condition,
+        });
+        self.deps = deps.into_boxed_slice();
+        self
+    }
+
+    /// The same spec under another id.
+    pub fn with_id(&self, id: impl Into<Arc<str>>) -> Self {
+        ChildSpec {
+            id: id.into(),
+            ..self.clone()
+        }
+    }
+
+    /// The child's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What kind of node the runnable is.
+    pub fn kind(&self) -> ChildKind {
+        self.runnable.kind()
+    }
+
+    /// The shutdown policy in effect, defaults resolved.
+    pub fn shutdown_policy(&self) -> Shutdown {
+        self.shutdown.unwrap_or(if self.runnable.as_manager().is_some() {
+            Shutdown::Infinity
+        } else {
+            Shutdown::Timeout(Shutdown::DEFAULT_TIMEOUT)
+        })
+    }
+
+    /// Checks what can be checked without the manager: the id and the significance rule.
+    pub(crate) fn validate(&self) -> Result<(), SpecError> {
+        validate_id(&self.id)?;
+        if self.significant && self.restart == Restart::Permanent {
+            return Err(SpecError::SignificantPermanent {
+                id: self.id.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn validate_id(id: &str) -> Result<(), SpecError> {
+    if id.is_empty() {
+        return Err(SpecError::EmptyId);
+    }
+    if id.contains('/') {
+        return Err(SpecError::IdContainsSlash { id: id.to_string() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noop() -> ChildSpec {
+        ChildSpec::task("x", |_ctx| async { Ok(()) })
+    }
+
+    #[test]
+    fn an_empty_id_is_refused() {
+        assert_eq!(noop().with_id("").validate(), Err(SpecError::EmptyId));
+    }
+
+    #[test]
+    fn an_id_with_a_slash_is_refused() {
+        assert!(matches!(
+            noop().with_id("a/b").validate(),
+            Err(SpecError::IdContainsSlash { .. })
+        ));
+    }
+
+    #[test]
+    fn a_permanent_significant_child_is_refused() {
+        assert!(matches!(
+            noop().significant(true).validate(),
+            Err(SpecError::SignificantPermanent { .. })
+        ));
+        assert!(
+            noop()
+                .significant(true)
+                .restart(Restart::Transient)
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_default_shutdown_is_a_five_second_timeout() {
+        assert_eq!(
+            noop().shutdown_policy(),
+            Shutdown::Timeout(Duration::from_secs(5))
+        );
+    }
+}
