@@ -63,7 +63,10 @@ enum Phase {
     /// A group restart: stopping the group, then starting it again after `delay`.
     Regrouping {
         seq: Sequence,
+        /// The whole group, in declared order, without its temporary bystanders.
         restart: Vec<u32>,
+        /// The child whose exit caused the group restart.
+        failed: u32,
         delay: Duration,
     },
     Stopping {
@@ -799,6 +802,7 @@ impl Run {
                 then: AfterStop::Start,
             },
             restart,
+            failed,
             delay,
         };
         // The failed child is not running; nothing can start until the group is down.
@@ -924,6 +928,12 @@ impl Run {
         let Some(slot) = self.slots.get(key) else {
             return false;
         };
+        // A temporary bystander of a group restart is not started again.
+        let then = if then == AfterStop::Start && slot.child.spec.restart == Restart::Temporary {
+            AfterStop::Remove
+        } else {
+            then
+        };
         match &slot.state {
             SlotState::Running(_) => {
                 self.begin_stop(key, deadline, then, immediate);
@@ -942,8 +952,12 @@ impl Run {
     }
 
     fn finish_regroup(&mut self) {
-        let Phase::Regrouping { restart, delay, .. } =
-            std::mem::replace(&mut self.phase, Phase::Running)
+        let Phase::Regrouping {
+            restart,
+            delay,
+            failed,
+            ..
+        } = std::mem::replace(&mut self.phase, Phase::Running)
         else {
             return;
         };
@@ -952,11 +966,20 @@ impl Run {
             return;
         }
         for key in restart {
-            if let Some(slot) = self.slots.get(key)
-                && matches!(slot.state, SlotState::Pending)
-            {
-                self.schedule_start(key, delay);
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            if !matches!(slot.state, SlotState::Pending) {
+                continue;
             }
+            if key != failed {
+                // Bystanders are restarted too; the intensity counted the group once.
+                slot.restarts = slot.restarts.saturating_add(1);
+                let (child, restarts) = (slot.child.clone(), slot.restarts);
+                self.shared
+                    .emit(|| child.path(), || EventKind::Restarting { delay, restarts });
+            }
+            self.schedule_start(key, delay);
         }
         for exit in std::mem::take(&mut self.deferred_exits) {
             if matches!(self.phase, Phase::Running) {

@@ -1,0 +1,226 @@
+//! Restart policies × strategies, with OTP's meanings.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Log, alive_tasks};
+use overseer::{ChildSpec, EventKind, Events, ProcessManager, Restart, Strategy};
+
+/// A child that logs `start:<id>:<restarts>`; fails on its first run when `fail_first`;
+/// completes on its first run that does not fail when `complete`; otherwise runs until asked
+/// to stop, logging `stop:<id>`.
+fn child(id: &str, log: &Log, restart: Restart, fail_first: bool, complete: bool) -> ChildSpec {
+    let (name, log) = (id.to_string(), log.clone());
+    ChildSpec::task(id, move |ctx| {
+        let (name, log) = (name.clone(), log.clone());
+        async move {
+            log.push(format!("start:{name}:{}", ctx.restarts()));
+            if fail_first && ctx.restarts() == 0 {
+                return Err("first run fails".into());
+            }
+            let first_good_run = u32::from(fail_first);
+            if complete && ctx.restarts() == first_good_run {
+                return Ok(());
+            }
+            ctx.shutdown_requested().await;
+            log.push(format!("stop:{name}"));
+            Ok(())
+        }
+    })
+    .restart(restart)
+}
+
+fn tree(strategy: Strategy, children: Vec<ChildSpec>) -> ProcessManager {
+    ProcessManager::builder("root")
+        .strategy(strategy)
+        .intensity(10, Duration::from_secs(1))
+        .children(children)
+        .build()
+        .unwrap()
+}
+
+/// Waits until each `(path, n)` has had `n` Running events.
+async fn runs(events: &mut Events, targets: &[(&str, usize)]) {
+    let mut seen = vec![0; targets.len()];
+    while seen.iter().zip(targets).any(|(s, (_, n))| s < n) {
+        let ev = common::next_event(events, |e| matches!(e.kind, EventKind::Running)).await;
+        if let Some(i) = targets.iter().position(|(p, _)| ev.path == *p) {
+            seen[i] += 1;
+        }
+    }
+}
+
+async fn run_until(tree: ProcessManager, until: impl AsyncFnOnce(&mut Events)) {
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    until(&mut events).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn a_permanent_child_is_restarted_after_it_completes_and_after_it_fails() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForOne,
+        vec![
+            child("fails", &log, Restart::Permanent, true, false),
+            child("completes", &log, Restart::Permanent, false, true),
+        ],
+    );
+    run_until(t, async |ev| {
+        runs(ev, &[("root/fails", 2), ("root/completes", 2)]).await;
+    })
+    .await;
+    assert_eq!(log.with_prefix("start:fails"), ["start:fails:0", "start:fails:1"]);
+    assert_eq!(
+        log.with_prefix("start:completes"),
+        ["start:completes:0", "start:completes:1"]
+    );
+}
+
+#[tokio::test]
+async fn a_transient_child_is_restarted_after_a_failure_but_not_after_completing() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForOne,
+        vec![
+            child("t", &log, Restart::Transient, true, true),
+            child("keep", &log, Restart::Permanent, false, false),
+        ],
+    );
+    let handle = t.handle();
+    run_until(t, async |ev| {
+        common::event_of(ev, "root/t", common::is_stopped).await;
+        let snap = handle.snapshot().await.unwrap();
+        assert_eq!(snap.find("root/t").unwrap().state, overseer::ChildState::Exited);
+        assert_eq!(snap.find("root/t").unwrap().restarts, 1);
+    })
+    .await;
+    assert_eq!(log.with_prefix("start:t"), ["start:t:0", "start:t:1"]);
+}
+
+#[tokio::test]
+async fn a_temporary_child_is_never_restarted_and_is_removed_when_it_completes() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForOne,
+        vec![
+            child("once", &log, Restart::Temporary, false, true),
+            child("keep", &log, Restart::Permanent, false, false),
+        ],
+    );
+    let handle = t.handle();
+    run_until(t, async |ev| {
+        common::event_of(ev, "root/once", common::is_stopped).await;
+        let snap = handle.snapshot().await.unwrap();
+        assert!(snap.find("root/once").is_none());
+    })
+    .await;
+    assert_eq!(log.with_prefix("start:once"), ["start:once:0"]);
+}
+
+#[tokio::test]
+async fn one_for_one_restarts_only_the_child_that_exited() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForOne,
+        vec![
+            child("a", &log, Restart::Permanent, false, false),
+            child("b", &log, Restart::Permanent, true, false),
+            child("c", &log, Restart::Permanent, false, false),
+        ],
+    );
+    run_until(t, async |ev| runs(ev, &[("root/b", 2)]).await).await;
+    let starts = log.with_prefix("start:");
+    assert_eq!(starts, ["start:a:0", "start:b:0", "start:c:0", "start:b:1"]);
+}
+
+#[tokio::test]
+async fn one_for_all_stops_the_others_in_reverse_order_and_starts_all_in_order() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForAll,
+        vec![
+            child("a", &log, Restart::Permanent, false, false),
+            child("b", &log, Restart::Permanent, true, false),
+            child("c", &log, Restart::Permanent, false, false),
+        ],
+    );
+    run_until(t, async |ev| {
+        runs(ev, &[("root/a", 2), ("root/b", 2), ("root/c", 2)]).await;
+    })
+    .await;
+    let entries = log.entries();
+    let restart_part: Vec<&str> = entries[3..8].iter().map(String::as_str).collect();
+    assert_eq!(
+        restart_part,
+        ["stop:c", "stop:a", "start:a:1", "start:b:1", "start:c:1"]
+    );
+}
+
+#[tokio::test]
+async fn rest_for_one_restarts_the_child_and_those_declared_after_it() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::RestForOne,
+        vec![
+            child("a", &log, Restart::Permanent, false, false),
+            child("b", &log, Restart::Permanent, true, false),
+            child("c", &log, Restart::Permanent, false, false),
+            child("d", &log, Restart::Permanent, false, false),
+        ],
+    );
+    run_until(t, async |ev| {
+        runs(ev, &[("root/b", 2), ("root/c", 2), ("root/d", 2)]).await;
+    })
+    .await;
+    let entries = log.entries();
+    let restart_part: Vec<&str> = entries[4..9].iter().map(String::as_str).collect();
+    assert_eq!(
+        restart_part,
+        ["stop:d", "stop:c", "start:b:1", "start:c:1", "start:d:1"]
+    );
+    assert_eq!(log.with_prefix("start:a"), ["start:a:0"]);
+}
+
+#[tokio::test]
+async fn a_temporary_child_stopped_as_a_bystander_of_a_group_restart_is_not_restarted() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForAll,
+        vec![
+            child("temp", &log, Restart::Temporary, false, false),
+            child("b", &log, Restart::Permanent, true, false),
+        ],
+    );
+    let handle = t.handle();
+    run_until(t, async |ev| {
+        runs(ev, &[("root/b", 2)]).await;
+        let snap = handle.snapshot().await.unwrap();
+        assert!(snap.find("root/temp").is_none(), "the temporary bystander is gone");
+    })
+    .await;
+    assert_eq!(log.with_prefix("start:temp"), ["start:temp:0"]);
+    assert_eq!(log.with_prefix("stop:temp"), ["stop:temp"]);
+}
+
+#[tokio::test]
+async fn a_restart_emits_restarting_and_gives_a_fresh_context() {
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForOne,
+        vec![child("b", &log, Restart::Permanent, true, false)],
+    );
+    run_until(t, async |ev| {
+        let e = common::event_of(ev, "root/b", |k| matches!(k, EventKind::Restarting { .. })).await;
+        assert!(matches!(e.kind, EventKind::Restarting { restarts: 1, delay } if delay.is_zero()));
+        runs(ev, &[("root/b", 1)]).await;
+    })
+    .await;
+    assert_eq!(log.with_prefix("start:b"), ["start:b:0", "start:b:1"]);
+}

@@ -1,0 +1,229 @@
+//! Shutdown: graceful request, per-child timeout, abort; Brutal; Infinity; one deadline down
+//! the tree; abort reaching every level.
+
+mod common;
+
+use std::future::pending;
+use std::time::Duration;
+
+use common::{Live, Log, alive_tasks};
+use overseer::{Cause, ChildSpec, ProcessManager, Shutdown};
+use tokio::time::{Instant, sleep};
+
+const S: Duration = Duration::from_secs(1);
+
+/// A child that ignores shutdown requests (but logs that it saw one).
+fn stubborn(id: &str, live: &Live, log: &Log) -> ChildSpec {
+    let (live, log, name) = (live.clone(), log.clone(), id.to_string());
+    ChildSpec::task(id, move |ctx| {
+        let (live, log, name) = (live.clone(), log.clone(), name.clone());
+        async move {
+            let _alive = live.enter();
+            ctx.shutdown_requested().await;
+            log.push(format!("{name} asked to stop"));
+            pending::<()>().await;
+            Ok(())
+        }
+    })
+}
+
+/// A child that takes `took` to stop once asked.
+fn slow(id: &str, took: Duration, live: &Live) -> ChildSpec {
+    let live = live.clone();
+    ChildSpec::task(id, move |ctx| {
+        let live = live.clone();
+        async move {
+            let _alive = live.enter();
+            ctx.shutdown_requested().await;
+            sleep(took).await;
+            Ok(())
+        }
+    })
+}
+
+/// Runs `tree`, waits until every child runs, requests a shutdown and returns the result and
+/// how long the shutdown took.
+async fn shut_down(tree: ProcessManager, live: &Live, n: usize) -> (Result<(), overseer::TreeError>, Duration) {
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    while live.count() < n {
+        tokio::task::yield_now().await;
+    }
+    let t0 = Instant::now();
+    handle.shutdown().unwrap();
+    let result = run.await.unwrap();
+    (result, t0.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_ignores_shutdown_is_aborted_after_its_own_timeout() {
+    let (live, log) = (Live::default(), Log::default());
+    let tree = ProcessManager::builder("root")
+        .child(stubborn("stubborn", &live, &log).shutdown(Shutdown::Timeout(2 * S)))
+        .build()
+        .unwrap();
+    let baseline = alive_tasks();
+    let (result, took) = shut_down(tree, &live, 1).await;
+    assert_eq!(took, 2 * S);
+    let err = result.unwrap_err();
+    assert_eq!(err.path(), &"root/stubborn");
+    assert!(matches!(err.cause(), Cause::StopTimeout { timeout } if *timeout == 2 * S));
+    assert_eq!(log.entries(), ["stubborn asked to stop"]);
+    assert_eq!(live.count(), 0);
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_stops_within_its_timeout_is_a_clean_shutdown() {
+    let live = Live::default();
+    let tree = ProcessManager::builder("root")
+        .child(slow("slow", S, &live).shutdown(Shutdown::Timeout(2 * S)))
+        .build()
+        .unwrap();
+    let (result, took) = shut_down(tree, &live, 1).await;
+    result.unwrap();
+    assert_eq!(took, S);
+}
+
+#[tokio::test(start_paused = true)]
+async fn brutal_aborts_a_child_at_once_without_asking() {
+    let (live, log) = (Live::default(), Log::default());
+    let tree = ProcessManager::builder("root")
+        .child(stubborn("brute", &live, &log).shutdown(Shutdown::Brutal))
+        .build()
+        .unwrap();
+    let baseline = alive_tasks();
+    let (result, took) = shut_down(tree, &live, 1).await;
+    result.unwrap();
+    assert_eq!(took, Duration::ZERO);
+    assert!(log.entries().is_empty(), "a brutal child is never asked: {:?}", log.entries());
+    assert_eq!(live.count(), 0);
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn infinity_waits_as_long_as_the_child_takes() {
+    let live = Live::default();
+    let tree = ProcessManager::builder("root")
+        .child(slow("patient", 3600 * S, &live).shutdown(Shutdown::Infinity))
+        .build()
+        .unwrap();
+    let (result, took) = shut_down(tree, &live, 1).await;
+    result.unwrap();
+    assert_eq!(took, 3600 * S);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_deadline_is_shared_down_the_tree() {
+    let (live, log) = (Live::default(), Log::default());
+    let mid = ProcessManager::builder("mid")
+        .child(stubborn("leaf", &live, &log).shutdown(Shutdown::Timeout(10 * S)))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("mid", mid).shutdown(Shutdown::Timeout(3 * S)))
+        .build()
+        .unwrap();
+    let baseline = alive_tasks();
+    let (result, took) = shut_down(tree, &live, 1).await;
+    assert_eq!(took, 3 * S, "the leaf's 10 s are cut to its parent's 3 s");
+    let err = result.unwrap_err();
+    assert!(err.path().as_str().starts_with("root/mid"), "{err}");
+    assert!(matches!(err.cause(), Cause::StopTimeout { .. }), "{err}");
+    assert_eq!(live.count(), 0);
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_root_shutdown_timeout_caps_every_child_below_it() {
+    let (live, log) = (Live::default(), Log::default());
+    let mid = ProcessManager::builder("mid")
+        .child(stubborn("leaf", &live, &log).shutdown(Shutdown::Infinity))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .shutdown_timeout(4 * S)
+        .child(ChildSpec::new("mid", mid))
+        .child(stubborn("sibling", &live, &log).shutdown(Shutdown::Infinity))
+        .build()
+        .unwrap();
+    let (result, took) = shut_down(tree, &live, 2).await;
+    assert_eq!(took, 4 * S);
+    assert!(result.is_err());
+    assert_eq!(live.count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_reaches_every_level_and_no_grandchild_task_survives_its_manager() {
+    let (live, log) = (Live::default(), Log::default());
+    let inner = ProcessManager::builder("inner")
+        .child(stubborn("deep", &live, &log).shutdown(Shutdown::Infinity))
+        .build()
+        .unwrap();
+    let mid = ProcessManager::builder("mid")
+        .child(ChildSpec::new("inner", inner))
+        .child(stubborn("leaf", &live, &log).shutdown(Shutdown::Infinity))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("mid", mid).shutdown(Shutdown::Brutal))
+        .build()
+        .unwrap();
+    let baseline = alive_tasks();
+    let (result, took) = shut_down(tree, &live, 2).await;
+    result.unwrap();
+    assert_eq!(took, Duration::ZERO);
+    assert_eq!(live.count(), 0, "every task below the aborted manager is gone");
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_immediate_shutdown_aborts_every_child_at_every_level() {
+    let (live, log) = (Live::default(), Log::default());
+    let mid = ProcessManager::builder("mid")
+        .child(stubborn("leaf", &live, &log).shutdown(Shutdown::Infinity))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("mid", mid))
+        .child(stubborn("a", &live, &log).shutdown(Shutdown::Infinity))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    while live.count() < 2 {
+        tokio::task::yield_now().await;
+    }
+    // Graceful first: both are asked and ignore it ...
+    handle.shutdown().unwrap();
+    while log.entries().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let t0 = Instant::now();
+    // ... then now.
+    handle.shutdown_now().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert_eq!(live.count(), 0);
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_run_future_aborts_the_tree() {
+    let (live, log) = (Live::default(), Log::default());
+    let tree = ProcessManager::builder("root")
+        .child(stubborn("a", &live, &log))
+        .build()
+        .unwrap();
+    let run = tokio::spawn(async move { tree.run().await });
+    while live.count() < 1 {
+        tokio::task::yield_now().await;
+    }
+    run.abort();
+    let _ = run.await;
+    while live.count() > 0 {
+        tokio::task::yield_now().await;
+    }
+    assert!(log.entries().is_empty());
+}
