@@ -615,7 +615,7 @@ impl Run {
                         max_restarts: self.policy.intensity.max_restarts,
                         period: self.policy.intensity.period,
                         last_child: path,
-                        last_exit: status,
+                        last_exit: status.clone(),
                     },
                 };
                 tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
@@ -623,6 +623,12 @@ impl Run {
                     let failure = failure.clone();
                     self.shared
                         .emit(|| self.shared.path.clone(), move || EventKind::GaveUp { failure });
+                }
+                // A nested manager's own failures happened first: they lead.
+                if let ExitStatus::Failed(e) = &status
+                    && let Some(nested) = e.downcast_ref::<TreeError>()
+                {
+                    self.record(nested.clone().into_failures());
                 }
                 self.record(vec![failure]);
                 self.finish_slot(key);

@@ -1,0 +1,216 @@
+//! Restart intensity and backoff, on paused time.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::alive_tasks;
+use overseer::{Backoff, Cause, ChildSpec, ExitStatus, ProcessManager, Restart, Strategy};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep};
+
+const S: Duration = Duration::from_secs(1);
+
+/// Records the instant of every start (and tells `started`); each run lasts `runs_for`, then
+/// fails; a run asked to stop returns at once.
+fn crasher(id: &str, starts: &Arc<Mutex<Vec<Instant>>>, runs_for: Duration) -> ChildSpec {
+    crasher_telling(id, starts, runs_for, None)
+}
+
+fn crasher_telling(
+    id: &str,
+    starts: &Arc<Mutex<Vec<Instant>>>,
+    runs_for: Duration,
+    started: Option<mpsc::UnboundedSender<()>>,
+) -> ChildSpec {
+    let starts = starts.clone();
+    ChildSpec::task(id, move |ctx| {
+        let (starts, started) = (starts.clone(), started.clone());
+        async move {
+            starts.lock().unwrap().push(Instant::now());
+            if let Some(tx) = started {
+                let _ = tx.send(());
+            }
+            tokio::select! {
+                biased;
+                _ = ctx.shutdown_requested() => Ok(()),
+                _ = sleep(runs_for) => Err("crash".into()),
+            }
+        }
+    })
+}
+
+fn gaps(starts: &Arc<Mutex<Vec<Instant>>>) -> Vec<Duration> {
+    let s = starts.lock().unwrap();
+    s.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_restart_too_many_within_the_period_stops_the_manager_with_a_typed_error() {
+    let starts = Arc::default();
+    let tree = ProcessManager::builder("root")
+        .intensity(3, 10 * S)
+        .child(crasher("crasher", &starts, Duration::ZERO))
+        .build()
+        .unwrap();
+    let baseline = alive_tasks();
+    let err = tree.run().await.unwrap_err();
+    assert_eq!(starts.lock().unwrap().len(), 4, "the first run and 3 restarts");
+    assert_eq!(err.path(), &"root");
+    match err.cause() {
+        Cause::GaveUp {
+            max_restarts,
+            period,
+            last_child,
+            last_exit,
+        } => {
+            assert_eq!((*max_restarts, *period), (3, 10 * S));
+            assert_eq!(last_child, &"root/crasher");
+            assert!(matches!(last_exit, ExitStatus::Failed(e) if e.to_string() == "crash"));
+        }
+        other => panic!("unexpected cause {other:?}"),
+    }
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manager_that_gives_up_escalates_to_its_parent() {
+    let starts = Arc::default();
+    let mid = ProcessManager::builder("mid")
+        .intensity(1, 10 * S)
+        .child(crasher("crasher", &starts, Duration::ZERO))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .intensity(0, 10 * S)
+        .child(ChildSpec::new("mid", mid))
+        .task("bystander", |ctx| async move {
+            ctx.shutdown_requested().await;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    assert_eq!(err.failures().len(), 2, "{err}");
+    // The nested manager's failure leads, with its path; the root's own give-up follows.
+    assert_eq!(err.path(), &"root/mid");
+    assert!(matches!(err.cause(), Cause::GaveUp { max_restarts: 1, .. }));
+    assert_eq!(err.later()[0].path, "root");
+    assert!(matches!(err.later()[0].cause, Cause::GaveUp { max_restarts: 0, .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_restart_counts_once_toward_the_intensity() {
+    let starts = Arc::default();
+    let others: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let tree = ProcessManager::builder("root")
+        .strategy(Strategy::OneForAll)
+        .intensity(1, 100 * S)
+        .child(crasher("a", &others, 3600 * S))
+        .child(crasher("crasher", &starts, S))
+        .child(crasher("c", &others, 3600 * S))
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    // One group restart (3 children) is allowed; the second failure gives up.
+    assert_eq!(starts.lock().unwrap().len(), 2);
+    assert_eq!(others.lock().unwrap().len(), 4);
+    assert!(matches!(err.cause(), Cause::GaveUp { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_further_apart_than_the_period_never_give_up() {
+    let starts = Arc::default();
+    let tree = ProcessManager::builder("root")
+        .intensity(1, 5 * S)
+        .child(crasher("crasher", &starts, 6 * S))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    sleep(6 * 10 * S + S / 2).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(starts.lock().unwrap().len(), 11);
+}
+
+async fn restart_gaps(backoff: Backoff, runs: usize, runs_for: Duration) -> Vec<Duration> {
+    let starts = Arc::default();
+    let (tx, mut started) = mpsc::unbounded_channel();
+    let tree = ProcessManager::builder("root")
+        .intensity(u32::MAX, S)
+        .backoff(backoff)
+        .child(crasher_telling("crasher", &starts, runs_for, Some(tx)))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    for _ in 0..runs {
+        started.recv().await.unwrap();
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    let mut g = gaps(&starts);
+    g.truncate(runs - 1);
+    g
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_backoff_a_child_restarts_at_once() {
+    let g = restart_gaps(Backoff::none(), 4, Duration::ZERO).await;
+    assert_eq!(g, [Duration::ZERO; 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fixed_backoff_waits_the_same_delay_before_each_restart() {
+    let g = restart_gaps(Backoff::fixed(2 * S), 4, Duration::ZERO).await;
+    assert_eq!(g, [2 * S; 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn exponential_backoff_doubles_up_to_its_cap() {
+    let g = restart_gaps(Backoff::exponential(S, 5 * S), 6, Duration::ZERO).await;
+    assert_eq!(g, [S, 2 * S, 4 * S, 5 * S, 5 * S]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_shortens_each_delay_by_at_most_its_fraction() {
+    let g = restart_gaps(Backoff::exponential(S, 8 * S).jitter(0.5), 5, Duration::ZERO).await;
+    for (n, gap) in g.iter().enumerate() {
+        let full = S * 2u32.pow(n as u32);
+        assert!(*gap <= full && *gap >= full / 2, "restart {n}: {gap:?} vs {full:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_resets_after_a_stable_uptime() {
+    // Runs of 10 s each: with reset_after(10 s) every delay is the initial one ...
+    let g = restart_gaps(Backoff::exponential(S, 60 * S).reset_after(10 * S), 4, 10 * S).await;
+    assert_eq!(g, [11 * S; 3]);
+    // ... and with reset_after(20 s) the delays double.
+    let g = restart_gaps(Backoff::exponential(S, 60 * S).reset_after(20 * S), 4, 10 * S).await;
+    assert_eq!(g, [11 * S, 12 * S, 14 * S]);
+}
+
+#[test]
+fn an_invalid_policy_is_refused_when_building() {
+    let zero = ProcessManager::builder("root").intensity(1, Duration::ZERO).build();
+    assert!(matches!(zero, Err(overseer::SpecError::ZeroPeriod)));
+    let jitter = ProcessManager::builder("root")
+        .backoff(Backoff::fixed(S).jitter(2.0))
+        .build();
+    assert!(matches!(jitter, Err(overseer::SpecError::InvalidBackoff { .. })));
+    let name = ProcessManager::builder("a/b").build();
+    assert!(matches!(name, Err(overseer::SpecError::InvalidName { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_temporary_child_is_not_counted_as_a_restart() {
+    let tree = ProcessManager::builder("root")
+        .intensity(0, S)
+        .child(ChildSpec::task("t", |_| async { Ok(()) }).restart(Restart::Temporary))
+        .build()
+        .unwrap();
+    tree.run().await.unwrap();
+}

@@ -1,0 +1,54 @@
+//! Panicking children.
+
+mod common;
+
+use std::time::Duration;
+
+use common::alive_tasks;
+use overseer::{Cause, ChildSpec, ExitStatus, ProcessManager, Restart};
+
+#[tokio::test]
+async fn a_panicking_child_is_a_failed_child_with_its_panic_message() {
+    let tree = ProcessManager::builder("root")
+        .child(
+            ChildSpec::task("boom", |_ctx| async { panic!("kaboom {}", 42) })
+                .restart(Restart::Temporary),
+        )
+        .build()
+        .unwrap();
+    let baseline = alive_tasks();
+    let err = tree.run().await.unwrap_err();
+    assert_eq!(err.path(), &"root/boom");
+    assert!(matches!(err.cause(), Cause::Panic(m) if &**m == "kaboom 42"), "{err}");
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn the_manager_survives_a_panic_and_restarts_the_child() {
+    let tree = ProcessManager::builder("root")
+        .intensity(5, Duration::from_secs(1))
+        .child(ChildSpec::task("flaky", |ctx| async move {
+            if ctx.restarts() == 0 {
+                panic!("first run panics");
+            }
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    let exit = common::event_of(&mut events, "root/flaky", common::is_exited).await;
+    assert!(matches!(
+        exit.kind,
+        overseer::EventKind::Exited { status: ExitStatus::Panicked(ref m) } if &**m == "first run panics"
+    ));
+    common::event_of(&mut events, "root/flaky", common::is_running).await;
+    let snap = handle.snapshot().await.unwrap();
+    let flaky = snap.find("root/flaky").unwrap();
+    assert_eq!(flaky.restarts, 1);
+    assert!(matches!(flaky.last_exit, Some(ExitStatus::Panicked(_))));
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
