@@ -157,3 +157,41 @@ fn a_duplicate_id_in_a_builder_is_refused() {
         .unwrap_err();
     assert!(matches!(err, SpecError::DuplicateId { .. }), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_nested_manager_stopped_by_its_parent_stops_its_children_in_reverse_order() {
+    let log = Log::default();
+    let ids = ["a", "b", "c"];
+    let sub = ProcessManager::builder("sub")
+        .children(ids.iter().map(|id| logged(id, &log)))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("sub", sub))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::all_of(
+        &mut events,
+        &[
+            ("root/sub/a", common::is_running),
+            ("root/sub/b", common::is_running),
+            ("root/sub/c", common::is_running),
+        ],
+    )
+    .await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    let stops: Vec<String> = log
+        .entries()
+        .into_iter()
+        .filter(|e| !e.starts_with("start:"))
+        .collect();
+    assert_eq!(
+        stops,
+        ["stop:c", "stopped:c", "stop:b", "stopped:b", "stop:a", "stopped:a"]
+    );
+    assert_eq!(log.with_prefix("start:").len(), 3, "nothing was restarted");
+}

@@ -374,7 +374,9 @@ impl Run {
             };
             slot.generation = slot.generation.wrapping_add(1);
             is_manager = slot.child.spec.runnable.as_manager().is_some();
-            let token = self.token.child_token();
+            // Not a child token of the manager's: a cancelled manager must stop its children
+            // itself, in reverse order, rather than have them all cancelled at once.
+            let token = CancellationToken::new();
             slot.link = is_manager.then(|| TaskEnv::new(self.env.clone(), self.tracker.token()));
             let ctx = Context::new(
                 slot.child.clone(),
@@ -405,6 +407,11 @@ impl Run {
     // ----- reports from children ---------------------------------------------------------
 
     fn on_child_msg(&mut self, msg: ChildMsg) {
+        // A shutdown request that arrived with these reports comes first: exits during a
+        // shutdown are not restarted.
+        if matches!(self.phase, Phase::Running) && self.token.is_cancelled() {
+            self.begin_shutdown(Reason::Requested, false);
+        }
         match msg {
             ChildMsg::Ready { key, generation } => self.on_ready(key, generation),
             ChildMsg::Exited {

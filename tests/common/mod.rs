@@ -99,3 +99,16 @@ pub fn is_exited(k: &EventKind) -> bool {
 pub fn is_stopped(k: &EventKind) -> bool {
     matches!(k, EventKind::Stopped)
 }
+
+/// Waits until every `(path, kind)` pair has been seen at least once, in any order.
+pub async fn all_of(events: &mut Events, wanted: &[(&str, fn(&EventKind) -> bool)]) {
+    let mut seen = vec![false; wanted.len()];
+    while seen.iter().any(|s| !s) {
+        let ev = events.recv().await.expect("event stream ended");
+        for (i, (path, kind)) in wanted.iter().enumerate() {
+            if ev.path == *path && kind(&ev.kind) {
+                seen[i] = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Control messages: whole tree, subtree, one child; before start; to a child that exited.
+
+mod common;
+
+use common::{Log, alive_tasks};
+use overseer::{
+    ChildSpec, ChildState, Control, ControlError, INBOX_CAPACITY, ProcessManager, Restart,
+};
+
+/// A child that logs every control message it reads as `<id>:<message>` and reports ready.
+fn listener(id: &str, log: &Log) -> ChildSpec {
+    let (name, log) = (id.to_string(), log.clone());
+    ChildSpec::task(id, move |mut ctx| {
+        let (name, log) = (name.clone(), log.clone());
+        async move {
+            ctx.ready();
+            while let Some(msg) = ctx.recv().await {
+                let text = match msg {
+                    Control::Reload => "reload".to_string(),
+                    Control::Shutdown => "shutdown".to_string(),
+                    Control::Custom(c) => format!("custom {}", c.downcast_ref::<u32>().unwrap()),
+                    _ => "other".to_string(),
+                };
+                log.push(format!("{name}:{text}"));
+            }
+            Ok(())
+        }
+    })
+}
+
+/// root{a, sub{b, c}}, running, every child ready.
+async fn running_tree(log: &Log) -> (overseer::Handle, tokio::task::JoinHandle<Result<(), overseer::TreeError>>) {
+    let sub = ProcessManager::builder("sub")
+        .child(listener("b", log))
+        .child(listener("c", log))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(listener("a", log))
+        .child(ChildSpec::new("sub", sub))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::all_of(
+        &mut events,
+        &[("root/sub", common::is_ready), ("root/a", common::is_ready)],
+    )
+    .await;
+    (handle, run)
+}
+
+/// Waits until the log holds `n` entries.
+async fn entries(log: &Log, n: usize) -> Vec<String> {
+    while log.entries().len() < n {
+        tokio::task::yield_now().await;
+    }
+    let mut e = log.entries();
+    e.sort();
+    e
+}
+
+#[tokio::test]
+async fn reload_reaches_every_child_of_the_tree_through_nested_managers() {
+    let log = Log::default();
+    let baseline = alive_tasks();
+    let (handle, run) = running_tree(&log).await;
+    handle.broadcast(Control::Reload).await.unwrap();
+    assert_eq!(entries(&log, 3).await, ["a:reload", "b:reload", "c:reload"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn a_message_to_a_subtree_reaches_only_that_subtree() {
+    let log = Log::default();
+    let (handle, run) = running_tree(&log).await;
+    handle.send("root/sub", Control::Reload).await.unwrap();
+    assert_eq!(entries(&log, 2).await, ["b:reload", "c:reload"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert!(log.with_prefix("a:reload").is_empty());
+}
+
+#[tokio::test]
+async fn a_custom_message_reaches_one_child_by_path_through_a_nested_manager() {
+    let log = Log::default();
+    let (handle, run) = running_tree(&log).await;
+    handle.send("root/sub/c", Control::custom(7u32)).await.unwrap();
+    assert_eq!(entries(&log, 1).await, ["c:custom 7"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(log.with_prefix("c:custom"), ["c:custom 7"]);
+    assert!(log.with_prefix("b:custom").is_empty());
+}
+
+#[tokio::test]
+async fn shutdown_sent_to_one_child_stops_it_for_good() {
+    let log = Log::default();
+    let (handle, run) = running_tree(&log).await;
+    let mut events = handle.events();
+    handle.send("root/sub/b", Control::Shutdown).await.unwrap();
+    common::event_of(&mut events, "root/sub/b", common::is_stopped).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(snap.find("root/sub/b").unwrap().state, ChildState::Stopped);
+    assert_eq!(snap.find("root/sub/b").unwrap().restarts, 0, "a permanent child stopped on request is not restarted");
+    assert_eq!(snap.find("root/sub/c").unwrap().state, ChildState::Ready);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_sent_to_a_nested_manager_stops_its_subtree_for_good() {
+    let log = Log::default();
+    let (handle, run) = running_tree(&log).await;
+    let mut events = handle.events();
+    handle.send("root/sub", Control::Shutdown).await.unwrap();
+    common::event_of(&mut events, "root/sub", common::is_stopped).await;
+    assert_eq!(entries(&log, 2).await, ["b:shutdown", "c:shutdown"]);
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(snap.find("root/sub").unwrap().state, ChildState::Stopped);
+    assert_eq!(snap.find("root/a").unwrap().state, ChildState::Ready);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_nested_managers_own_handle_shutdown_stops_it_for_good() {
+    let log = Log::default();
+    let sub = ProcessManager::builder("sub").child(listener("b", &log)).build().unwrap();
+    let sub_handle = sub.handle();
+    let tree = ProcessManager::builder("root")
+        .child(listener("a", &log))
+        .child(ChildSpec::new("sub", sub))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/sub", common::is_ready).await;
+    assert_eq!(sub_handle.path(), "root/sub");
+    sub_handle.shutdown().unwrap();
+    common::event_of(&mut events, "root/sub", common::is_stopped).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(snap.find("root/sub").unwrap().state, ChildState::Stopped);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_message_sent_before_start_is_delivered_once_the_tree_starts() {
+    let log = Log::default();
+    let tree = ProcessManager::builder("root").child(listener("a", &log)).build().unwrap();
+    let handle = tree.handle();
+    let sender = {
+        let handle = handle.clone();
+        tokio::spawn(async move { handle.send("root/a", Control::custom(1u32)).await })
+    };
+    tokio::task::yield_now().await;
+    let run = tokio::spawn(async move { tree.run().await });
+    sender.await.unwrap().unwrap();
+    assert_eq!(entries(&log, 1).await, ["a:custom 1"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_shutdown_requested_before_start_starts_no_child() {
+    let log = Log::default();
+    let tree = ProcessManager::builder("root").child(listener("a", &log)).build().unwrap();
+    let handle = tree.handle();
+    let events = handle.events();
+    handle.shutdown().unwrap();
+    let baseline = alive_tasks();
+    tree.run().await.unwrap();
+    assert!(log.entries().is_empty());
+    assert_eq!(alive_tasks(), baseline);
+    // Nothing ran: no event other than the tree's own was published.
+    drop(handle);
+    drop(events);
+}
+
+#[tokio::test]
+async fn a_message_to_a_child_that_has_exited_is_refused_not_lost() {
+    let log = Log::default();
+    let tree = ProcessManager::builder("root")
+        .child(listener("a", &log))
+        .child(ChildSpec::task("done", |_| async { Ok(()) }).restart(Restart::Transient))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/done", common::is_stopped).await;
+    let err = handle.send("root/done", Control::Reload).await.unwrap_err();
+    assert_eq!(err, ControlError::NotRunning { path: "root/done".into() });
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_message_to_an_unknown_path_is_refused() {
+    let log = Log::default();
+    let (handle, run) = running_tree(&log).await;
+    for path in ["root/nope", "root/sub/nope", "elsewhere/a", "root/a/deeper"] {
+        let err = handle.send(path, Control::Reload).await.unwrap_err();
+        assert!(matches!(err, ControlError::UnknownPath { .. }), "{path}: {err}");
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert!(log.with_prefix("a:reload").is_empty());
+}
+
+#[tokio::test]
+async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::task("deaf", |ctx| async move {
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/deaf", common::is_ready).await;
+    for _ in 0..INBOX_CAPACITY {
+        handle.send("root/deaf", Control::Reload).await.unwrap();
+    }
+    let err = handle.send("root/deaf", Control::Reload).await.unwrap_err();
+    assert!(matches!(err, ControlError::InboxFull { capacity: INBOX_CAPACITY, .. }), "{err}");
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn commands_after_the_tree_stopped_are_refused_at_once() {
+    let tree = ProcessManager::builder("root").build().unwrap();
+    let handle = tree.handle();
+    tree.run().await.unwrap();
+    let err = handle.send("root", Control::Reload).await.unwrap_err();
+    assert_eq!(err, ControlError::NotRunning { path: "root".into() });
+    assert!(handle.shutdown().is_err());
+    assert!(handle.snapshot().await.is_err());
+}
