@@ -17,7 +17,7 @@ use crate::runnable::Runnable;
 /// A shutdown caused by a signal is a success: the root's run returns `Ok` unless children
 /// failed while stopping.
 ///
-/// Declare it first among the root's children: children stop in reverse order, so it is the
+/// It reports ready once its handlers are installed. Declare it first among the root's children: children stop in reverse order, so it is the
 /// last to stop and still catches the second signal while the others shut down. While it runs,
 /// the process does not die of these signals (it installs handlers); they stay installed after
 /// it stops, and further signals are then ignored until the process exits.
@@ -26,11 +26,11 @@ use crate::runnable::Runnable;
 /// [`Handle::shutdown_now`]: crate::Handle::shutdown_now
 ///
 /// ```no_run
-/// use overseer::{builtin::Signals, ChildSpec, ProcessManager, Restart};
+/// use overseer::{builtin::Signals, ChildSpec, ProcessManager};
 ///
 /// # async fn f() {
 /// let tree = ProcessManager::builder("root")
-///     .child(ChildSpec::new("signals", Signals).restart(Restart::Transient))
+///     .child(ChildSpec::new("signals", Signals))
 ///     .task("app", |ctx| async move { ctx.shutdown_requested().await; Ok(()) })
 ///     .build()
 ///     .unwrap();
@@ -44,6 +44,8 @@ pub struct Signals;
 impl Runnable for Signals {
     async fn run(&self, mut ctx: Context) -> RunResult {
         let mut signals = signal_hook_tokio::Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP])?;
+        // Ready means the handlers are installed.
+        ctx.ready();
         let tree = ctx.handle();
         let mut shutting_down = false;
         loop {

@@ -1190,6 +1190,9 @@ impl Run {
         let slot = self.slots.get_mut(key).expect("resolved key exists");
         match (&slot.state, then) {
             (SlotState::Running(_), _) => {
+                if then == AfterStop::Start {
+                    slot.restarts = slot.restarts.saturating_add(1);
+                }
                 slot.waiters.push(reply);
                 self.begin_stop(key, None, then, false);
             }

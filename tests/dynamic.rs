@@ -1,0 +1,164 @@
+//! Adding, stopping, restarting and removing children at runtime.
+
+mod common;
+
+use common::alive_tasks;
+use overseer::{
+    ChildSpec, ChildState, ControlError, Handle, ProcessManager, Restart, Snapshot, SpecError,
+    builtin::Idle,
+};
+
+fn waiter() -> ChildSpec {
+    ChildSpec::task("w", |ctx| async move {
+        ctx.ready();
+        ctx.shutdown_requested().await;
+        Ok(())
+    })
+}
+
+async fn running() -> (Handle, tokio::task::JoinHandle<Result<(), overseer::TreeError>>) {
+    let sub = ProcessManager::builder("pool")
+        .child(ChildSpec::new("idle", Idle))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("idle", Idle))
+        .child(ChildSpec::new("pool", sub))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::all_of(
+        &mut events,
+        &[("root/pool/idle", common::is_running), ("root/idle", common::is_running)],
+    )
+    .await;
+    (handle, run)
+}
+
+fn shape(s: &Snapshot) -> Vec<(String, ChildState)> {
+    s.iter().map(|n| (n.path.to_string(), n.state)).collect()
+}
+
+#[tokio::test]
+async fn a_handle_adds_a_child_while_the_tree_runs() {
+    let baseline = alive_tasks();
+    let (handle, run) = running().await;
+    let mut events = handle.events();
+    let path = handle.add(waiter().with_id("w1")).await.unwrap();
+    assert_eq!(path, "root/w1");
+    common::event_of(&mut events, "root/w1", common::is_ready).await;
+    let path = handle.add_child("root/pool", waiter().with_id("w2")).await.unwrap();
+    assert_eq!(path, "root/pool/w2");
+    common::event_of(&mut events, "root/pool/w2", common::is_ready).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn a_duplicate_id_is_refused_and_changes_nothing() {
+    let (handle, run) = running().await;
+    let before = shape(&handle.snapshot().await.unwrap());
+    let err = handle.add_child("root/pool", waiter().with_id("idle")).await.unwrap_err();
+    assert_eq!(
+        err,
+        ControlError::Spec(SpecError::DuplicateId { parent: "root/pool".into(), id: "idle".into() })
+    );
+    assert_eq!(shape(&handle.snapshot().await.unwrap()), before);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_refused_and_changes_nothing() {
+    let (handle, run) = running().await;
+    let before = shape(&handle.snapshot().await.unwrap());
+    let unknown = |e: &ControlError| matches!(e, ControlError::UnknownPath { .. });
+    assert!(unknown(&handle.add_child("root/nope", waiter()).await.unwrap_err()));
+    assert!(unknown(&handle.stop("root/pool/nope").await.unwrap_err()));
+    assert!(unknown(&handle.restart("other/x").await.unwrap_err()));
+    assert!(unknown(&handle.remove("root/nope").await.unwrap_err()));
+    let err = handle.add_child("root/idle", waiter()).await.unwrap_err();
+    assert!(matches!(err, ControlError::NotAManager { .. }), "{err}");
+    let err = handle.add(waiter().with_id("a/b")).await.unwrap_err();
+    assert!(matches!(err, ControlError::Spec(SpecError::IdContainsSlash { .. })), "{err}");
+    assert_eq!(shape(&handle.snapshot().await.unwrap()), before);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_handle_stops_restarts_and_removes_a_child() {
+    let (handle, run) = running().await;
+    let mut events = handle.events();
+    handle.add_child("root/pool", waiter()).await.unwrap();
+    common::event_of(&mut events, "root/pool/w", common::is_ready).await;
+
+    handle.stop("root/pool/w").await.unwrap();
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(snap.find("root/pool/w").unwrap().state, ChildState::Stopped);
+
+    handle.restart("root/pool/w").await.unwrap();
+    common::event_of(&mut events, "root/pool/w", common::is_ready).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(snap.find("root/pool/w").unwrap().state, ChildState::Ready);
+    assert_eq!(snap.find("root/pool/w").unwrap().restarts, 1);
+
+    handle.restart("root/pool/w").await.unwrap();
+    common::event_of(&mut events, "root/pool/w", common::is_ready).await;
+    assert_eq!(handle.snapshot().await.unwrap().find("root/pool/w").unwrap().restarts, 2);
+
+    handle.remove("root/pool/w").await.unwrap();
+    assert!(handle.snapshot().await.unwrap().find("root/pool/w").is_none());
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_removed_id_can_be_added_again() {
+    let (handle, run) = running().await;
+    handle.add(waiter()).await.unwrap();
+    handle.remove("root/w").await.unwrap();
+    handle.add(waiter()).await.unwrap();
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn temporary_children_that_finished_are_cleaned_up() {
+    let (handle, run) = running().await;
+    let mut events = handle.events();
+    for i in 0..100 {
+        let spec = ChildSpec::task(format!("job-{i}"), |_| async { Ok(()) }).restart(Restart::Temporary);
+        handle.add_child("root/pool", spec).await.unwrap();
+    }
+    for i in 0..100 {
+        common::event_of(&mut events, &format!("root/pool/job-{i}"), common::is_stopped).await;
+    }
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(snap.find("root/pool").unwrap().children.len(), 1, "only idle is left");
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn adding_during_a_shutdown_is_refused() {
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::task("slow", |ctx| async move {
+            ctx.shutdown_requested().await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/slow", common::is_running).await;
+    handle.shutdown().unwrap();
+    let err = handle.add(waiter()).await.unwrap_err();
+    assert_eq!(err, ControlError::ShuttingDown { path: "root".into() });
+    run.await.unwrap().unwrap();
+}

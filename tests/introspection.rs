@@ -1,0 +1,199 @@
+//! Lifecycle events, snapshots, tracing spans.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use overseer::{
+    ChildKind, ChildSpec, ChildState, EventKind, ExitStatus, ProcessManager, Restart,
+};
+
+#[tokio::test(start_paused = true)]
+async fn the_event_stream_reports_every_step_of_a_childs_life() {
+    let tree = ProcessManager::builder("root")
+        .intensity(5, Duration::from_secs(60))
+        .backoff(overseer::Backoff::fixed(Duration::from_secs(2)))
+        .child(ChildSpec::task("w", |ctx| async move {
+            ctx.ready();
+            if ctx.restarts() == 0 {
+                return Err("oops".into());
+            }
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    let mut seen = Vec::new();
+    loop {
+        let ev = events.recv().await.unwrap();
+        assert_eq!(ev.path, "root/w");
+        let done = matches!(ev.kind, EventKind::Ready) && seen.len() > 4;
+        seen.push(ev.kind);
+        if done {
+            break;
+        }
+    }
+    handle.shutdown().unwrap();
+    loop {
+        let ev = events.recv().await.unwrap();
+        let stopped = matches!(ev.kind, EventKind::Stopped);
+        seen.push(ev.kind);
+        if stopped {
+            break;
+        }
+    }
+    run.await.unwrap().unwrap();
+    let names: Vec<String> = seen
+        .iter()
+        .map(|k| match k {
+            EventKind::Starting => "starting".into(),
+            EventKind::Running => "running".into(),
+            EventKind::Ready => "ready".into(),
+            EventKind::Exited { status } => format!("exited {status}"),
+            EventKind::Restarting { delay, restarts } => format!("restarting {delay:?} #{restarts}"),
+            EventKind::Stopped => "stopped".into(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "starting",
+            "running",
+            "ready",
+            "exited failed: oops",
+            "restarting 2s #1",
+            "starting",
+            "running",
+            "ready",
+            "exited completed",
+            "stopped",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manager_that_gives_up_says_so_in_the_event_stream() {
+    let tree = ProcessManager::builder("root")
+        .intensity(0, Duration::from_secs(1))
+        .task("w", |_| async { Err("no".into()) })
+        .build()
+        .unwrap();
+    let mut events = tree.handle().events();
+    let err = tree.run().await.unwrap_err();
+    let gave_up = common::next_event(&mut events, |e| matches!(e.kind, EventKind::GaveUp { .. })).await;
+    assert_eq!(gave_up.path, "root");
+    assert_eq!(err.path(), &"root");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_shows_the_whole_tree() {
+    let sub = ProcessManager::builder("sub")
+        .task("leaf", |ctx| async move {
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("sub", sub))
+        .child(ChildSpec::task("once", |_| async { Ok(()) }).restart(Restart::Transient))
+        .task("flaky", |ctx| async move {
+            if ctx.restarts() == 0 {
+                return Err("first".into());
+            }
+            ctx.shutdown_requested().await;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::all_of(
+        &mut events,
+        &[
+            ("root/sub", common::is_ready),
+            ("root/once", common::is_stopped),
+            ("root/flaky", |k| matches!(k, EventKind::Restarting { .. })),
+        ],
+    )
+    .await;
+    // With no backoff, the restart follows the Restarting event at once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let snap = handle.snapshot().await.unwrap();
+    let rows: Vec<(String, ChildKind, ChildState, u32)> = snap
+        .iter()
+        .map(|n| (n.path.to_string(), n.kind, n.state, n.restarts))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("root".into(), ChildKind::Manager, ChildState::Running, 0),
+            ("root/sub".into(), ChildKind::Manager, ChildState::Ready, 0),
+            ("root/sub/leaf".into(), ChildKind::Task, ChildState::Ready, 0),
+            ("root/once".into(), ChildKind::Task, ChildState::Exited, 0),
+            ("root/flaky".into(), ChildKind::Task, ChildState::Running, 1),
+        ]
+    );
+    let flaky = snap.find("root/flaky").unwrap();
+    assert_eq!(flaky.uptime, Some(Duration::from_secs(3)));
+    assert!(matches!(&flaky.last_exit, Some(ExitStatus::Failed(e)) if e.to_string() == "first"));
+    assert!(matches!(snap.find("root/once").unwrap().last_exit, Some(ExitStatus::Completed)));
+    assert_eq!(snap.find("root/once").unwrap().uptime, None);
+    assert!(snap.iter().all(|n| n.pid.is_none()));
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn tracing_spans_carry_the_childs_path() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sub = ProcessManager::builder("sub")
+        .child(
+            ChildSpec::task("worker", |_ctx| async {
+                tracing::info!("hello from inside");
+                Ok(())
+            })
+            .restart(Restart::Temporary),
+        )
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("sub", sub).restart(Restart::Temporary))
+        .build()
+        .unwrap();
+    tree.run().await.unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("hello from inside"))
+        .unwrap_or_else(|| panic!("no event captured: {text}"));
+    assert!(line.contains("child{path=root/sub/worker}"), "{line}");
+}

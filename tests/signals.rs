@@ -1,0 +1,107 @@
+//! The signal child, with real signals sent to this test process.
+#![cfg(unix)]
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::{Live, Log, alive_tasks};
+use overseer::{ChildSpec, Control, ProcessManager, Shutdown, builtin::Signals};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::low_level::raise;
+
+/// Signals reach the whole process: tests in this file take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn app(log: &Log, live: &Live, stubborn: bool) -> ChildSpec {
+    let (log, live) = (log.clone(), live.clone());
+    ChildSpec::task("app", move |mut ctx| {
+        let (log, live) = (log.clone(), live.clone());
+        async move {
+            let _alive = live.enter();
+            ctx.ready();
+            while let Some(msg) = ctx.recv().await {
+                match msg {
+                    Control::Reload => log.push("reload"),
+                    Control::Shutdown => {
+                        log.push("asked to stop");
+                        if !stubborn {
+                            return Ok(());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    })
+    .shutdown(Shutdown::Infinity)
+}
+
+async fn start(
+    log: &Log,
+    live: &Live,
+    stubborn: bool,
+) -> (overseer::Handle, tokio::task::JoinHandle<Result<(), overseer::TreeError>>) {
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("signals", Signals))
+        .child(app(log, live, stubborn))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::all_of(
+        &mut events,
+        &[("root/signals", common::is_ready), ("root/app", common::is_ready)],
+    )
+    .await;
+    (handle, run)
+}
+
+#[tokio::test]
+async fn sigint_sigterm_and_sigquit_shut_the_tree_down_gracefully_with_success() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for signal in [SIGINT, SIGTERM, SIGQUIT] {
+        let (log, live) = (Log::default(), Live::default());
+        let baseline = alive_tasks();
+        let (_handle, run) = start(&log, &live, false).await;
+        raise(signal).unwrap();
+        run.await.unwrap().unwrap();
+        assert_eq!(log.entries(), ["asked to stop"], "signal {signal}");
+        assert_eq!(live.count(), 0);
+        assert_eq!(alive_tasks(), baseline);
+    }
+}
+
+#[tokio::test]
+async fn a_second_signal_shuts_the_tree_down_at_once() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (log, live) = (Log::default(), Live::default());
+    let baseline = alive_tasks();
+    let (_handle, run) = start(&log, &live, true).await;
+    raise(SIGINT).unwrap();
+    while log.entries().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(log.entries(), ["asked to stop"]);
+    raise(SIGINT).unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(live.count(), 0);
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn sighup_reloads_every_child() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (log, live) = (Log::default(), Live::default());
+    let (handle, run) = start(&log, &live, false).await;
+    raise(SIGHUP).unwrap();
+    while log.entries().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(log.entries(), ["reload"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
