@@ -1,1 +1,134 @@
-fn main() {}
+//! In-process trees side by side, in one run: overseer against the raw lower bound
+//! (`JoinSet` + `CancellationToken`) and the peers processmanager 0.6 and
+//! tokio-graceful-shutdown 0.20, over a flat tree of `n` trivial long-lived children.
+//! Groups: `start/N` and `shutdown/N` for N in 1000, 10000, 100000, and `cascade/10000`.
+//!
+//! ```sh
+//! cargo bench --bench in_process 2>/dev/null
+//! ```
+//!
+//! `2>/dev/null` matters: processmanager (default features) prints several lines per child
+//! to stderr; criterion's results go to stdout. Memory per child: see
+//! `examples/memory_per_child.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ovs, pm, raw, tgs};
+use criterion::{Criterion, SamplingMode, criterion_group};
+use tokio::runtime::Runtime;
+
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+const CASCADE_N: usize = 10_000;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn config() -> Criterion {
+    // Small samples keep the whole run near three minutes on two cores.
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .without_plots()
+}
+
+fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    // Flat sampling: every sample runs the same iteration count, so a 10-sample
+    // run needs only >= 10 iterations instead of >= 55 (linear sampling).
+    g.sampling_mode(SamplingMode::Flat);
+}
+
+/// `start/N`: sum of the durations `start` returns; shutdown runs outside the
+/// timed part.
+fn start_benches(c: &mut Criterion) {
+    for n in SIZES {
+        let mut g = c.benchmark_group(format!("start/{n}"));
+        configure(&mut g);
+        macro_rules! one {
+            ($name:literal, $m:ident) => {{
+                let rt = runtime();
+                g.bench_function($name, |b| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            let (elapsed, running) = rt.block_on($m::start(n));
+                            total += elapsed;
+                            rt.block_on($m::shutdown(running));
+                        }
+                        total
+                    })
+                });
+            }};
+        }
+        one!("raw", raw);
+        one!("overseer", ovs);
+        one!("processmanager", pm);
+        one!("tokio-graceful-shutdown", tgs);
+        g.finish();
+    }
+}
+
+/// `shutdown/N`: sum of the durations `shutdown` returns; start runs outside
+/// the timed part.
+fn shutdown_benches(c: &mut Criterion) {
+    for n in SIZES {
+        let mut g = c.benchmark_group(format!("shutdown/{n}"));
+        configure(&mut g);
+        macro_rules! one {
+            ($name:literal, $m:ident) => {{
+                let rt = runtime();
+                g.bench_function($name, |b| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            let (_, running) = rt.block_on($m::start(n));
+                            total += rt.block_on($m::shutdown(running));
+                        }
+                        total
+                    })
+                });
+            }};
+        }
+        one!("raw", raw);
+        one!("overseer", ovs);
+        one!("processmanager", pm);
+        one!("tokio-graceful-shutdown", tgs);
+        g.finish();
+    }
+}
+
+/// `cascade/10000`: from firing child 0's failure until the top level has
+/// returned the error with every child finished.
+fn cascade_benches(c: &mut Criterion) {
+    let n = CASCADE_N;
+    let mut g = c.benchmark_group(format!("cascade/{n}"));
+    configure(&mut g);
+    macro_rules! one {
+        ($name:literal, $m:ident) => {{
+            let rt = runtime();
+            g.bench_function($name, |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| rt.block_on($m::cascade(n))).sum())
+            });
+        }};
+    }
+    one!("raw", raw);
+    one!("overseer", ovs);
+    one!("processmanager", pm);
+    one!("tokio-graceful-shutdown", tgs);
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = start_benches, shutdown_benches, cascade_benches
+}
+
+criterion::criterion_main!(benches);

@@ -18,18 +18,17 @@
 //! Reported per child: `peak` = (VmHWM after − VmRSS before) / n, and
 //! `rss` = (VmRSS after − VmRSS before) / n.
 //!
-//! The adapters are the bench ones (benches/common), pulled in by path; this
-//! example uses nothing from the overseer crate itself.
+//! The adapters are the bench ones (benches/common), pulled in by path, so the
+//! trees measured here are exactly the ones benchmarked.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{pm, raw, tgs};
+use common::{ovs, pm, raw, tgs};
 
-const IMPLS: [&str; 3] = ["raw", "processmanager", "tokio-graceful-shutdown"];
-// TODO(overseer): add "overseer" to IMPLS once `overseer_keep_alive` exists.
+const IMPLS: [&str; 4] = ["raw", "overseer", "processmanager", "tokio-graceful-shutdown"];
 const SIZES: [usize; 2] = [10_000, 100_000];
 
 /// Memory figures from /proc/self/status, in bytes.
@@ -62,19 +61,6 @@ impl Status {
     }
 }
 
-/// Hook for the core author.
-///
-/// Contract (same as the other arms, see `measure_child` below): build and
-/// start an overseer tree of `n` trivial long-lived children (each signals a
-/// `common::Started` latch, then waits for shutdown), wait until all `n` have
-/// signalled, take `Status::read()` right then and keep it, shut the tree down
-/// cleanly, and return the kept `Status`.
-async fn overseer_keep_alive(n: usize) -> Status {
-    // TODO(overseer): implement with the overseer crate once src/ is ready.
-    let _ = n;
-    unimplemented!("overseer_keep_alive: fill in once the overseer core exists")
-}
-
 macro_rules! peak_of {
     ($m:ident, $n:expr) => {{
         let (_elapsed, running) = $m::start($n).await;
@@ -96,7 +82,7 @@ fn measure_child(imp: &str, n: usize) {
             "raw" => peak_of!(raw, n),
             "processmanager" => peak_of!(pm, n),
             "tokio-graceful-shutdown" => peak_of!(tgs, n),
-            "overseer" => overseer_keep_alive(n).await,
+            "overseer" => peak_of!(ovs, n),
             other => panic!("unknown --impl {other}"),
         };
         println!(

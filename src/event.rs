@@ -60,7 +60,8 @@ pub enum EventKind {
 
 /// One event channel per manager; events bubble up to every ancestor's channel.
 pub(crate) struct EventBus {
-    tx: broadcast::Sender<Event>,
+    /// `None` marks the end of a run of the manager that owns the bus.
+    tx: broadcast::Sender<Option<Event>>,
     subscribers: AtomicUsize,
 }
 
@@ -77,7 +78,12 @@ impl EventBus {
     }
 
     pub(crate) fn publish(&self, event: Event) {
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(Some(event));
+    }
+
+    /// Ends every current subscription: the owning manager's run is over.
+    pub(crate) fn end_of_run(&self) {
+        let _ = self.tx.send(None);
     }
 
     pub(crate) fn subscribe(self: &Arc<Self>) -> Events {
@@ -86,6 +92,7 @@ impl EventBus {
             rx: BroadcastStream::new(self.tx.subscribe()),
             bus: self.clone(),
             missed: 0,
+            ended: false,
         }
     }
 }
@@ -97,13 +104,15 @@ impl EventBus {
 /// falls further behind skips the oldest events and [`missed`](Events::missed) counts them.
 /// Events are only built while at least one subscription exists.
 pub struct Events {
-    rx: BroadcastStream<Event>,
+    rx: BroadcastStream<Option<Event>>,
     bus: Arc<EventBus>,
     missed: u64,
+    ended: bool,
 }
 
 impl Events {
-    /// The next event; `None` once the manager is gone.
+    /// The next event; `None` once the run of the manager this subscription was taken from
+    /// has ended (after its last child stopped), and from then on.
     pub async fn recv(&mut self) -> Option<Event> {
         futures_util::StreamExt::next(self).await
     }
@@ -119,10 +128,13 @@ impl Stream for Events {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Event>> {
         loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
             match Pin::new(&mut self.rx).poll_next(cx) {
                 Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => self.missed += n,
-                Poll::Ready(Some(Ok(ev))) => return Poll::Ready(Some(ev)),
-                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Ok(Some(ev)))) => return Poll::Ready(Some(ev)),
+                Poll::Ready(Some(Ok(None))) | Poll::Ready(None) => self.ended = true,
                 Poll::Pending => return Poll::Pending,
             }
         }

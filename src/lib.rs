@@ -1,5 +1,6 @@
 #![doc = include_str!("../docs/crate.md")]
 #![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 #![warn(rust_2018_idioms)]
 
 pub mod builtin;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::Mutex;
+use tokio::sync::Mutex;
 
 use common::{Live, Log, alive_tasks};
 use overseer::{ChildSpec, Control, ProcessManager, Shutdown, builtin::Signals};
@@ -11,7 +11,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::low_level::raise;
 
 /// Signals reach the whole process: tests in this file take turns.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 fn app(log: &Log, live: &Live, stubborn: bool) -> ChildSpec {
     let (log, live) = (log.clone(), live.clone());
@@ -43,7 +43,10 @@ async fn start(
     log: &Log,
     live: &Live,
     stubborn: bool,
-) -> (overseer::Handle, tokio::task::JoinHandle<Result<(), overseer::TreeError>>) {
+) -> (
+    overseer::Handle,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+) {
     let tree = ProcessManager::builder("root")
         .child(ChildSpec::new("signals", Signals))
         .child(app(log, live, stubborn))
@@ -54,7 +57,10 @@ async fn start(
     let run = tokio::spawn(async move { tree.run().await });
     common::all_of(
         &mut events,
-        &[("root/signals", common::is_ready), ("root/app", common::is_ready)],
+        &[
+            ("root/signals", common::is_ready),
+            ("root/app", common::is_ready),
+        ],
     )
     .await;
     (handle, run)
@@ -62,7 +68,7 @@ async fn start(
 
 #[tokio::test]
 async fn sigint_sigterm_and_sigquit_shut_the_tree_down_gracefully_with_success() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     for signal in [SIGINT, SIGTERM, SIGQUIT] {
         let (log, live) = (Log::default(), Live::default());
         let baseline = alive_tasks();
@@ -77,7 +83,7 @@ async fn sigint_sigterm_and_sigquit_shut_the_tree_down_gracefully_with_success()
 
 #[tokio::test]
 async fn a_second_signal_shuts_the_tree_down_at_once() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (log, live) = (Log::default(), Live::default());
     let baseline = alive_tasks();
     let (_handle, run) = start(&log, &live, true).await;
@@ -94,7 +100,7 @@ async fn a_second_signal_shuts_the_tree_down_at_once() {
 
 #[tokio::test]
 async fn sighup_reloads_every_child() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (log, live) = (Log::default(), Live::default());
     let (handle, run) = start(&log, &live, false).await;
     raise(SIGHUP).unwrap();

@@ -3,6 +3,7 @@
 //! long-lived children, for
 //!
 //! * [`raw`] – the honest lower bound: one `JoinSet` + one `CancellationToken`,
+//! * [`ovs`] – overseer,
 //! * [`pm`]  – `processmanager` 0.6,
 //! * [`tgs`] – `tokio-graceful-shutdown` 0.20.
 //!
@@ -13,6 +14,7 @@
 //! spawns its children from a worker thread.
 #![allow(dead_code)]
 
+pub mod ovs;
 pub mod pm;
 pub mod raw;
 pub mod tgs;

@@ -71,7 +71,6 @@ enum Phase {
     },
     Stopping {
         seq: Sequence,
-        reason: Reason,
     },
 }
 
@@ -225,10 +224,7 @@ impl Run {
         while let Ok(cmd) = commands.try_recv() {
             queued.push(cmd);
         }
-        if queued
-            .iter()
-            .any(|c| matches!(c, Command::Shutdown { .. }))
-        {
+        if queued.iter().any(|c| matches!(c, Command::Shutdown { .. })) {
             self.begin_shutdown(Reason::Requested, false);
         } else {
             for spec in self.mgr.inner.specs.clone() {
@@ -388,8 +384,7 @@ impl Run {
             (slot.child.clone(), ctx)
         };
         let token = ctx.token.clone();
-        self.shared
-            .emit(|| child.path(), || EventKind::Starting);
+        self.shared.emit(|| child.path(), || EventKind::Starting);
         let join = child_task::spawn(child.clone(), ctx, self.env.clone(), &self.tracker);
         self.set_state(
             key,
@@ -516,9 +511,9 @@ impl Run {
         let stopping = matches!(self.phase, Phase::Stopping { .. });
         if let Some(path) = path {
             if stop.timed_out {
-                let timeout = stop
-                    .deadline
-                    .map_or(Duration::ZERO, |d| d.saturating_duration_since(stop.started));
+                let timeout = stop.deadline.map_or(Duration::ZERO, |d| {
+                    d.saturating_duration_since(stop.started)
+                });
                 tracing::warn!(path = %path, ?timeout, "child did not stop in time and was aborted");
                 if stopping {
                     self.record(vec![Failure {
@@ -589,8 +584,10 @@ impl Run {
                 slot.restarts = slot.restarts.saturating_add(1);
                 let restarts = slot.restarts;
                 tracing::info!(path = %path, ?delay, restarts, "restarting child");
-                self.shared
-                    .emit(|| path.clone(), || EventKind::Restarting { delay, restarts });
+                self.shared.emit(
+                    || path.clone(),
+                    || EventKind::Restarting { delay, restarts },
+                );
                 match scope {
                     Scope::One => self.schedule_start(key, delay),
                     Scope::All => {
@@ -628,8 +625,10 @@ impl Run {
                 tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
                 {
                     let failure = failure.clone();
-                    self.shared
-                        .emit(|| self.shared.path.clone(), move || EventKind::GaveUp { failure });
+                    self.shared.emit(
+                        || self.shared.path.clone(),
+                        move || EventKind::GaveUp { failure },
+                    );
                 }
                 // A nested manager's own failures happened first: they lead.
                 if let ExitStatus::Failed(e) = &status
@@ -699,7 +698,13 @@ impl Run {
     // ----- stopping ----------------------------------------------------------------------
 
     /// Asks a running child to stop under its shutdown policy, clamped by `deadline`.
-    fn begin_stop(&mut self, key: u32, deadline: Option<Instant>, then: AfterStop, immediate: bool) {
+    fn begin_stop(
+        &mut self,
+        key: u32,
+        deadline: Option<Instant>,
+        then: AfterStop,
+        immediate: bool,
+    ) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
@@ -860,7 +865,7 @@ impl Run {
             }
         }
         tracing::debug!(manager = %self.shared.path, ?reason, "manager shutting down");
-        self.phase = Phase::Stopping { seq, reason };
+        self.phase = Phase::Stopping { seq };
     }
 
     /// Drives the sequence of the current phase as far as it goes without waiting.
@@ -989,8 +994,10 @@ impl Run {
                 // Bystanders are restarted too; the intensity counted the group once.
                 slot.restarts = slot.restarts.saturating_add(1);
                 let (child, restarts) = (slot.child.clone(), slot.restarts);
-                self.shared
-                    .emit(|| child.path(), || EventKind::Restarting { delay, restarts });
+                self.shared.emit(
+                    || child.path(),
+                    || EventKind::Restarting { delay, restarts },
+                );
             }
             self.schedule_start(key, delay);
         }
@@ -1161,7 +1168,12 @@ impl Run {
         }
     }
 
-    fn on_child_command(&mut self, path: Box<str>, reply: super::mailbox::Reply<()>, then: AfterStop) {
+    fn on_child_command(
+        &mut self,
+        path: Box<str>,
+        reply: super::mailbox::Reply<()>,
+        then: AfterStop,
+    ) {
         let key = match self.resolve(&path) {
             Ok(Target::Child(key)) => key,
             Ok(Target::Below(key)) => {
@@ -1416,7 +1428,9 @@ impl Run {
 impl Drop for Run {
     /// A run dropped before it finished (its task was aborted) aborts every child it still
     /// has; the [`TaskEnv`] chain keeps the managers above waiting until they are gone.
+    /// Either way, dropping the run ends the subscriptions to its events.
     fn drop(&mut self) {
+        self.mgr.inner.bus.end_of_run();
         for slot in self.slots.iter_mut() {
             if let SlotState::Running(r) = &slot.state {
                 r.join.abort();

@@ -61,7 +61,10 @@ impl Log {
 }
 
 /// A channel children use to say something happened; the test waits on it.
-pub fn signal() -> (mpsc::UnboundedSender<String>, mpsc::UnboundedReceiver<String>) {
+pub fn signal() -> (
+    mpsc::UnboundedSender<String>,
+    mpsc::UnboundedReceiver<String>,
+) {
     mpsc::unbounded_channel()
 }
 
@@ -76,11 +79,7 @@ pub async fn next_event(events: &mut Events, pred: impl Fn(&Event) -> bool) -> E
 }
 
 /// Waits for an event of `path` matching `kind`.
-pub async fn event_of(
-    events: &mut Events,
-    path: &str,
-    kind: impl Fn(&EventKind) -> bool,
-) -> Event {
+pub async fn event_of(events: &mut Events, path: &str, kind: impl Fn(&EventKind) -> bool) -> Event {
     next_event(events, |e| e.path == path && kind(&e.kind)).await
 }
 
@@ -101,7 +100,10 @@ pub fn is_stopped(k: &EventKind) -> bool {
 }
 
 /// Waits until every `(path, kind)` pair has been seen at least once, in any order.
-pub async fn all_of(events: &mut Events, wanted: &[(&str, fn(&EventKind) -> bool)]) {
+/// An event wanted at a path: the path and a test on the event's kind.
+pub type Wanted<'a> = (&'a str, fn(&EventKind) -> bool);
+
+pub async fn all_of(events: &mut Events, wanted: &[Wanted<'_>]) {
     let mut seen = vec![false; wanted.len()];
     while seen.iter().any(|s| !s) {
         let ev = events.recv().await.expect("event stream ended");

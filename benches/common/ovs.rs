@@ -1,0 +1,106 @@
+//! overseer: one root `ProcessManager` with `n` children made from one closure
+//! (`ChildSpec::task` once, then `with_id` for the rest, the idiom for a pool of
+//! identical workers). Each child signals [`Started`], awaits
+//! `ctx.shutdown_requested()` and returns `Ok`. Child 0 of `cascade` is
+//! `Temporary` and fails when told: its failure is not absorbed, so the root
+//! stops the rest in reverse order and returns the error.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use overseer::{ChildSpec, Handle, ProcessManager, Restart, TreeError};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::{ChildFailed, Started};
+
+pub struct Running {
+    handle: Handle,
+    run: JoinHandle<Result<(), TreeError>>,
+}
+
+pub fn build(n: usize, started: Started, fail: Option<Arc<Notify>>) -> ProcessManager {
+    let signalled = started.clone();
+    let worker = ChildSpec::task("c0", move |ctx| {
+        let started = signalled.clone();
+        async move {
+            started.signal();
+            ctx.shutdown_requested().await;
+            Ok(())
+        }
+    });
+    let mut builder = ProcessManager::builder("root");
+    let mut first = 0;
+    if let Some(fail) = fail {
+        builder = builder.child(failing(fail, started));
+        first = 1;
+    }
+    builder
+        .children((first..n).map(|i| worker.with_id(format!("c{i}"))))
+        .build()
+        .expect("valid tree")
+}
+
+/// Child 0 of `cascade`: signals like the others, then fails when `fail` fires.
+fn failing(fail: Arc<Notify>, started: Started) -> ChildSpec {
+    ChildSpec::task("c0", move |ctx| {
+        let (fail, started) = (fail.clone(), started.clone());
+        async move {
+            started.signal();
+            tokio::select! {
+                _ = fail.notified() => Err(ChildFailed.into()),
+                _ = ctx.shutdown_requested() => Ok(()),
+            }
+        }
+    })
+    .restart(Restart::Temporary)
+}
+
+pub async fn start(n: usize) -> (Duration, Running) {
+    let started = Started::new(n);
+    let waiter = started.clone();
+    let t0 = Instant::now();
+    let (handle, run) = tokio::spawn(async move {
+        let tree = build(n, started, None);
+        let handle = tree.handle();
+        (handle, tokio::spawn(async move { tree.run().await }))
+    })
+    .await
+    .expect("spawn");
+    waiter.wait().await;
+    (t0.elapsed(), Running { handle, run })
+}
+
+pub async fn shutdown(running: Running) -> Duration {
+    tokio::spawn(async move {
+        let t0 = Instant::now();
+        running.handle.shutdown().expect("running");
+        let res = running.run.await.expect("run task");
+        let elapsed = t0.elapsed();
+        assert!(res.is_ok(), "overseer: clean shutdown returned {res:?}");
+        elapsed
+    })
+    .await
+    .expect("shutdown task")
+}
+
+pub async fn cascade(n: usize) -> Duration {
+    let started = Started::new(n);
+    let fail = Arc::new(Notify::new());
+    let tree = build(n, started.clone(), Some(fail.clone()));
+    let run = tokio::spawn(async move { tree.run().await });
+    started.wait().await;
+    tokio::spawn(async move {
+        let t0 = Instant::now();
+        fail.notify_one();
+        let res = run.await.expect("run task");
+        let elapsed = t0.elapsed();
+        assert!(
+            res.is_err(),
+            "overseer: cascade must end with the child's error"
+        );
+        elapsed
+    })
+    .await
+    .expect("cascade task")
+}
