@@ -28,7 +28,12 @@ use std::process::{Command, Stdio};
 
 use common::{ovs, pm, raw, tgs};
 
-const IMPLS: [&str; 4] = ["raw", "overseer", "processmanager", "tokio-graceful-shutdown"];
+const IMPLS: [&str; 4] = [
+    "raw",
+    "overseer",
+    "processmanager",
+    "tokio-graceful-shutdown",
+];
 const SIZES: [usize; 2] = [10_000, 100_000];
 
 /// Memory figures from /proc/self/status, in bytes.

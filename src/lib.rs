@@ -25,7 +25,7 @@ pub use error::{
 pub use event::{Event, EventKind, Events};
 pub use handle::Handle;
 pub use manager::{
-    AutoShutdown, Backoff, Intensity, ProcessManager, ProcessManagerBuilder, Strategy,
+    AutoShutdown, Backoff, Intensity, ProcessManager, ProcessManagerBuilder, StopOrder, Strategy,
 };
 pub use path::ChildPath;
 pub use runnable::{ChildKind, Runnable, Task, task};
@@ -36,6 +36,6 @@ pub use spec::{ChildSpec, Condition, Restart, Shutdown};
 pub mod prelude {
     pub use crate::{
         AutoShutdown, Backoff, ChildSpec, Condition, Context, Control, Handle, ProcessManager,
-        Restart, RunResult, Runnable, Shutdown, Strategy,
+        Restart, RunResult, Runnable, Shutdown, StopOrder, Strategy,
     };
 }

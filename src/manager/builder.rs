@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::config::{AutoShutdown, Backoff, Intensity, Strategy};
+use super::config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 use super::decide::Policy;
 use super::mailbox::Mailbox;
 use super::{ManagerInner, ProcessManager};
@@ -21,6 +21,7 @@ pub struct ProcessManagerBuilder {
     name: Arc<str>,
     policy: Policy,
     shutdown_timeout: Option<Duration>,
+    stop_order: StopOrder,
     event_capacity: usize,
     children: Vec<ChildSpec>,
 }
@@ -36,6 +37,7 @@ impl ProcessManagerBuilder {
                 auto_shutdown: AutoShutdown::default(),
             },
             shutdown_timeout: None,
+            stop_order: StopOrder::default(),
             event_capacity: 1024,
             children: Vec::new(),
         }
@@ -72,6 +74,13 @@ impl ProcessManagerBuilder {
     /// are aborted, whatever their own timeouts. A deadline from a parent also applies.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether children stop one at a time in reverse order (the default) or all at once;
+    /// see [`StopOrder`].
+    pub fn stop_order(mut self, order: StopOrder) -> Self {
+        self.stop_order = order;
         self
     }
 
@@ -141,6 +150,7 @@ impl ProcessManagerBuilder {
                 name: self.name,
                 policy: self.policy,
                 shutdown_timeout: self.shutdown_timeout,
+                stop_order: self.stop_order,
                 specs: self.children.into_iter().map(Arc::new).collect(),
                 mailbox: Mailbox::new(),
                 bus: EventBus::new(self.event_capacity),

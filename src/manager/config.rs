@@ -17,6 +17,20 @@ pub enum Strategy {
     RestForOne,
 }
 
+/// How a manager stops its children when it shuts down or restarts a group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StopOrder {
+    /// One at a time, in reverse declared order: each child is asked to stop only after the
+    /// one declared after it has exited (OTP's order). The default. Costs one round trip
+    /// between the manager and each child, so stopping `n` children takes `n` of them.
+    #[default]
+    Reverse,
+    /// All at once: every child is asked to stop (in reverse declared order, without waiting)
+    /// and the manager waits for all of them, as OTP does for `simple_one_for_one` pools. For
+    /// many interchangeable children, where the order does not matter and the time does.
+    Concurrent,
+}
+
 /// When the exit of significant children shuts their manager down (OTP's `auto_shutdown`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AutoShutdown {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use builder::ProcessManagerBuilder;
-pub use config::{AutoShutdown, Backoff, Intensity, Strategy};
+pub use config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 pub(crate) use mailbox::Command;
 
 use crate::context::Context;
@@ -55,6 +55,7 @@ pub(crate) struct ManagerInner {
     pub(crate) name: Arc<str>,
     pub(crate) policy: Policy,
     pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) stop_order: StopOrder,
     pub(crate) specs: Vec<Arc<ChildSpec>>,
     pub(crate) mailbox: Mailbox,
     pub(crate) bus: Arc<EventBus>,

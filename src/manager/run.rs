@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
 use super::child_task;
+use super::config::StopOrder;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
 use super::mailbox::Command;
 use super::shared::{ChildMsg, ChildShared, RawExit, RunShared, TaskEnv};
@@ -42,10 +43,15 @@ enum Reason {
     AutoShutdown,
 }
 
-/// Children being stopped one at a time, in reverse declared order.
+/// Children being stopped one at a time, in reverse declared order, or all at once.
 struct Sequence {
-    /// Keys still to stop, in declared order: the next one is the last.
+    /// Keys still to stop, in declared order: the next one is the last. Once a concurrent
+    /// sequence has asked every child, the keys still to wait for, in the same order.
     remaining: Vec<u32>,
+    /// Ask every child at once ([`StopOrder::Concurrent`]).
+    concurrent: bool,
+    /// A concurrent sequence has asked every child.
+    asked_all: bool,
     /// The child being stopped now.
     current: Option<u32>,
     /// A deadline over the whole sequence.
@@ -814,6 +820,8 @@ impl Run {
             seq: Sequence {
                 remaining,
                 current: None,
+                concurrent: self.mgr.inner.stop_order == StopOrder::Concurrent,
+                asked_all: false,
                 deadline: None,
                 immediate: false,
                 aborted: false,
@@ -845,6 +853,8 @@ impl Run {
         let mut seq = Sequence {
             remaining: self.slots.keys().collect(),
             current: None,
+            concurrent: self.mgr.inner.stop_order == StopOrder::Concurrent,
+            asked_all: false,
             deadline,
             immediate,
             aborted: false,
@@ -898,6 +908,40 @@ impl Run {
                     .collect();
                 for key in running {
                     self.begin_stop(key, deadline, AfterStop::Stay, true);
+                }
+                return;
+            }
+            if seq.concurrent {
+                if !seq.asked_all {
+                    seq.asked_all = true;
+                    let (deadline, then) = (seq.deadline, seq.then);
+                    let keys = std::mem::take(&mut seq.remaining);
+                    let mut waiting = Vec::with_capacity(keys.len());
+                    for key in keys.into_iter().rev() {
+                        if self.stop_or_settle(key, deadline, then, false, stopping) {
+                            waiting.push(key);
+                        }
+                    }
+                    // Wait for the first asked last: `remaining` pops from the end.
+                    waiting.reverse();
+                    if let Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } =
+                        &mut self.phase
+                    {
+                        seq.remaining = waiting;
+                    }
+                    continue;
+                }
+                // Amortised O(1) per exit: each key is popped once, and a running key at the
+                // end stops the scan.
+                while let Some(&key) = seq.remaining.last() {
+                    if self.slots.get(key).is_some_and(|s| s.running().is_some()) {
+                        return;
+                    }
+                    seq.remaining.pop();
+                }
+                if let Phase::Regrouping { .. } = self.phase {
+                    self.finish_regroup();
+                    continue;
                 }
                 return;
             }

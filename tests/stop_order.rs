@@ -1,0 +1,149 @@
+//! `StopOrder::Concurrent`: every child is asked at once, the manager waits for all.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Log, alive_tasks};
+use overseer::{ChildSpec, EventKind, ProcessManager, StopOrder, Strategy};
+use tokio::sync::Notify;
+
+/// A child that, once asked to stop, completes only after all `n` children have been asked.
+/// With children stopped one at a time it would wait in vain (and be aborted after its
+/// shutdown timeout, which fails the run).
+fn waits_for_all_asked(
+    id: &str,
+    asked: &Arc<(AtomicUsize, Notify)>,
+    n: usize,
+    log: &Log,
+) -> ChildSpec {
+    let (name, asked, log) = (id.to_string(), asked.clone(), log.clone());
+    ChildSpec::task(id, move |ctx| {
+        let (name, asked, log) = (name.clone(), asked.clone(), log.clone());
+        async move {
+            log.push(format!("start:{name}"));
+            ctx.shutdown_requested().await;
+            log.push(format!("asked:{name}"));
+            let notified = asked.1.notified();
+            if asked.0.fetch_add(1, Ordering::SeqCst) + 1 == n {
+                asked.1.notify_waiters();
+            } else {
+                notified.await;
+            }
+            Ok(())
+        }
+    })
+}
+
+fn counter() -> Arc<(AtomicUsize, Notify)> {
+    Arc::new((AtomicUsize::new(0), Notify::new()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_concurrent_stop_order_asks_every_child_in_reverse_order_before_waiting_for_any() {
+    let log = Log::default();
+    let asked = counter();
+    let ids = ["a", "b", "c", "d"];
+    let tree = ProcessManager::builder("root")
+        .stop_order(StopOrder::Concurrent)
+        .children(
+            ids.iter()
+                .map(|id| waits_for_all_asked(id, &asked, ids.len(), &log)),
+        )
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/d", |k| matches!(k, EventKind::Running)).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        log.with_prefix("asked:"),
+        ["asked:d", "asked:c", "asked:b", "asked:a"]
+    );
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_stop_order_would_not_ask_the_next_child_before_the_last_one_exited() {
+    // The control for the test above: the same children under the default order wait in vain
+    // and are aborted after their 5 s shutdown timeout.
+    let log = Log::default();
+    let asked = counter();
+    let tree = ProcessManager::builder("root")
+        .children(
+            ["a", "b"]
+                .iter()
+                .map(|id| waits_for_all_asked(id, &asked, 2, &log)),
+        )
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/b", |k| matches!(k, EventKind::Running)).await;
+    handle.shutdown().unwrap();
+    let err = run.await.unwrap().unwrap_err();
+    assert_eq!(err.path(), &"root/b");
+    assert!(
+        matches!(err.cause(), overseer::Cause::StopTimeout { .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_restart_with_a_concurrent_stop_order_stops_the_group_at_once_and_starts_it_in_order()
+ {
+    let log = Log::default();
+    let asked = counter();
+    let first_run = Arc::new(AtomicUsize::new(0));
+    let crash = {
+        let (log, first_run) = (log.clone(), first_run.clone());
+        ChildSpec::task("crash", move |ctx| {
+            let (log, first_run) = (log.clone(), first_run.clone());
+            async move {
+                log.push("start:crash");
+                if first_run.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err("boom".into());
+                }
+                ctx.shutdown_requested().await;
+                Ok(())
+            }
+        })
+    };
+    let tree = ProcessManager::builder("root")
+        .strategy(Strategy::OneForAll)
+        .stop_order(StopOrder::Concurrent)
+        .intensity(5, Duration::from_secs(10))
+        .child(waits_for_all_asked("a", &asked, 3, &log))
+        .child(waits_for_all_asked("b", &asked, 3, &log))
+        .child(waits_for_all_asked("c", &asked, 3, &log))
+        .child(crash)
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/crash", |k| {
+        matches!(k, EventKind::Restarting { .. })
+    })
+    .await;
+    common::event_of(&mut events, "root/crash", |k| {
+        matches!(k, EventKind::Running)
+    })
+    .await;
+    assert_eq!(log.with_prefix("asked:"), ["asked:c", "asked:b", "asked:a"]);
+    let starts = log.with_prefix("start:");
+    assert_eq!(
+        &starts[starts.len() - 4..],
+        ["start:a", "start:b", "start:c", "start:crash"]
+    );
+    handle.shutdown_now().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}
