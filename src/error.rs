@@ -219,13 +219,17 @@ pub enum SpecError {
         id: String,
     },
     /// A significant child must be `Transient` or `Temporary` (as in OTP).
-    #[error("child {id:?} is significant, so its restart policy must be Transient or Temporary, not Permanent")]
+    #[error(
+        "child {id:?} is significant, so its restart policy must be Transient or Temporary, not Permanent"
+    )]
     SignificantPermanent {
         /// The child's id.
         id: String,
     },
     /// Significant children need an auto-shutdown mode other than `Never` (as in OTP).
-    #[error("child {id:?} is significant but the manager's auto_shutdown is Never; set AnySignificant or AllSignificant")]
+    #[error(
+        "child {id:?} is significant but the manager's auto_shutdown is Never; set AnySignificant or AllSignificant"
+    )]
     SignificantWithoutAutoShutdown {
         /// The child's id.
         id: String,

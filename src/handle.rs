@@ -114,7 +114,11 @@ impl Handle {
     /// [`ControlError::Spec`] for an invalid spec or a duplicate id,
     /// [`ControlError::NotAManager`], [`ControlError::UnknownPath`],
     /// [`ControlError::ShuttingDown`]. Nothing changes when an error is returned.
-    pub async fn add_child(&self, parent: &str, spec: ChildSpec) -> Result<ChildPath, ControlError> {
+    pub async fn add_child(
+        &self,
+        parent: &str,
+        spec: ChildSpec,
+    ) -> Result<ChildPath, ControlError> {
         self.request(|reply| Command::Add {
             parent: parent.into(),
             spec,
@@ -219,6 +223,8 @@ fn fill(level: LevelSnapshot) -> BoxFuture<'static, Vec<Snapshot>> {
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handle").field("path", &self.path()).finish()
+        f.debug_struct("Handle")
+            .field("path", &self.path())
+            .finish()
     }
 }

@@ -36,7 +36,9 @@ impl ChildPath {
 
     /// The path of the parent manager, or `None` for the root.
     pub fn parent(&self) -> Option<ChildPath> {
-        self.0.rfind('/').map(|i| ChildPath(Arc::from(&self.0[..i])))
+        self.0
+            .rfind('/')
+            .map(|i| ChildPath(Arc::from(&self.0[..i])))
     }
 
     /// The segments from the root down.

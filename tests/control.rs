@@ -29,7 +29,12 @@ fn listener(id: &str, log: &Log) -> ChildSpec {
 }
 
 /// root{a, sub{b, c}}, running, every child ready.
-async fn running_tree(log: &Log) -> (overseer::Handle, tokio::task::JoinHandle<Result<(), overseer::TreeError>>) {
+async fn running_tree(
+    log: &Log,
+) -> (
+    overseer::Handle,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+) {
     let sub = ProcessManager::builder("sub")
         .child(listener("b", log))
         .child(listener("c", log))
@@ -88,7 +93,10 @@ async fn a_message_to_a_subtree_reaches_only_that_subtree() {
 async fn a_custom_message_reaches_one_child_by_path_through_a_nested_manager() {
     let log = Log::default();
     let (handle, run) = running_tree(&log).await;
-    handle.send("root/sub/c", Control::custom(7u32)).await.unwrap();
+    handle
+        .send("root/sub/c", Control::custom(7u32))
+        .await
+        .unwrap();
     assert_eq!(entries(&log, 1).await, ["c:custom 7"]);
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
@@ -105,7 +113,11 @@ async fn shutdown_sent_to_one_child_stops_it_for_good() {
     common::event_of(&mut events, "root/sub/b", common::is_stopped).await;
     let snap = handle.snapshot().await.unwrap();
     assert_eq!(snap.find("root/sub/b").unwrap().state, ChildState::Stopped);
-    assert_eq!(snap.find("root/sub/b").unwrap().restarts, 0, "a permanent child stopped on request is not restarted");
+    assert_eq!(
+        snap.find("root/sub/b").unwrap().restarts,
+        0,
+        "a permanent child stopped on request is not restarted"
+    );
     assert_eq!(snap.find("root/sub/c").unwrap().state, ChildState::Ready);
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
@@ -129,7 +141,10 @@ async fn shutdown_sent_to_a_nested_manager_stops_its_subtree_for_good() {
 #[tokio::test]
 async fn a_nested_managers_own_handle_shutdown_stops_it_for_good() {
     let log = Log::default();
-    let sub = ProcessManager::builder("sub").child(listener("b", &log)).build().unwrap();
+    let sub = ProcessManager::builder("sub")
+        .child(listener("b", &log))
+        .build()
+        .unwrap();
     let sub_handle = sub.handle();
     let tree = ProcessManager::builder("root")
         .child(listener("a", &log))
@@ -152,7 +167,10 @@ async fn a_nested_managers_own_handle_shutdown_stops_it_for_good() {
 #[tokio::test]
 async fn a_message_sent_before_start_is_delivered_once_the_tree_starts() {
     let log = Log::default();
-    let tree = ProcessManager::builder("root").child(listener("a", &log)).build().unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(listener("a", &log))
+        .build()
+        .unwrap();
     let handle = tree.handle();
     let sender = {
         let handle = handle.clone();
@@ -169,7 +187,10 @@ async fn a_message_sent_before_start_is_delivered_once_the_tree_starts() {
 #[tokio::test]
 async fn a_shutdown_requested_before_start_starts_no_child() {
     let log = Log::default();
-    let tree = ProcessManager::builder("root").child(listener("a", &log)).build().unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(listener("a", &log))
+        .build()
+        .unwrap();
     let handle = tree.handle();
     let events = handle.events();
     handle.shutdown().unwrap();
@@ -195,7 +216,12 @@ async fn a_message_to_a_child_that_has_exited_is_refused_not_lost() {
     let run = tokio::spawn(async move { tree.run().await });
     common::event_of(&mut events, "root/done", common::is_stopped).await;
     let err = handle.send("root/done", Control::Reload).await.unwrap_err();
-    assert_eq!(err, ControlError::NotRunning { path: "root/done".into() });
+    assert_eq!(
+        err,
+        ControlError::NotRunning {
+            path: "root/done".into()
+        }
+    );
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
@@ -206,7 +232,10 @@ async fn a_message_to_an_unknown_path_is_refused() {
     let (handle, run) = running_tree(&log).await;
     for path in ["root/nope", "root/sub/nope", "elsewhere/a", "root/a/deeper"] {
         let err = handle.send(path, Control::Reload).await.unwrap_err();
-        assert!(matches!(err, ControlError::UnknownPath { .. }), "{path}: {err}");
+        assert!(
+            matches!(err, ControlError::UnknownPath { .. }),
+            "{path}: {err}"
+        );
     }
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
@@ -231,7 +260,16 @@ async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
         handle.send("root/deaf", Control::Reload).await.unwrap();
     }
     let err = handle.send("root/deaf", Control::Reload).await.unwrap_err();
-    assert!(matches!(err, ControlError::InboxFull { capacity: INBOX_CAPACITY, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ControlError::InboxFull {
+                capacity: INBOX_CAPACITY,
+                ..
+            }
+        ),
+        "{err}"
+    );
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
@@ -242,7 +280,12 @@ async fn commands_after_the_tree_stopped_are_refused_at_once() {
     let handle = tree.handle();
     tree.run().await.unwrap();
     let err = handle.send("root", Control::Reload).await.unwrap_err();
-    assert_eq!(err, ControlError::NotRunning { path: "root".into() });
+    assert_eq!(
+        err,
+        ControlError::NotRunning {
+            path: "root".into()
+        }
+    );
     assert!(handle.shutdown().is_err());
     assert!(handle.snapshot().await.is_err());
 }

@@ -16,7 +16,10 @@ fn waiter() -> ChildSpec {
     })
 }
 
-async fn running() -> (Handle, tokio::task::JoinHandle<Result<(), overseer::TreeError>>) {
+async fn running() -> (
+    Handle,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+) {
     let sub = ProcessManager::builder("pool")
         .child(ChildSpec::new("idle", Idle))
         .build()
@@ -31,7 +34,10 @@ async fn running() -> (Handle, tokio::task::JoinHandle<Result<(), overseer::Tree
     let run = tokio::spawn(async move { tree.run().await });
     common::all_of(
         &mut events,
-        &[("root/pool/idle", common::is_running), ("root/idle", common::is_running)],
+        &[
+            ("root/pool/idle", common::is_running),
+            ("root/idle", common::is_running),
+        ],
     )
     .await;
     (handle, run)
@@ -49,7 +55,10 @@ async fn a_handle_adds_a_child_while_the_tree_runs() {
     let path = handle.add(waiter().with_id("w1")).await.unwrap();
     assert_eq!(path, "root/w1");
     common::event_of(&mut events, "root/w1", common::is_ready).await;
-    let path = handle.add_child("root/pool", waiter().with_id("w2")).await.unwrap();
+    let path = handle
+        .add_child("root/pool", waiter().with_id("w2"))
+        .await
+        .unwrap();
     assert_eq!(path, "root/pool/w2");
     common::event_of(&mut events, "root/pool/w2", common::is_ready).await;
     handle.shutdown().unwrap();
@@ -61,10 +70,16 @@ async fn a_handle_adds_a_child_while_the_tree_runs() {
 async fn a_duplicate_id_is_refused_and_changes_nothing() {
     let (handle, run) = running().await;
     let before = shape(&handle.snapshot().await.unwrap());
-    let err = handle.add_child("root/pool", waiter().with_id("idle")).await.unwrap_err();
+    let err = handle
+        .add_child("root/pool", waiter().with_id("idle"))
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
-        ControlError::Spec(SpecError::DuplicateId { parent: "root/pool".into(), id: "idle".into() })
+        ControlError::Spec(SpecError::DuplicateId {
+            parent: "root/pool".into(),
+            id: "idle".into()
+        })
     );
     assert_eq!(shape(&handle.snapshot().await.unwrap()), before);
     handle.shutdown().unwrap();
@@ -76,14 +91,19 @@ async fn an_unknown_path_is_refused_and_changes_nothing() {
     let (handle, run) = running().await;
     let before = shape(&handle.snapshot().await.unwrap());
     let unknown = |e: &ControlError| matches!(e, ControlError::UnknownPath { .. });
-    assert!(unknown(&handle.add_child("root/nope", waiter()).await.unwrap_err()));
+    assert!(unknown(
+        &handle.add_child("root/nope", waiter()).await.unwrap_err()
+    ));
     assert!(unknown(&handle.stop("root/pool/nope").await.unwrap_err()));
     assert!(unknown(&handle.restart("other/x").await.unwrap_err()));
     assert!(unknown(&handle.remove("root/nope").await.unwrap_err()));
     let err = handle.add_child("root/idle", waiter()).await.unwrap_err();
     assert!(matches!(err, ControlError::NotAManager { .. }), "{err}");
     let err = handle.add(waiter().with_id("a/b")).await.unwrap_err();
-    assert!(matches!(err, ControlError::Spec(SpecError::IdContainsSlash { .. })), "{err}");
+    assert!(
+        matches!(err, ControlError::Spec(SpecError::IdContainsSlash { .. })),
+        "{err}"
+    );
     assert_eq!(shape(&handle.snapshot().await.unwrap()), before);
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
@@ -108,10 +128,26 @@ async fn a_handle_stops_restarts_and_removes_a_child() {
 
     handle.restart("root/pool/w").await.unwrap();
     common::event_of(&mut events, "root/pool/w", common::is_ready).await;
-    assert_eq!(handle.snapshot().await.unwrap().find("root/pool/w").unwrap().restarts, 2);
+    assert_eq!(
+        handle
+            .snapshot()
+            .await
+            .unwrap()
+            .find("root/pool/w")
+            .unwrap()
+            .restarts,
+        2
+    );
 
     handle.remove("root/pool/w").await.unwrap();
-    assert!(handle.snapshot().await.unwrap().find("root/pool/w").is_none());
+    assert!(
+        handle
+            .snapshot()
+            .await
+            .unwrap()
+            .find("root/pool/w")
+            .is_none()
+    );
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
@@ -131,14 +167,24 @@ async fn temporary_children_that_finished_are_cleaned_up() {
     let (handle, run) = running().await;
     let mut events = handle.events();
     for i in 0..100 {
-        let spec = ChildSpec::task(format!("job-{i}"), |_| async { Ok(()) }).restart(Restart::Temporary);
+        let spec =
+            ChildSpec::task(format!("job-{i}"), |_| async { Ok(()) }).restart(Restart::Temporary);
         handle.add_child("root/pool", spec).await.unwrap();
     }
     for i in 0..100 {
-        common::event_of(&mut events, &format!("root/pool/job-{i}"), common::is_stopped).await;
+        common::event_of(
+            &mut events,
+            &format!("root/pool/job-{i}"),
+            common::is_stopped,
+        )
+        .await;
     }
     let snap = handle.snapshot().await.unwrap();
-    assert_eq!(snap.find("root/pool").unwrap().children.len(), 1, "only idle is left");
+    assert_eq!(
+        snap.find("root/pool").unwrap().children.len(),
+        1,
+        "only idle is left"
+    );
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
@@ -159,6 +205,11 @@ async fn adding_during_a_shutdown_is_refused() {
     common::event_of(&mut events, "root/slow", common::is_running).await;
     handle.shutdown().unwrap();
     let err = handle.add(waiter()).await.unwrap_err();
-    assert_eq!(err, ControlError::ShuttingDown { path: "root".into() });
+    assert_eq!(
+        err,
+        ControlError::ShuttingDown {
+            path: "root".into()
+        }
+    );
     run.await.unwrap().unwrap();
 }

@@ -56,7 +56,11 @@ async fn one_restart_too_many_within_the_period_stops_the_manager_with_a_typed_e
         .unwrap();
     let baseline = alive_tasks();
     let err = tree.run().await.unwrap_err();
-    assert_eq!(starts.lock().unwrap().len(), 4, "the first run and 3 restarts");
+    assert_eq!(
+        starts.lock().unwrap().len(),
+        4,
+        "the first run and 3 restarts"
+    );
     assert_eq!(err.path(), &"root");
     match err.cause() {
         Cause::GaveUp {
@@ -95,9 +99,21 @@ async fn a_manager_that_gives_up_escalates_to_its_parent() {
     assert_eq!(err.failures().len(), 2, "{err}");
     // The nested manager's failure leads, with its path; the root's own give-up follows.
     assert_eq!(err.path(), &"root/mid");
-    assert!(matches!(err.cause(), Cause::GaveUp { max_restarts: 1, .. }));
+    assert!(matches!(
+        err.cause(),
+        Cause::GaveUp {
+            max_restarts: 1,
+            ..
+        }
+    ));
     assert_eq!(err.later()[0].path, "root");
-    assert!(matches!(err.later()[0].cause, Cause::GaveUp { max_restarts: 0, .. }));
+    assert!(matches!(
+        err.later()[0].cause,
+        Cause::GaveUp {
+            max_restarts: 0,
+            ..
+        }
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -176,31 +192,54 @@ async fn exponential_backoff_doubles_up_to_its_cap() {
 
 #[tokio::test(start_paused = true)]
 async fn jitter_shortens_each_delay_by_at_most_its_fraction() {
-    let g = restart_gaps(Backoff::exponential(S, 8 * S).jitter(0.5), 5, Duration::ZERO).await;
+    let g = restart_gaps(
+        Backoff::exponential(S, 8 * S).jitter(0.5),
+        5,
+        Duration::ZERO,
+    )
+    .await;
     for (n, gap) in g.iter().enumerate() {
         let full = S * 2u32.pow(n as u32);
-        assert!(*gap <= full && *gap >= full / 2, "restart {n}: {gap:?} vs {full:?}");
+        assert!(
+            *gap <= full && *gap >= full / 2,
+            "restart {n}: {gap:?} vs {full:?}"
+        );
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn backoff_resets_after_a_stable_uptime() {
     // Runs of 10 s each: with reset_after(10 s) every delay is the initial one ...
-    let g = restart_gaps(Backoff::exponential(S, 60 * S).reset_after(10 * S), 4, 10 * S).await;
+    let g = restart_gaps(
+        Backoff::exponential(S, 60 * S).reset_after(10 * S),
+        4,
+        10 * S,
+    )
+    .await;
     assert_eq!(g, [11 * S; 3]);
     // ... and with reset_after(20 s) the delays double.
-    let g = restart_gaps(Backoff::exponential(S, 60 * S).reset_after(20 * S), 4, 10 * S).await;
+    let g = restart_gaps(
+        Backoff::exponential(S, 60 * S).reset_after(20 * S),
+        4,
+        10 * S,
+    )
+    .await;
     assert_eq!(g, [11 * S, 12 * S, 14 * S]);
 }
 
 #[test]
 fn an_invalid_policy_is_refused_when_building() {
-    let zero = ProcessManager::builder("root").intensity(1, Duration::ZERO).build();
+    let zero = ProcessManager::builder("root")
+        .intensity(1, Duration::ZERO)
+        .build();
     assert!(matches!(zero, Err(overseer::SpecError::ZeroPeriod)));
     let jitter = ProcessManager::builder("root")
         .backoff(Backoff::fixed(S).jitter(2.0))
         .build();
-    assert!(matches!(jitter, Err(overseer::SpecError::InvalidBackoff { .. })));
+    assert!(matches!(
+        jitter,
+        Err(overseer::SpecError::InvalidBackoff { .. })
+    ));
     let name = ProcessManager::builder("a/b").build();
     assert!(matches!(name, Err(overseer::SpecError::InvalidName { .. })));
 }

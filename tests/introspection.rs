@@ -6,9 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use overseer::{
-    ChildKind, ChildSpec, ChildState, EventKind, ExitStatus, ProcessManager, Restart,
-};
+use overseer::{ChildKind, ChildSpec, ChildState, EventKind, ExitStatus, ProcessManager, Restart};
 
 #[tokio::test(start_paused = true)]
 async fn the_event_stream_reports_every_step_of_a_childs_life() {
@@ -55,7 +53,9 @@ async fn the_event_stream_reports_every_step_of_a_childs_life() {
             EventKind::Running => "running".into(),
             EventKind::Ready => "ready".into(),
             EventKind::Exited { status } => format!("exited {status}"),
-            EventKind::Restarting { delay, restarts } => format!("restarting {delay:?} #{restarts}"),
+            EventKind::Restarting { delay, restarts } => {
+                format!("restarting {delay:?} #{restarts}")
+            }
             EventKind::Stopped => "stopped".into(),
             other => format!("{other:?}"),
         })
@@ -86,7 +86,8 @@ async fn a_manager_that_gives_up_says_so_in_the_event_stream() {
         .unwrap();
     let mut events = tree.handle().events();
     let err = tree.run().await.unwrap_err();
-    let gave_up = common::next_event(&mut events, |e| matches!(e.kind, EventKind::GaveUp { .. })).await;
+    let gave_up =
+        common::next_event(&mut events, |e| matches!(e.kind, EventKind::GaveUp { .. })).await;
     assert_eq!(gave_up.path, "root");
     assert_eq!(err.path(), &"root");
 }
@@ -137,7 +138,12 @@ async fn a_snapshot_shows_the_whole_tree() {
         [
             ("root".into(), ChildKind::Manager, ChildState::Running, 0),
             ("root/sub".into(), ChildKind::Manager, ChildState::Ready, 0),
-            ("root/sub/leaf".into(), ChildKind::Task, ChildState::Ready, 0),
+            (
+                "root/sub/leaf".into(),
+                ChildKind::Task,
+                ChildState::Ready,
+                0
+            ),
             ("root/once".into(), ChildKind::Task, ChildState::Exited, 0),
             ("root/flaky".into(), ChildKind::Task, ChildState::Running, 1),
         ]
@@ -145,7 +151,10 @@ async fn a_snapshot_shows_the_whole_tree() {
     let flaky = snap.find("root/flaky").unwrap();
     assert_eq!(flaky.uptime, Some(Duration::from_secs(3)));
     assert!(matches!(&flaky.last_exit, Some(ExitStatus::Failed(e)) if e.to_string() == "first"));
-    assert!(matches!(snap.find("root/once").unwrap().last_exit, Some(ExitStatus::Completed)));
+    assert!(matches!(
+        snap.find("root/once").unwrap().last_exit,
+        Some(ExitStatus::Completed)
+    ));
     assert_eq!(snap.find("root/once").unwrap().uptime, None);
     assert!(snap.iter().all(|n| n.pid.is_none()));
     handle.shutdown().unwrap();

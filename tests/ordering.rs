@@ -59,7 +59,10 @@ async fn children_start_in_declared_order_and_stop_in_reverse_order() {
         .rev()
         .flat_map(|id| [format!("stop:{id}"), format!("stopped:{id}")])
         .collect();
-    assert_eq!(stops, expected, "each child stops only after the next one has stopped");
+    assert_eq!(
+        stops, expected,
+        "each child stops only after the next one has stopped"
+    );
     assert_eq!(alive_tasks(), baseline);
 }
 
@@ -127,7 +130,10 @@ async fn a_child_waits_for_a_sibling_to_complete_successfully() {
     common::event_of(&mut events, "root/app", common::is_running).await;
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
-    assert_eq!(log.entries()[..2], ["migrated".to_string(), "start:app".to_string()]);
+    assert_eq!(
+        log.entries()[..2],
+        ["migrated".to_string(), "start:app".to_string()]
+    );
 }
 
 #[test]
@@ -191,7 +197,14 @@ async fn a_nested_manager_stopped_by_its_parent_stops_its_children_in_reverse_or
         .collect();
     assert_eq!(
         stops,
-        ["stop:c", "stopped:c", "stop:b", "stopped:b", "stop:a", "stopped:a"]
+        [
+            "stop:c",
+            "stopped:c",
+            "stop:b",
+            "stopped:b",
+            "stop:a",
+            "stopped:a"
+        ]
     );
     assert_eq!(log.with_prefix("start:").len(), 3, "nothing was restarted");
 }

@@ -19,7 +19,10 @@ async fn a_panicking_child_is_a_failed_child_with_its_panic_message() {
     let baseline = alive_tasks();
     let err = tree.run().await.unwrap_err();
     assert_eq!(err.path(), &"root/boom");
-    assert!(matches!(err.cause(), Cause::Panic(m) if &**m == "kaboom 42"), "{err}");
+    assert!(
+        matches!(err.cause(), Cause::Panic(m) if &**m == "kaboom 42"),
+        "{err}"
+    );
     assert_eq!(alive_tasks(), baseline);
 }
 

@@ -76,7 +76,10 @@ async fn a_permanent_child_is_restarted_after_it_completes_and_after_it_fails() 
         runs(ev, &[("root/fails", 2), ("root/completes", 2)]).await;
     })
     .await;
-    assert_eq!(log.with_prefix("start:fails"), ["start:fails:0", "start:fails:1"]);
+    assert_eq!(
+        log.with_prefix("start:fails"),
+        ["start:fails:0", "start:fails:1"]
+    );
     assert_eq!(
         log.with_prefix("start:completes"),
         ["start:completes:0", "start:completes:1"]
@@ -97,7 +100,10 @@ async fn a_transient_child_is_restarted_after_a_failure_but_not_after_completing
     run_until(t, async |ev| {
         common::event_of(ev, "root/t", common::is_stopped).await;
         let snap = handle.snapshot().await.unwrap();
-        assert_eq!(snap.find("root/t").unwrap().state, overseer::ChildState::Exited);
+        assert_eq!(
+            snap.find("root/t").unwrap().state,
+            overseer::ChildState::Exited
+        );
         assert_eq!(snap.find("root/t").unwrap().restarts, 1);
     })
     .await;
@@ -202,7 +208,10 @@ async fn a_temporary_child_stopped_as_a_bystander_of_a_group_restart_is_not_rest
     run_until(t, async |ev| {
         runs(ev, &[("root/b", 2)]).await;
         let snap = handle.snapshot().await.unwrap();
-        assert!(snap.find("root/temp").is_none(), "the temporary bystander is gone");
+        assert!(
+            snap.find("root/temp").is_none(),
+            "the temporary bystander is gone"
+        );
     })
     .await;
     assert_eq!(log.with_prefix("start:temp"), ["start:temp:0"]);

@@ -43,7 +43,11 @@ fn slow(id: &str, took: Duration, live: &Live) -> ChildSpec {
 
 /// Runs `tree`, waits until every child runs, requests a shutdown and returns the result and
 /// how long the shutdown took.
-async fn shut_down(tree: ProcessManager, live: &Live, n: usize) -> (Result<(), overseer::TreeError>, Duration) {
+async fn shut_down(
+    tree: ProcessManager,
+    live: &Live,
+    n: usize,
+) -> (Result<(), overseer::TreeError>, Duration) {
     let handle = tree.handle();
     let run = tokio::spawn(async move { tree.run().await });
     while live.count() < n {
@@ -96,7 +100,11 @@ async fn brutal_aborts_a_child_at_once_without_asking() {
     let (result, took) = shut_down(tree, &live, 1).await;
     result.unwrap();
     assert_eq!(took, Duration::ZERO);
-    assert!(log.entries().is_empty(), "a brutal child is never asked: {:?}", log.entries());
+    assert!(
+        log.entries().is_empty(),
+        "a brutal child is never asked: {:?}",
+        log.entries()
+    );
     assert_eq!(live.count(), 0);
     assert_eq!(alive_tasks(), baseline);
 }
@@ -173,7 +181,11 @@ async fn abort_reaches_every_level_and_no_grandchild_task_survives_its_manager()
     let (result, took) = shut_down(tree, &live, 2).await;
     result.unwrap();
     assert_eq!(took, Duration::ZERO);
-    assert_eq!(live.count(), 0, "every task below the aborted manager is gone");
+    assert_eq!(
+        live.count(),
+        0,
+        "every task below the aborted manager is gone"
+    );
     assert_eq!(alive_tasks(), baseline);
 }
 

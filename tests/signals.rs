@@ -43,7 +43,10 @@ async fn start(
     log: &Log,
     live: &Live,
     stubborn: bool,
-) -> (overseer::Handle, tokio::task::JoinHandle<Result<(), overseer::TreeError>>) {
+) -> (
+    overseer::Handle,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+) {
     let tree = ProcessManager::builder("root")
         .child(ChildSpec::new("signals", Signals))
         .child(app(log, live, stubborn))
@@ -54,7 +57,10 @@ async fn start(
     let run = tokio::spawn(async move { tree.run().await });
     common::all_of(
         &mut events,
-        &[("root/signals", common::is_ready), ("root/app", common::is_ready)],
+        &[
+            ("root/signals", common::is_ready),
+            ("root/app", common::is_ready),
+        ],
     )
     .await;
     (handle, run)

@@ -75,7 +75,10 @@ async fn all_significant_waits_for_the_last_significant_child() {
     tx1.send(()).unwrap();
     common::event_of(&mut events, "root/job1", common::is_stopped).await;
     let snap = handle.snapshot().await.unwrap();
-    assert_eq!(snap.find("root/svc").unwrap().state, overseer::ChildState::Running);
+    assert_eq!(
+        snap.find("root/svc").unwrap().state,
+        overseer::ChildState::Running
+    );
     assert!(log.entries().is_empty());
     tx2.send(()).unwrap();
     run.await.unwrap().unwrap();
@@ -90,7 +93,10 @@ fn a_significant_child_must_not_be_permanent() {
         .child(job("j", rx, Restart::Permanent))
         .build()
         .unwrap_err();
-    assert!(matches!(err, SpecError::SignificantPermanent { .. }), "{err}");
+    assert!(
+        matches!(err, SpecError::SignificantPermanent { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -100,5 +106,8 @@ fn a_significant_child_needs_an_auto_shutdown_mode() {
         .child(job("j", rx, Restart::Transient))
         .build()
         .unwrap_err();
-    assert!(matches!(err, SpecError::SignificantWithoutAutoShutdown { .. }), "{err}");
+    assert!(
+        matches!(err, SpecError::SignificantWithoutAutoShutdown { .. }),
+        "{err}"
+    );
 }

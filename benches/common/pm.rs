@@ -126,7 +126,10 @@ pub async fn shutdown(running: Running) -> Duration {
         handle.shutdown().await;
         let res = manager.await.expect("processmanager task panicked");
         let elapsed = t0.elapsed();
-        assert!(res.is_ok(), "processmanager: clean shutdown returned {res:?}");
+        assert!(
+            res.is_ok(),
+            "processmanager: clean shutdown returned {res:?}"
+        );
         elapsed
     })
     .await
@@ -137,15 +140,20 @@ pub async fn cascade(n: usize) -> Duration {
     assert!(n >= 1);
     let started = Started::new(n);
     let fail = Arc::new(Notify::new());
-    let Running { handle: _handle, manager } =
-        spawn_tree(n, started.clone(), Some(fail.clone())).await;
+    let Running {
+        handle: _handle,
+        manager,
+    } = spawn_tree(n, started.clone(), Some(fail.clone())).await;
     started.wait().await;
     tokio::spawn(async move {
         let t0 = Instant::now();
         fail.notify_one();
         let res = manager.await.expect("processmanager task panicked");
         let elapsed = t0.elapsed();
-        assert!(res.is_err(), "processmanager: cascade must end with the child's error");
+        assert!(
+            res.is_err(),
+            "processmanager: cascade must end with the child's error"
+        );
         elapsed
     })
     .await

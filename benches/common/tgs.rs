@@ -89,9 +89,14 @@ pub async fn shutdown(running: Running) -> Duration {
     tokio::spawn(async move {
         let t0 = Instant::now();
         token.cancel();
-        let res = toplevel.await.expect("tokio-graceful-shutdown task panicked");
+        let res = toplevel
+            .await
+            .expect("tokio-graceful-shutdown task panicked");
         let elapsed = t0.elapsed();
-        assert!(res.is_ok(), "tokio-graceful-shutdown: clean shutdown returned {res:?}");
+        assert!(
+            res.is_ok(),
+            "tokio-graceful-shutdown: clean shutdown returned {res:?}"
+        );
         elapsed
     })
     .await
@@ -102,12 +107,17 @@ pub async fn cascade(n: usize) -> Duration {
     assert!(n >= 1);
     let started = Started::new(n);
     let fail = Arc::new(Notify::new());
-    let Running { token: _token, toplevel } = spawn_tree(n, started.clone(), Some(fail.clone()));
+    let Running {
+        token: _token,
+        toplevel,
+    } = spawn_tree(n, started.clone(), Some(fail.clone()));
     started.wait().await;
     tokio::spawn(async move {
         let t0 = Instant::now();
         fail.notify_one();
-        let res = toplevel.await.expect("tokio-graceful-shutdown task panicked");
+        let res = toplevel
+            .await
+            .expect("tokio-graceful-shutdown task panicked");
         let elapsed = t0.elapsed();
         match res {
             Err(GracefulShutdownError::SubsystemsFailed(_)) => {}

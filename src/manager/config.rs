@@ -192,7 +192,10 @@ mod tests {
     fn exponential_backoff_doubles_up_to_its_cap() {
         let b = Backoff::exponential(10 * MS, 100 * MS);
         let delays: Vec<_> = (0..6).map(|n| b.delay(n, 0.0)).collect();
-        assert_eq!(delays, [10 * MS, 20 * MS, 40 * MS, 80 * MS, 100 * MS, 100 * MS]);
+        assert_eq!(
+            delays,
+            [10 * MS, 20 * MS, 40 * MS, 80 * MS, 100 * MS, 100 * MS]
+        );
         assert_eq!(b.delay(u32::MAX, 0.0), 100 * MS);
     }
 
@@ -210,7 +213,12 @@ mod tests {
     fn out_of_range_backoff_is_refused() {
         assert!(Backoff::none().jitter(1.5).validate().is_err());
         assert!(Backoff::exponential(10 * MS, MS).validate().is_err());
-        assert!(Backoff::exponential(MS, 10 * MS).jitter(0.3).validate().is_ok());
+        assert!(
+            Backoff::exponential(MS, 10 * MS)
+                .jitter(0.3)
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -177,7 +177,10 @@ mod tests {
     #[test]
     fn a_permanent_child_is_restarted_whether_it_completed_or_failed() {
         let p = policy(Strategy::OneForOne);
-        assert_eq!(run(&p, exit(Restart::Permanent, false)), restart(Scope::One));
+        assert_eq!(
+            run(&p, exit(Restart::Permanent, false)),
+            restart(Scope::One)
+        );
         assert_eq!(run(&p, exit(Restart::Permanent, true)), restart(Scope::One));
     }
 
@@ -208,8 +211,14 @@ mod tests {
         let mut w = RestartWindow::default();
         let t0 = Instant::now();
         let e = exit(Restart::Permanent, true);
-        assert!(matches!(decide(&p, e, &mut w, t0, 0.0), Decision::Restart { .. }));
-        assert!(matches!(decide(&p, e, &mut w, t0 + S, 0.0), Decision::Restart { .. }));
+        assert!(matches!(
+            decide(&p, e, &mut w, t0, 0.0),
+            Decision::Restart { .. }
+        ));
+        assert!(matches!(
+            decide(&p, e, &mut w, t0 + S, 0.0),
+            Decision::Restart { .. }
+        ));
         assert_eq!(decide(&p, e, &mut w, t0 + 2 * S, 0.0), Decision::GiveUp);
     }
 

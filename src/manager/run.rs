@@ -225,10 +225,7 @@ impl Run {
         while let Ok(cmd) = commands.try_recv() {
             queued.push(cmd);
         }
-        if queued
-            .iter()
-            .any(|c| matches!(c, Command::Shutdown { .. }))
-        {
+        if queued.iter().any(|c| matches!(c, Command::Shutdown { .. })) {
             self.begin_shutdown(Reason::Requested, false);
         } else {
             for spec in self.mgr.inner.specs.clone() {
@@ -388,8 +385,7 @@ impl Run {
             (slot.child.clone(), ctx)
         };
         let token = ctx.token.clone();
-        self.shared
-            .emit(|| child.path(), || EventKind::Starting);
+        self.shared.emit(|| child.path(), || EventKind::Starting);
         let join = child_task::spawn(child.clone(), ctx, self.env.clone(), &self.tracker);
         self.set_state(
             key,
@@ -516,9 +512,9 @@ impl Run {
         let stopping = matches!(self.phase, Phase::Stopping { .. });
         if let Some(path) = path {
             if stop.timed_out {
-                let timeout = stop
-                    .deadline
-                    .map_or(Duration::ZERO, |d| d.saturating_duration_since(stop.started));
+                let timeout = stop.deadline.map_or(Duration::ZERO, |d| {
+                    d.saturating_duration_since(stop.started)
+                });
                 tracing::warn!(path = %path, ?timeout, "child did not stop in time and was aborted");
                 if stopping {
                     self.record(vec![Failure {
@@ -589,8 +585,10 @@ impl Run {
                 slot.restarts = slot.restarts.saturating_add(1);
                 let restarts = slot.restarts;
                 tracing::info!(path = %path, ?delay, restarts, "restarting child");
-                self.shared
-                    .emit(|| path.clone(), || EventKind::Restarting { delay, restarts });
+                self.shared.emit(
+                    || path.clone(),
+                    || EventKind::Restarting { delay, restarts },
+                );
                 match scope {
                     Scope::One => self.schedule_start(key, delay),
                     Scope::All => {
@@ -628,8 +626,10 @@ impl Run {
                 tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
                 {
                     let failure = failure.clone();
-                    self.shared
-                        .emit(|| self.shared.path.clone(), move || EventKind::GaveUp { failure });
+                    self.shared.emit(
+                        || self.shared.path.clone(),
+                        move || EventKind::GaveUp { failure },
+                    );
                 }
                 // A nested manager's own failures happened first: they lead.
                 if let ExitStatus::Failed(e) = &status
@@ -699,7 +699,13 @@ impl Run {
     // ----- stopping ----------------------------------------------------------------------
 
     /// Asks a running child to stop under its shutdown policy, clamped by `deadline`.
-    fn begin_stop(&mut self, key: u32, deadline: Option<Instant>, then: AfterStop, immediate: bool) {
+    fn begin_stop(
+        &mut self,
+        key: u32,
+        deadline: Option<Instant>,
+        then: AfterStop,
+        immediate: bool,
+    ) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
@@ -989,8 +995,10 @@ impl Run {
                 // Bystanders are restarted too; the intensity counted the group once.
                 slot.restarts = slot.restarts.saturating_add(1);
                 let (child, restarts) = (slot.child.clone(), slot.restarts);
-                self.shared
-                    .emit(|| child.path(), || EventKind::Restarting { delay, restarts });
+                self.shared.emit(
+                    || child.path(),
+                    || EventKind::Restarting { delay, restarts },
+                );
             }
             self.schedule_start(key, delay);
         }
@@ -1161,7 +1169,12 @@ impl Run {
         }
     }
 
-    fn on_child_command(&mut self, path: Box<str>, reply: super::mailbox::Reply<()>, then: AfterStop) {
+    fn on_child_command(
+        &mut self,
+        path: Box<str>,
+        reply: super::mailbox::Reply<()>,
+        then: AfterStop,
+    ) {
         let key = match self.resolve(&path) {
             Ok(Target::Child(key)) => key,
             Ok(Target::Below(key)) => {

@@ -50,7 +50,9 @@ pub(crate) enum SlotState {
     Pending,
     Running(Running),
     /// Between runs; starts at `due`.
-    Restarting { due: Instant },
+    Restarting {
+        due: Instant,
+    },
     /// Its last run ended for good.
     Exited,
     /// Stopped on request.
@@ -122,7 +124,8 @@ impl Slot {
     }
 
     pub(crate) fn uptime(&self, now: Instant) -> Option<Duration> {
-        self.running().map(|r| now.saturating_duration_since(r.since))
+        self.running()
+            .map(|r| now.saturating_duration_since(r.since))
     }
 
     pub(crate) fn answer_waiters(&mut self) {

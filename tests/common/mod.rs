@@ -61,7 +61,10 @@ impl Log {
 }
 
 /// A channel children use to say something happened; the test waits on it.
-pub fn signal() -> (mpsc::UnboundedSender<String>, mpsc::UnboundedReceiver<String>) {
+pub fn signal() -> (
+    mpsc::UnboundedSender<String>,
+    mpsc::UnboundedReceiver<String>,
+) {
     mpsc::unbounded_channel()
 }
 
@@ -76,11 +79,7 @@ pub async fn next_event(events: &mut Events, pred: impl Fn(&Event) -> bool) -> E
 }
 
 /// Waits for an event of `path` matching `kind`.
-pub async fn event_of(
-    events: &mut Events,
-    path: &str,
-    kind: impl Fn(&EventKind) -> bool,
-) -> Event {
+pub async fn event_of(events: &mut Events, path: &str, kind: impl Fn(&EventKind) -> bool) -> Event {
     next_event(events, |e| e.path == path && kind(&e.kind)).await
 }
 
