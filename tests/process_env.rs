@@ -1,5 +1,7 @@
 //! Process children: the environment (inherit, clear, add, remove, env files) as the process
 //! sees it.
+// Real processes, checked through /proc: Linux only.
+#![cfg(all(feature = "process", target_os = "linux"))]
 
 mod process_common;
 

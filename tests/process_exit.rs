@@ -1,4 +1,6 @@
 //! Process children: exit statuses, success codes, and clear errors for what cannot start.
+// Real processes, checked through /proc: Linux only.
+#![cfg(all(feature = "process", target_os = "linux"))]
 
 mod process_common;
 

@@ -1,4 +1,6 @@
 //! Process children: pre-start commands run in order and must succeed before the main process.
+// Real processes, checked through /proc: Linux only.
+#![cfg(all(feature = "process", target_os = "linux"))]
 
 mod process_common;
 

@@ -1,5 +1,7 @@
 //! Process children: reload (forward a signal, or restart) and groups of processes as one
 //! nested manager.
+// Real processes, checked through /proc: Linux only.
+#![cfg(all(feature = "process", target_os = "linux"))]
 
 mod process_common;
 

@@ -1,5 +1,7 @@
 //! Process children: stopping the whole process group (stop signal, timeout, SIGKILL), also
 //! when the leader is gone, when the manager aborts the run, and when the supervisor dies.
+// Real processes, checked through /proc: Linux only.
+#![cfg(all(feature = "process", target_os = "linux"))]
 
 mod process_common;
 

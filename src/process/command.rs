@@ -306,6 +306,8 @@ impl Command {
         if let Some(signal) = self.parent_death_signal {
             super::pdeathsig::set(&mut cmd, signal);
         }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = self.parent_death_signal;
         Ok(cmd)
     }
 }

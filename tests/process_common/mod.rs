@@ -72,9 +72,9 @@ impl Scratch {
 }
 
 /// A tree whose only child is `cmd`, temporary and significant: the tree ends when the process
-/// does, with `Ok` or with the process's failure.
+/// does, with `Ok` or with the process's failure. Checks that no zombie is left.
 pub async fn run_once(cmd: Command) -> Result<(), TreeError> {
-    ProcessManager::builder("root")
+    let result = ProcessManager::builder("root")
         .auto_shutdown(AutoShutdown::AnySignificant)
         .child(
             cmd.into_spec("p")
@@ -84,7 +84,9 @@ pub async fn run_once(cmd: Command) -> Result<(), TreeError> {
         .build()
         .unwrap()
         .run()
-        .await
+        .await;
+    assert_clean(&[]).await;
+    result
 }
 
 /// The process error behind a tree's first failure.
