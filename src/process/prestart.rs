@@ -141,3 +141,46 @@ impl Tail {
         std::mem::take(&mut self.lines).into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines_of(bytes: &[u8]) -> Vec<String> {
+        let tail = Mutex::new(Tail::default());
+        read_lines(Some(bytes), &tail).await;
+        lock(&tail).take()
+    }
+
+    #[tokio::test]
+    async fn an_unterminated_last_line_is_kept() {
+        assert_eq!(lines_of(b"a\nb\n\nlast").await, ["a", "b", "", "last"]);
+    }
+
+    #[tokio::test]
+    async fn a_long_line_is_cut_and_marked() {
+        let mut input = vec![b'x'; MAX_LINE * 3];
+        input.extend_from_slice(b"\nnext\n");
+        let lines = lines_of(&input).await;
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), MAX_LINE + TRUNCATED.len());
+        assert!(lines[0].ends_with(" [truncated]"));
+        assert_eq!(lines[1], "next");
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_is_replaced_not_fatal() {
+        assert_eq!(
+            lines_of(b"ok \xff\xfe end\n").await,
+            ["ok \u{fffd}\u{fffd} end"]
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_last_lines_are_kept() {
+        let input: String = (0..200).map(|n| format!("{n}\n")).collect();
+        let lines = lines_of(input.as_bytes()).await;
+        assert_eq!(lines.len(), TAIL_LINES);
+        assert_eq!(lines[0], (200 - TAIL_LINES).to_string());
+    }
+}
