@@ -57,6 +57,10 @@ impl Default for OnReload {
 /// - **Exit status.** Exit code 0 (or another of the [success codes](Self::success_codes)) is
 ///   `Ok`; another code is [`ProcessError::Exited`], a signal [`ProcessError::Signaled`].
 /// - **Ready** is reported as soon as the process is spawned.
+/// - **Pid.** [`Runnable::pid`](crate::Runnable::pid) is the leader's pid while the main
+///   process runs (not during pre-start commands). Specs that share one `Command` (through
+///   [`ChildSpec::with_id`]) share that slot and show the pid of the run that started last;
+///   clone the `Command` instead to give each child its own.
 ///
 /// # The two timeouts
 ///

@@ -38,6 +38,9 @@ pub(crate) async fn run(
     stop_signal: Signal,
     stop_timeout: Duration,
 ) -> Result<Outcome, ProcessError> {
+    if shutdown.is_cancelled() {
+        return Ok(Outcome::Stopped);
+    }
     let program = pre.program_name();
     let mut cmd = pre.prepare()?;
     cmd.stdout(std::process::Stdio::piped())
