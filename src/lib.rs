@@ -11,6 +11,8 @@ mod event;
 mod handle;
 mod manager;
 mod path;
+#[cfg(all(feature = "process", unix))]
+pub mod process;
 mod runnable;
 mod snapshot;
 mod spec;

@@ -1,0 +1,378 @@
+//! The builder of a process child: what to run, in which environment, how to stop and reload it.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::envfile;
+use super::error::ProcessError;
+use super::signal::Signal;
+use super::stdio::Output;
+use crate::spec::{ChildSpec, Shutdown};
+
+/// What a process child does when it receives [`Control::Reload`](crate::Control::Reload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnReload {
+    /// Send this signal to the whole process group and keep running (default: `SIGHUP`).
+    Signal(Signal),
+    /// Stop the process (with the stop signal and timeout) and start it again, as
+    /// [`Handle::restart`](crate::Handle::restart) does: whatever the child's restart policy,
+    /// and without counting towards its manager's restart intensity.
+    Restart,
+}
+
+impl Default for OnReload {
+    fn default() -> Self {
+        OnReload::Signal(Signal::HUP)
+    }
+}
+
+/// An OS process as a child of a [`ProcessManager`](crate::ProcessManager): a builder for what
+/// to run, and the [`Runnable`](crate::Runnable) that runs it.
+///
+/// # Guarantees
+///
+/// - **No shell** unless asked for with [`shell`](Self::shell): the program gets its arguments
+///   as given, with no interpolation.
+/// - **Own process group.** Each process leads a new process group; every signal (stop,
+///   reload, kill) goes to the whole group, so its own children are reached too.
+/// - **Stop.** When its run is asked to stop, the group gets the
+///   [stop signal](Self::stop_signal) (default `SIGTERM`), the leader gets up to the
+///   [stop timeout](Self::stop_timeout) (default 10 s) to exit, then the whole group gets
+///   `SIGKILL`. Completion is the leader's exit, never the end of its output, so a grandchild
+///   holding a pipe cannot hold up a stop. A requested stop is a success (`Ok`), whatever the
+///   exit status.
+/// - **The group dies with the leader.** Whenever the leader exits (on its own or stopped),
+///   the rest of its group is SIGKILLed: a run leaves no process behind. Programs that
+///   daemonize (fork and exit) are therefore not supported; run them in the foreground.
+/// - **Abort.** If the run's future is dropped (its manager aborts it when the
+///   [`Shutdown::Timeout`] of its spec expires, or the runtime shuts down), the whole group
+///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.
+/// - **Reaped.** The leader is waited for through Tokio (driven by SIGCHLD, no polling);
+///   other members of the group are reparented to init, which reaps them.
+/// - **Exit status.** Exit code 0 (or another of the [success codes](Self::success_codes)) is
+///   `Ok`; another code is [`ProcessError::Exited`], a signal [`ProcessError::Signaled`].
+/// - **Ready** is reported as soon as the process is spawned.
+/// - **Pid.** [`Runnable::pid`](crate::Runnable::pid) is the leader's pid while the main
+///   process runs (not during pre-start commands). Specs that share one `Command` (through
+///   [`ChildSpec::with_id`]) share that slot and show the pid of the run that started last;
+///   clone the `Command` instead to give each child its own.
+///
+/// # The two timeouts
+///
+/// The manager's [`Shutdown::Timeout`] for this child bounds the whole stop; the
+/// [stop timeout](Self::stop_timeout) is the grace period before `SIGKILL`. Keep the first
+/// longer than the second, or the manager aborts the run first (the group is still SIGKILLed
+/// by the drop guard, but the child is reported as [`Cause::StopTimeout`](crate::Cause)).
+/// [`into_spec`](Self::into_spec) does this for you; `ChildSpec::new` uses the default 5 s.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use overseer::process::{Command, Signal};
+/// use overseer::ProcessManager;
+///
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let redis = Command::new("redis-server")
+///     .arg("--port")
+///     .arg("6380")
+///     .env("REDIS_LOG", "verbose")
+///     .stop_signal(Signal::INT)
+///     .stop_timeout(Duration::from_secs(3));
+/// let tree = ProcessManager::builder("root")
+///     .child(redis.into_spec("redis"))
+///     .build()?;
+/// tree.run().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Command {
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env_clear: bool,
+    pub(crate) env_files: Vec<PathBuf>,
+    pub(crate) env: Vec<(OsString, Option<OsString>)>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
+    pub(crate) stop_signal: Signal,
+    pub(crate) stop_timeout: Duration,
+    pub(crate) reload: OnReload,
+    pub(crate) success_codes: Arc<[i32]>,
+    pub(crate) parent_death_signal: Option<Signal>,
+    pub(crate) pre_start: Vec<Command>,
+    pub(crate) pid: PidCell,
+}
+
+impl Command {
+    /// The default grace period between the stop signal and `SIGKILL`.
+    pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// How much longer than the stop timeout [`into_spec`](Self::into_spec) lets the manager
+    /// wait before it aborts the run.
+    pub const SPEC_SHUTDOWN_MARGIN: Duration = Duration::from_secs(1);
+
+    /// A command that runs `program` (looked up in `PATH` when it has no `/`), with no
+    /// arguments, the supervisor's environment, its working directory, inherited stdout and
+    /// stderr, and stdin from `/dev/null`.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Command {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env_clear: false,
+            env_files: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            stdout: Output::default(),
+            stderr: Output::default(),
+            stop_signal: Signal::TERM,
+            stop_timeout: Self::DEFAULT_STOP_TIMEOUT,
+            reload: OnReload::default(),
+            success_codes: Arc::new([0]),
+            parent_death_signal: None,
+            pre_start: Vec::new(),
+            pid: PidCell::default(),
+        }
+    }
+
+    /// A command that runs `script` with `sh -c`. The only way this type involves a shell:
+    /// never pass untrusted text here.
+    pub fn shell(script: impl AsRef<OsStr>) -> Self {
+        Command::new("sh").arg("-c").arg(script)
+    }
+
+    /// Adds one argument, passed as is.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds several arguments, passed as is.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Starts from an empty environment instead of inheriting the supervisor's.
+    pub fn env_clear(mut self) -> Self {
+        self.env_clear = true;
+        self
+    }
+
+    /// Sets a variable. Applied after env files, in call order with [`env_remove`](Self::env_remove).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Removes a variable (inherited, or from an env file). Applied after env files, in call
+    /// order with [`env`](Self::env).
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Adds an env file in the `.env` format (`KEY=value`, `#` comments, optional `export `,
+    /// single or double quotes, no expansion). Files are read at each start, in the order
+    /// added, over the inherited (or cleared) environment; a missing or malformed file fails
+    /// the start with [`ProcessError::EnvFile`] before anything is spawned.
+    pub fn env_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.env_files.push(path.into());
+        self
+    }
+
+    /// Runs the process in `dir`; a missing directory fails the start with
+    /// [`ProcessError::WorkingDir`].
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Where stdout goes (default [`Output::Inherit`]).
+    pub fn stdout(mut self, output: Output) -> Self {
+        self.stdout = output;
+        self
+    }
+
+    /// Where stderr goes (default [`Output::Inherit`]).
+    pub fn stderr(mut self, output: Output) -> Self {
+        self.stderr = output;
+        self
+    }
+
+    /// The signal sent to the group to ask it to stop (default `SIGTERM`).
+    pub fn stop_signal(mut self, signal: Signal) -> Self {
+        self.stop_signal = signal;
+        self
+    }
+
+    /// How long the leader gets to exit after the stop signal before the group is SIGKILLed
+    /// (default [`DEFAULT_STOP_TIMEOUT`](Self::DEFAULT_STOP_TIMEOUT)). Also applies to
+    /// pre-start commands.
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// What a reload does (default: forward `SIGHUP` to the group).
+    pub fn on_reload(mut self, reload: OnReload) -> Self {
+        self.reload = reload;
+        self
+    }
+
+    /// The exit codes that count as success (default `[0]`).
+    pub fn success_codes(mut self, codes: impl IntoIterator<Item = i32>) -> Self {
+        self.success_codes = codes.into_iter().collect();
+        self
+    }
+
+    /// Asks the kernel to send `signal` to the process when the thread that spawned it exits
+    /// (Linux `PR_SET_PDEATHSIG`), so it dies with a SIGKILLed supervisor. Tokio's worker
+    /// threads live as long as their runtime; a process spawned from a short-lived thread
+    /// (such as Tokio's blocking pool) would get the signal when that thread ends. Only the
+    /// leader gets it, not processes it starts itself. Ignored on other systems.
+    pub fn parent_death_signal(mut self, signal: Signal) -> Self {
+        self.parent_death_signal = Some(signal);
+        self
+    }
+
+    /// Adds a one-shot command that must succeed before the main process starts (e.g.
+    /// `npm install`). Pre-start commands run in the order added, each in its own process
+    /// group with its output captured; a failure is the child's failure
+    /// ([`ProcessError::PreStart`], with the last lines of its output), and a stop request
+    /// stops it like the main process. Of `cmd`, its program, arguments, environment,
+    /// working directory, success codes and parent-death signal are used; its own
+    /// pre-start commands run before it.
+    pub fn pre_start(mut self, mut cmd: Command) -> Self {
+        self.pre_start.append(&mut cmd.pre_start);
+        self.pre_start.push(cmd);
+        self
+    }
+
+    /// A [`ChildSpec`] for this command whose [`Shutdown::Timeout`] is the stop timeout plus
+    /// [`SPEC_SHUTDOWN_MARGIN`](Self::SPEC_SHUTDOWN_MARGIN), so the stop sequence always
+    /// runs to its end before the manager would abort it.
+    pub fn into_spec(self, id: impl Into<Arc<str>>) -> ChildSpec {
+        let timeout = self.stop_timeout.saturating_add(Self::SPEC_SHUTDOWN_MARGIN);
+        ChildSpec::new(id, self).shutdown(Shutdown::Timeout(timeout))
+    }
+
+    /// The program as configured, for messages.
+    pub(crate) fn program_name(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+
+    /// A Tokio command ready to spawn as the leader of a new process group: env files read,
+    /// working directory checked, stdio set from the configuration.
+    pub(crate) fn prepare(&self) -> Result<tokio::process::Command, ProcessError> {
+        let mut cmd = tokio::process::Command::new(&self.program);
+        cmd.args(&self.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(self.stdout.stdio())
+            .stderr(self.stderr.stdio())
+            .process_group(0)
+            .kill_on_drop(true);
+        if self.env_clear {
+            cmd.env_clear();
+        }
+        for path in &self.env_files {
+            let vars = envfile::read(path).map_err(|source| ProcessError::EnvFile {
+                path: path.clone(),
+                source,
+            })?;
+            cmd.envs(vars);
+        }
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        if let Some(dir) = &self.cwd {
+            check_dir(dir).map_err(|source| ProcessError::WorkingDir {
+                program: self.program_name(),
+                path: dir.clone(),
+                source,
+            })?;
+            cmd.current_dir(dir);
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(signal) = self.parent_death_signal {
+            super::pdeathsig::set(&mut cmd, signal);
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = self.parent_death_signal;
+        Ok(cmd)
+    }
+}
+
+fn check_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if std::fs::metadata(dir)?.is_dir() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a directory",
+        ))
+    }
+}
+
+impl fmt::Debug for Command {
+    /// Shows env keys but never env values, which may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env_keys: Vec<_> = self.env.iter().map(|(k, _)| k).collect();
+        f.debug_struct("Command")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env_clear", &self.env_clear)
+            .field("env_keys", &env_keys)
+            .field("env_files", &self.env_files)
+            .field("cwd", &self.cwd)
+            .field("stop_signal", &self.stop_signal)
+            .field("stop_timeout", &self.stop_timeout)
+            .field("reload", &self.reload)
+            .field("pre_start", &self.pre_start.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The pid of the current run, 0 when none. A clone starts empty: it is another child.
+#[derive(Default)]
+pub(crate) struct PidCell(AtomicU32);
+
+impl Clone for PidCell {
+    fn clone(&self) -> Self {
+        PidCell::default()
+    }
+}
+
+impl PidCell {
+    pub(crate) fn get(&self) -> Option<u32> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&p| p != 0)
+    }
+
+    /// Records `pid` until the returned guard is dropped.
+    pub(crate) fn set(&self, pid: u32) -> PidGuard<'_> {
+        self.0.store(pid, Ordering::Relaxed);
+        PidGuard(self)
+    }
+}
+
+/// Clears the recorded pid when the run that set it ends.
+pub(crate) struct PidGuard<'a>(&'a PidCell);
+
+impl Drop for PidGuard<'_> {
+    fn drop(&mut self) {
+        self.0.0.store(0, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,44 @@
+//! OS processes as children (feature `process`, Unix only).
+//!
+//! A [`Command`] describes a program to run and is itself the [`Runnable`](crate::Runnable)
+//! that runs it: each run spawns the program as the leader of a new process group, waits for
+//! it, stops the whole group on shutdown and reloads it on [`Control::Reload`](crate::Control).
+//! See [`Command`] for the guarantees.
+//!
+//! A group of processes that start, stop and restart as one is a nested
+//! [`ProcessManager`](crate::ProcessManager) whose children are commands.
+//!
+//! ```no_run
+//! use overseer::process::Command;
+//! use overseer::ProcessManager;
+//!
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let web = ProcessManager::builder("web")
+//!     .child(Command::new("nginx").arg("-g").arg("daemon off;").into_spec("nginx"))
+//!     .child(Command::shell("exec php-fpm --nodaemonize").into_spec("php"))
+//!     .build()?;
+//! let tree = ProcessManager::builder("root")
+//!     .child(overseer::ChildSpec::new("web", web))
+//!     .build()?;
+//! tree.run().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod child;
+mod command;
+mod envfile;
+mod error;
+mod exit;
+mod group;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod pdeathsig;
+mod prestart;
+mod signal;
+mod stdio;
+
+pub use command::{Command, OnReload};
+pub use envfile::EnvFileError;
+pub use error::ProcessError;
+pub use signal::Signal;
+pub use stdio::Output;

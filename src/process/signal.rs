@@ -1,0 +1,120 @@
+//! The signals a process child can be configured to send.
+
+use std::fmt;
+
+use rustix::process::Signal as Raw;
+
+/// A named Unix signal, as sent to a child's process group to stop or reload it.
+///
+/// Only named signals can be built (the constants, or [`from_raw`](Self::from_raw) for a
+/// named number), so sending one never fails for a bad number. Copying is free.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signal(Raw);
+
+impl std::hash::Hash for Signal {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_raw().hash(state);
+    }
+}
+
+impl Signal {
+    /// `SIGTERM`: the default stop signal.
+    pub const TERM: Signal = Signal(Raw::TERM);
+    /// `SIGKILL`: cannot be caught; sent to the group when a stop times out.
+    pub const KILL: Signal = Signal(Raw::KILL);
+    /// `SIGHUP`: the default reload signal.
+    pub const HUP: Signal = Signal(Raw::HUP);
+    /// `SIGINT`.
+    pub const INT: Signal = Signal(Raw::INT);
+    /// `SIGQUIT`.
+    pub const QUIT: Signal = Signal(Raw::QUIT);
+    /// `SIGUSR1`.
+    pub const USR1: Signal = Signal(Raw::USR1);
+    /// `SIGUSR2`.
+    pub const USR2: Signal = Signal(Raw::USR2);
+    /// `SIGWINCH`.
+    pub const WINCH: Signal = Signal(Raw::WINCH);
+    /// `SIGCONT`: sent after a stop signal so that stopped processes receive it.
+    pub const CONT: Signal = Signal(Raw::CONT);
+
+    /// The signal with this number, if it is a named one (real-time signals are not).
+    pub fn from_raw(number: i32) -> Option<Signal> {
+        Raw::from_named_raw(number).map(Signal)
+    }
+
+    /// The signal's number on this platform.
+    pub fn as_raw(self) -> i32 {
+        self.0.as_raw()
+    }
+
+    pub(crate) fn to_rustix(self) -> Raw {
+        self.0
+    }
+}
+
+/// The conventional name of a signal number (`SIGTERM`), or `signal N` for others.
+pub(crate) fn name(number: i32) -> String {
+    let known = [
+        (Raw::HUP, "SIGHUP"),
+        (Raw::INT, "SIGINT"),
+        (Raw::QUIT, "SIGQUIT"),
+        (Raw::ILL, "SIGILL"),
+        (Raw::TRAP, "SIGTRAP"),
+        (Raw::ABORT, "SIGABRT"),
+        (Raw::BUS, "SIGBUS"),
+        (Raw::FPE, "SIGFPE"),
+        (Raw::KILL, "SIGKILL"),
+        (Raw::USR1, "SIGUSR1"),
+        (Raw::SEGV, "SIGSEGV"),
+        (Raw::USR2, "SIGUSR2"),
+        (Raw::PIPE, "SIGPIPE"),
+        (Raw::ALARM, "SIGALRM"),
+        (Raw::TERM, "SIGTERM"),
+        (Raw::CHILD, "SIGCHLD"),
+        (Raw::CONT, "SIGCONT"),
+        (Raw::STOP, "SIGSTOP"),
+        (Raw::TSTP, "SIGTSTP"),
+        (Raw::TTIN, "SIGTTIN"),
+        (Raw::TTOU, "SIGTTOU"),
+        (Raw::URG, "SIGURG"),
+        (Raw::XCPU, "SIGXCPU"),
+        (Raw::XFSZ, "SIGXFSZ"),
+        (Raw::VTALARM, "SIGVTALRM"),
+        (Raw::PROF, "SIGPROF"),
+        (Raw::WINCH, "SIGWINCH"),
+        (Raw::SYS, "SIGSYS"),
+    ];
+    known
+        .iter()
+        .find(|(s, _)| s.as_raw() == number)
+        .map_or_else(|| format!("signal {number}"), |(_, n)| (*n).to_string())
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&name(self.as_raw()))
+    }
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_signal_round_trips_through_its_number() {
+        assert_eq!(Signal::from_raw(Signal::HUP.as_raw()), Some(Signal::HUP));
+        assert_eq!(Signal::TERM.to_string(), "SIGTERM");
+    }
+
+    #[test]
+    fn zero_is_not_a_signal() {
+        assert_eq!(Signal::from_raw(0), None);
+        assert_eq!(name(0), "signal 0");
+    }
+}

@@ -1,0 +1,115 @@
+//! Process children: exit statuses, success codes, and clear errors for what cannot start.
+// Real processes, checked through /proc: Linux only.
+#![cfg(all(feature = "process", target_os = "linux"))]
+
+mod process_common;
+
+use overseer::process::{Command, ProcessError};
+use overseer::{ChildKind, ProcessManager};
+use process_common::{Scratch, assert_clean, process_error, run_once};
+
+#[tokio::test]
+async fn a_process_that_exits_0_is_a_success() {
+    let s = Scratch::new();
+    let script = format!("echo $$ > {}", s.path("pid"));
+    run_once(Command::shell(script)).await.unwrap();
+    assert_clean(&[s.pid("pid").await]).await;
+}
+
+#[tokio::test]
+async fn a_non_zero_exit_code_is_a_typed_error_carrying_the_code() {
+    let s = Scratch::new();
+    let script = format!("echo $$ > {}; exit 3", s.path("pid"));
+    let err = run_once(Command::shell(script)).await.unwrap_err();
+    assert_eq!(err.path(), &"root/p");
+    let e = process_error(&err);
+    assert!(matches!(e, ProcessError::Exited { code: 3, .. }), "{e}");
+    assert_eq!(e.code(), Some(3));
+    assert_clean(&[s.pid("pid").await]).await;
+}
+
+#[tokio::test]
+async fn a_process_killed_by_a_signal_is_a_typed_error_carrying_the_signal() {
+    let s = Scratch::new();
+    let script = format!("echo $$ > {}; kill -USR1 $$", s.path("pid"));
+    let err = run_once(Command::shell(script)).await.unwrap_err();
+    let e = process_error(&err);
+    assert_eq!(e.signal(), Some(overseer::process::Signal::USR1.as_raw()));
+    assert!(e.to_string().contains("SIGUSR1"), "{e}");
+    assert_clean(&[s.pid("pid").await]).await;
+}
+
+#[tokio::test]
+async fn a_configured_success_code_is_a_success() {
+    let cmd = Command::shell("exit 42").success_codes([0, 42]);
+    run_once(cmd).await.unwrap();
+}
+
+#[tokio::test]
+async fn with_custom_success_codes_0_is_a_failure_unless_listed() {
+    let err = run_once(Command::shell("exit 0").success_codes([42]))
+        .await
+        .unwrap_err();
+    assert_eq!(process_error(&err).code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_spawn_error_naming_the_program() {
+    let err = run_once(Command::new("/nonexistent/overseer-test-program"))
+        .await
+        .unwrap_err();
+    match process_error(&err) {
+        ProcessError::Spawn { program, source } => {
+            assert_eq!(program, "/nonexistent/overseer-test-program");
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected a spawn error, got {other}"),
+    }
+    assert!(err.to_string().contains("overseer-test-program"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_working_directory_is_a_clear_error_naming_the_directory() {
+    let s = Scratch::new();
+    let missing = s.dir().join("no-such-dir");
+    let err = run_once(Command::new("true").current_dir(&missing))
+        .await
+        .unwrap_err();
+    match process_error(&err) {
+        ProcessError::WorkingDir { path, source, .. } => {
+            assert_eq!(path, &missing);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected a working-directory error, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_working_directory_is_where_the_process_runs() {
+    let s = Scratch::new();
+    run_once(Command::shell("pwd > out").current_dir(s.dir()))
+        .await
+        .unwrap();
+    let expected = s.dir().canonicalize().unwrap();
+    assert_eq!(s.line("out").await, expected.to_str().unwrap());
+}
+
+#[tokio::test]
+async fn a_running_process_child_shows_its_kind_and_pid_in_the_snapshot() {
+    let s = Scratch::new();
+    let script = format!("echo $$ > {}; exec sleep 30", s.path("pid"));
+    let tree = ProcessManager::builder("root")
+        .child(Command::shell(script).into_spec("p"))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    let pid = s.pid("pid").await;
+    let snap = handle.snapshot().await.unwrap();
+    let child = snap.find("root/p").unwrap();
+    assert_eq!(child.kind, ChildKind::Process);
+    assert_eq!(child.pid, Some(pid as u32));
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_clean(&[pid]).await;
+}

@@ -1,0 +1,180 @@
+//! Process children: stopping the whole process group (stop signal, timeout, SIGKILL), also
+//! when the leader is gone, when the manager aborts the run, and when the supervisor dies.
+// Real processes, checked through /proc: Linux only.
+#![cfg(all(feature = "process", target_os = "linux"))]
+
+mod process_common;
+
+use std::time::Duration;
+
+use overseer::process::{Command, Signal};
+use overseer::{Cause, ProcessManager, Shutdown, TreeError};
+use process_common::{Scratch, assert_clean, assert_dead, is_alive, run_once};
+use tokio::time::Instant;
+
+/// Runs a tree with the single child `spec`, waits for its pid file `pid`, asks the tree to
+/// shut down and returns the result, the pid and how long the shutdown took.
+async fn start_then_shut_down(
+    s: &Scratch,
+    spec: overseer::ChildSpec,
+) -> (Result<(), TreeError>, i32, Duration) {
+    let tree = ProcessManager::builder("root").child(spec).build().unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    let pid = s.pid("pid").await;
+    let t0 = Instant::now();
+    handle.shutdown().unwrap();
+    let result = run.await.unwrap();
+    (result, pid, t0.elapsed())
+}
+
+#[tokio::test]
+async fn a_process_stops_on_the_stop_signal_and_the_stop_is_a_success() {
+    let s = Scratch::new();
+    let script = format!("echo $$ > {}; exec sleep 30", s.path("pid"));
+    let (result, pid, _) = start_then_shut_down(&s, Command::shell(script).into_spec("p")).await;
+    result.unwrap();
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn a_child_that_traps_sigterm_is_killed_after_the_stop_timeout() {
+    let s = Scratch::new();
+    // `sleep` inherits the ignored SIGTERM: nobody in the group reacts to it.
+    let script = format!("trap '' TERM; echo $$ > {}; sleep 30", s.path("pid"));
+    let cmd = Command::shell(script).stop_timeout(Duration::from_millis(200));
+    let (result, pid, took) = start_then_shut_down(&s, cmd.into_spec("p")).await;
+    // Killed by the stop sequence, not aborted by the manager (which would be a StopTimeout).
+    result.unwrap();
+    assert!(took >= Duration::from_millis(200), "stopped after {took:?}");
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn the_configured_stop_signal_is_sent_instead_of_sigterm() {
+    let s = Scratch::new();
+    let script = format!(
+        "trap '' TERM; trap 'echo got-int > {}; exit 0' INT; echo $$ > {}; sleep 30 & wait",
+        s.path("marker"),
+        s.path("pid")
+    );
+    let cmd = Command::shell(script)
+        .stop_signal(Signal::INT)
+        .stop_timeout(Duration::from_secs(20));
+    // A SIGTERM would be ignored and the manager would abort the run after 3 s.
+    let spec = cmd
+        .into_spec("p")
+        .shutdown(Shutdown::Timeout(Duration::from_secs(3)));
+    let (result, pid, _) = start_then_shut_down(&s, spec).await;
+    result.unwrap();
+    assert_eq!(s.line("marker").await, "got-int");
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn a_grandchild_holding_stdout_does_not_hold_up_the_stop() {
+    let s = Scratch::new();
+    // The grandchild ignores SIGTERM and keeps the inherited stdout open; the leader dies of
+    // SIGTERM at once.
+    let script = format!(
+        "(trap '' TERM; exec sleep 30) & echo $! > {}; echo $$ > {}; wait",
+        s.path("grandchild"),
+        s.path("pid")
+    );
+    let cmd = Command::shell(script).stop_timeout(Duration::from_secs(20));
+    // Waiting for the grandchild (or for the end of its output) would exceed 3 s.
+    let spec = cmd
+        .into_spec("p")
+        .shutdown(Shutdown::Timeout(Duration::from_secs(3)));
+    let (result, pid, _) = start_then_shut_down(&s, spec).await;
+    result.unwrap();
+    let grandchild = s.pid("grandchild").await;
+    assert_dead(grandchild).await;
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn a_leader_that_forks_and_exits_does_not_leave_its_group_running() {
+    let s = Scratch::new();
+    let script = format!(
+        "sleep 30 & echo $! > {}; echo $$ > {}",
+        s.path("grandchild"),
+        s.path("pid")
+    );
+    run_once(Command::shell(script)).await.unwrap();
+    let (pid, grandchild) = (s.pid("pid").await, s.pid("grandchild").await);
+    assert_dead(grandchild).await;
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn a_run_aborted_by_the_manager_still_kills_the_whole_group() {
+    let s = Scratch::new();
+    let script = format!(
+        "trap '' TERM; sleep 30 & echo $! > {}; echo $$ > {}; wait",
+        s.path("grandchild"),
+        s.path("pid")
+    );
+    // The manager gives up on the graceful stop long before the process's own stop timeout.
+    let spec = Command::shell(script)
+        .stop_timeout(Duration::from_secs(30))
+        .into_spec("p")
+        .shutdown(Shutdown::Timeout(Duration::from_millis(300)));
+    let (result, pid, _) = start_then_shut_down(&s, spec).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err.cause(), Cause::StopTimeout { .. }), "{err}");
+    let grandchild = s.pid("grandchild").await;
+    assert_dead(grandchild).await;
+    assert_clean(&[pid]).await;
+}
+
+/// Set by `a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor` for the
+/// copy of this test binary it starts as a supervisor: the directory to write the pid into.
+const HELPER_DIR: &str = "OVERSEER_TEST_PDEATHSIG_DIR";
+
+/// Not a test: the supervisor process of the parent-death-signal test. This test binary runs
+/// itself with `--ignored --exact` and [`HELPER_DIR`] set to get a process it may SIGKILL.
+#[test]
+#[ignore = "helper: run by a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor"]
+fn pdeathsig_supervisor() {
+    let Ok(dir) = std::env::var(HELPER_DIR) else {
+        return;
+    };
+    let script = format!("echo $$ > {dir}/pid.tmp && mv {dir}/pid.tmp {dir}/pid; exec sleep 30");
+    let tree = ProcessManager::builder("helper")
+        .child(
+            Command::shell(script)
+                .parent_death_signal(Signal::KILL)
+                .into_spec("p"),
+        )
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rt.block_on(tree.run());
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor() {
+    let s = Scratch::new();
+    let mut supervisor = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "pdeathsig_supervisor",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(HELPER_DIR, s.dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = s.pid("pid").await;
+    assert!(is_alive(pid));
+    supervisor.kill().await.unwrap();
+    assert_dead(pid).await;
+    assert_clean(&[]).await;
+}
