@@ -10,6 +10,8 @@ mod event;
 mod handle;
 mod manager;
 mod path;
+#[cfg(feature = "process")]
+pub mod process;
 mod runnable;
 mod snapshot;
 mod spec;
