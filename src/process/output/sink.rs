@@ -36,11 +36,15 @@ pub struct OutputSink {
     file_errors: AtomicU64,
 }
 
-/// A piece of a read buffer that is one line to deliver (without its `\n`).
+/// A piece of a read buffer that is one line to deliver.
 #[derive(Clone, Debug)]
 pub(super) struct Piece {
+    /// The line's bytes, without its `\n`.
     pub(super) range: Range<usize>,
+    /// The child's line goes on in the next piece.
     pub(super) continued: bool,
+    /// A `\n` follows `range` in the buffer (the line was ended by the child).
+    pub(super) newline: bool,
 }
 
 impl OutputSink {
@@ -167,9 +171,8 @@ impl OutputSink {
             false => String::new(),
         };
         let mut file = lock(file);
-        let written = pieces
-            .iter()
-            .try_for_each(|p| file.write_line(prefix.as_bytes(), &buf[p.range.clone()]))
+        let written = file
+            .write_pieces(prefix.as_bytes(), buf, pieces)
             .and_then(|()| file.flush());
         if let Err(error) = written {
             self.file_errors.fetch_add(1, Ordering::Relaxed);
