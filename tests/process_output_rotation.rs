@@ -231,3 +231,54 @@ async fn an_unusable_configuration_is_refused_with_a_typed_error() {
         .build();
     assert!(matches!(missing_dir, Err(OutputError::Open { .. })));
 }
+
+#[tokio::test]
+async fn timestamps_count_toward_the_size_of_a_log_file() {
+    let dir = TempDir::new("stamped");
+    let log = dir.join("app.log");
+    // 24-byte stamp + space + 30 bytes + newline = 56: one line per 100-byte file.
+    let sink = OutputConfig::new()
+        .log_file(&log)
+        .timestamps(true)
+        .rotate(100, 10)
+        .build()
+        .unwrap();
+    let input: String = (0..5).map(|i| format!("{i}{}\n", "t".repeat(29))).collect();
+    sink.pump(input.as_bytes(), Stream::Stdout).await.unwrap();
+    let files = log_files(&log);
+    assert_eq!(files.len(), 5);
+    for file in &files {
+        assert!(std::fs::metadata(file).unwrap().len() <= 100);
+        assert_eq!(file_lines(file).len(), 1);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_failing_log_file_is_counted_and_never_stops_the_reader() {
+    // Every write to /dev/full fails with "no space left on device".
+    let sink = OutputConfig::new()
+        .log_file("/dev/full")
+        .tail(10)
+        .build()
+        .unwrap();
+    let (mut child, pipe) = tokio::io::duplex(64);
+    let pumping = tokio::spawn({
+        let sink = sink.clone();
+        async move { sink.pump(pipe, Stream::Stdout).await }
+    });
+    for i in 0..3 {
+        child
+            .write_all(format!("line {i}\n").as_bytes())
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+    }
+    drop(child);
+    pumping
+        .await
+        .unwrap()
+        .expect("file errors are not pump errors");
+    assert_eq!(sink.tail().len(), 3, "the tail got every line");
+    assert!(sink.file_errors() >= 1);
+}
