@@ -3,6 +3,7 @@
 use std::io;
 use std::time::SystemTime;
 
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::sink::Piece;
@@ -24,11 +25,13 @@ impl OutputSink {
     ///   `\n` after them);
     /// - a line longer than the maximum line length is delivered in pieces (see
     ///   [`OutputConfig::max_line`](super::OutputConfig::max_line));
-    /// - each pipe read is delivered and the log file flushed before the next read, so what
-    ///   the child wrote is in the file once the pump waits for more (and at the end).
+    /// - each pipe read is delivered before the next read; the log file is flushed whenever
+    ///   the pipe has no more data ready (before the pump waits) and at the end, so what the
+    ///   child wrote is in the file once the pump waits for more. While data keeps coming, at
+    ///   most the file buffer (128 KiB) is not yet in the file.
     ///
-    /// Cost: memory of one buffer of `max_line + 64 KiB`; per read one `write(2)` to the log
-    /// file; per line, a `memchr` scan and a copy into the file buffer, plus one allocation
+    /// Cost: memory of one buffer of `max_line + 64 KiB`; about one `write(2)` to the log
+    /// file per 128 KiB, or per burst of output when the child writes less; per line, a `memchr` scan and a copy into the file buffer, plus one allocation
     /// when a tail, callback or subscriber wants the line. The file is written synchronously
     /// on this task (to the page cache, no `fsync`): a slow disk delays this task's thread.
     /// That was chosen over `tokio::fs` because in `examples/output_throughput` a plain
@@ -57,24 +60,39 @@ impl OutputSink {
     {
         let mut splitter = Splitter::new(self.max_line);
         let mut pieces = Vec::new();
+        let mut unflushed = false;
         loop {
-            let read = reader.read(splitter.free()).await;
+            // Flush only when the pipe has nothing more right now: while the child keeps
+            // writing, the file gets large writes instead of one per pipe read.
+            let read = match reader.read(splitter.free()).now_or_never() {
+                Some(read) => read,
+                None => {
+                    if unflushed {
+                        self.flush(stream);
+                        unflushed = false;
+                    }
+                    reader.read(splitter.free()).await
+                }
+            };
             let time = SystemTime::now();
             match read {
                 Ok(0) => {
                     splitter.finish(&mut pieces);
                     self.deliver(stream, time, splitter.buf(), &pieces);
+                    self.flush(stream);
                     tracing::debug!(%stream, "output ended");
                     return Ok(());
                 }
                 Ok(n) => {
                     splitter.split(n, &mut pieces);
                     self.deliver(stream, time, splitter.buf(), &pieces);
+                    unflushed = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
                     splitter.finish(&mut pieces);
                     self.deliver(stream, time, splitter.buf(), &pieces);
+                    self.flush(stream);
                     return Err(OutputError::Read { stream, source });
                 }
             }

@@ -14,6 +14,9 @@ use super::sink::Piece;
 /// usually one `write(2)`.
 const WRITE_BUFFER: usize = 128 * 1024;
 
+/// Runs of whole lines at least this long bypass the buffer.
+const DIRECT_WRITE: usize = 16 * 1024;
+
 /// When to rotate and how many rotated files to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Rotation {
@@ -105,9 +108,16 @@ impl RotatingFile {
         if bytes.is_empty() {
             return Ok(());
         }
-        match &mut self.out {
-            Some(out) => out.write_all(bytes),
-            None => Err(io::Error::other("log file is closed after an error")),
+        let Some(out) = &mut self.out else {
+            return Err(io::Error::other("log file is closed after an error"));
+        };
+        if bytes.len() >= DIRECT_WRITE {
+            // A run this large is written as is: copying it into the buffer first would only
+            // add a memcpy per byte of output.
+            out.flush()?;
+            out.get_mut().write_all(bytes)
+        } else {
+            out.write_all(bytes)
         }
     }
 

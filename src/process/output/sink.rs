@@ -1,5 +1,6 @@
 //! The shared destination of a child's stdout and stderr lines.
 
+use std::io;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -118,15 +119,16 @@ impl OutputSink {
         }
     }
 
-    /// How many times writing a log file failed since the sink was built. The lines of the
-    /// failed pipe read are missing from that file (not from the tail, subscribers or
-    /// callback); the file is reopened for the next read. Each failure is also reported
+    /// How many times writing a log file failed since the sink was built. The lines buffered
+    /// for that file when it failed (at most 128 KiB) are missing from it, not from the tail,
+    /// subscribers or callback; the file is reopened for the next lines. Each failure is also reported
     /// through `tracing` at `warn` level.
     pub fn file_errors(&self) -> u64 {
         self.file_errors.load(Ordering::Relaxed)
     }
 
-    /// Delivers the pieces of one pipe read to every destination and flushes the log file.
+    /// Delivers the pieces of one pipe read to every destination (the log file's writer
+    /// buffers them; [`flush`](Self::flush) hands them to the OS).
     pub(super) fn deliver(&self, stream: Stream, time: SystemTime, buf: &[u8], pieces: &[Piece]) {
         if pieces.is_empty() {
             return;
@@ -158,7 +160,24 @@ impl OutputSink {
         }
     }
 
+    /// Hands the buffered lines of `stream`'s log file to the operating system.
+    pub(super) fn flush(&self, stream: Stream) {
+        self.with_file(stream, RotatingFile::flush);
+    }
+
     fn write_file(&self, stream: Stream, time: SystemTime, buf: &[u8], pieces: &[Piece]) {
+        let prefix = match self.timestamps {
+            true => format!("{} ", humantime::format_rfc3339_millis(time)),
+            false => String::new(),
+        };
+        self.with_file(stream, |file| {
+            file.write_pieces(prefix.as_bytes(), buf, pieces)
+        });
+    }
+
+    /// Runs `write` on the log file of `stream`, if any; an error is counted, reported and
+    /// forgotten (the file is reopened for the next lines).
+    fn with_file(&self, stream: Stream, write: impl FnOnce(&mut RotatingFile) -> io::Result<()>) {
         let index = match stream {
             Stream::Stdout => self.stdout_file,
             Stream::Stderr => self.stderr_file,
@@ -166,21 +185,14 @@ impl OutputSink {
         let Some(file) = index.and_then(|i| self.files.get(i)) else {
             return;
         };
-        let prefix = match self.timestamps {
-            true => format!("{} ", humantime::format_rfc3339_millis(time)),
-            false => String::new(),
-        };
         let mut file = lock(file);
-        let written = file
-            .write_pieces(prefix.as_bytes(), buf, pieces)
-            .and_then(|()| file.flush());
-        if let Err(error) = written {
+        if let Err(error) = write(&mut file) {
             self.file_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 path = %file.path().display(),
                 %stream,
                 %error,
-                "cannot write the log file; the lines of this read are missing from it"
+                "cannot write the log file; the lines it buffered are missing from it"
             );
             file.reset();
         }
