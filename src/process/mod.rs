@@ -31,6 +31,7 @@ mod envfile;
 mod error;
 mod exit;
 mod group;
+pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pdeathsig;
 mod prestart;
