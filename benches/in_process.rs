@@ -52,15 +52,15 @@ fn start_benches(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("start/{n}"));
         configure(&mut g);
         macro_rules! one {
-            ($name:literal, $m:ident) => {{
+            ($name:literal, $($m:ident)::+) => {{
                 let rt = runtime();
                 g.bench_function($name, |b| {
                     b.iter_custom(|iters| {
                         let mut total = Duration::ZERO;
                         for _ in 0..iters {
-                            let (elapsed, running) = rt.block_on($m::start(n));
+                            let (elapsed, running) = rt.block_on($($m)::+::start(n));
                             total += elapsed;
-                            rt.block_on($m::shutdown(running));
+                            rt.block_on($($m)::+::shutdown(running));
                         }
                         total
                     })
@@ -82,14 +82,14 @@ fn shutdown_benches(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("shutdown/{n}"));
         configure(&mut g);
         macro_rules! one {
-            ($name:literal, $m:ident) => {{
+            ($name:literal, $($m:ident)::+) => {{
                 let rt = runtime();
                 g.bench_function($name, |b| {
                     b.iter_custom(|iters| {
                         let mut total = Duration::ZERO;
                         for _ in 0..iters {
-                            let (_, running) = rt.block_on($m::start(n));
-                            total += rt.block_on($m::shutdown(running));
+                            let (_, running) = rt.block_on($($m)::+::start(n));
+                            total += rt.block_on($($m)::+::shutdown(running));
                         }
                         total
                     })
@@ -98,6 +98,7 @@ fn shutdown_benches(c: &mut Criterion) {
         }
         one!("raw", raw);
         one!("overseer", ovs);
+        one!("overseer-concurrent", ovs::concurrent);
         one!("processmanager", pm);
         one!("tokio-graceful-shutdown", tgs);
         g.finish();
@@ -111,15 +112,16 @@ fn cascade_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("cascade/{n}"));
     configure(&mut g);
     macro_rules! one {
-        ($name:literal, $m:ident) => {{
+        ($name:literal, $($m:ident)::+) => {{
             let rt = runtime();
             g.bench_function($name, |b| {
-                b.iter_custom(|iters| (0..iters).map(|_| rt.block_on($m::cascade(n))).sum())
+                b.iter_custom(|iters| (0..iters).map(|_| rt.block_on($($m)::+::cascade(n))).sum())
             });
         }};
     }
     one!("raw", raw);
     one!("overseer", ovs);
+    one!("overseer-concurrent", ovs::concurrent);
     one!("processmanager", pm);
     one!("tokio-graceful-shutdown", tgs);
     g.finish();

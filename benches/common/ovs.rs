@@ -1,4 +1,5 @@
-//! overseer: one root `ProcessManager` with `n` children made from one closure
+//! overseer, with its default stop order (one child at a time, in reverse order; see
+//! [`concurrent`] for the pool setting): one root `ProcessManager` with `n` children made from one closure
 //! (`ChildSpec::task` once, then `with_id` for the rest, the idiom for a pool of
 //! identical workers). Each child signals [`Started`], awaits
 //! `ctx.shutdown_requested()` and returns `Ok`. Child 0 of `cascade` is
@@ -8,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use overseer::{ChildSpec, Handle, ProcessManager, Restart, TreeError};
+use overseer::{ChildSpec, Handle, ProcessManager, Restart, StopOrder, TreeError};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -19,7 +20,12 @@ pub struct Running {
     run: JoinHandle<Result<(), TreeError>>,
 }
 
-pub fn build(n: usize, started: Started, fail: Option<Arc<Notify>>) -> ProcessManager {
+pub fn build(
+    n: usize,
+    order: StopOrder,
+    started: Started,
+    fail: Option<Arc<Notify>>,
+) -> ProcessManager {
     let signalled = started.clone();
     let worker = ChildSpec::task("c0", move |ctx| {
         let started = signalled.clone();
@@ -29,7 +35,7 @@ pub fn build(n: usize, started: Started, fail: Option<Arc<Notify>>) -> ProcessMa
             Ok(())
         }
     });
-    let mut builder = ProcessManager::builder("root");
+    let mut builder = ProcessManager::builder("root").stop_order(order);
     let mut first = 0;
     if let Some(fail) = fail {
         builder = builder.child(failing(fail, started));
@@ -57,11 +63,15 @@ fn failing(fail: Arc<Notify>, started: Started) -> ChildSpec {
 }
 
 pub async fn start(n: usize) -> (Duration, Running) {
+    start_with(n, StopOrder::Reverse).await
+}
+
+pub async fn start_with(n: usize, order: StopOrder) -> (Duration, Running) {
     let started = Started::new(n);
     let waiter = started.clone();
     let t0 = Instant::now();
     let (handle, run) = tokio::spawn(async move {
-        let tree = build(n, started, None);
+        let tree = build(n, order, started, None);
         let handle = tree.handle();
         (handle, tokio::spawn(async move { tree.run().await }))
     })
@@ -85,9 +95,13 @@ pub async fn shutdown(running: Running) -> Duration {
 }
 
 pub async fn cascade(n: usize) -> Duration {
+    cascade_with(n, StopOrder::Reverse).await
+}
+
+pub async fn cascade_with(n: usize, order: StopOrder) -> Duration {
     let started = Started::new(n);
     let fail = Arc::new(Notify::new());
-    let tree = build(n, started.clone(), Some(fail.clone()));
+    let tree = build(n, order, started.clone(), Some(fail.clone()));
     let run = tokio::spawn(async move { tree.run().await });
     started.wait().await;
     tokio::spawn(async move {
@@ -103,4 +117,23 @@ pub async fn cascade(n: usize) -> Duration {
     })
     .await
     .expect("cascade task")
+}
+
+/// The same tree with `StopOrder::Concurrent`: every child is asked to stop at once, as
+/// OTP does for `simple_one_for_one` pools.
+pub mod concurrent {
+    use std::time::Duration;
+
+    use overseer::StopOrder;
+
+    #[allow(unused_imports)] // used by the benches, not by every example that shares this file
+    pub use super::{Running, shutdown};
+
+    pub async fn start(n: usize) -> (Duration, Running) {
+        super::start_with(n, StopOrder::Concurrent).await
+    }
+
+    pub async fn cascade(n: usize) -> Duration {
+        super::cascade_with(n, StopOrder::Concurrent).await
+    }
 }

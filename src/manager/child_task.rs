@@ -4,7 +4,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -22,7 +22,7 @@ pub(crate) fn spawn(
     ctx: Context,
     env: Option<Arc<TaskEnv>>,
     tracker: &TaskTracker,
-) -> JoinHandle<()> {
+) -> AbortHandle {
     let span = tracing::info_span!(
         "child",
         path = %JoinedPath(child.run.path.as_str(), &child.spec.id)
@@ -45,7 +45,9 @@ pub(crate) fn spawn(
         };
         guard.report(exit);
     };
-    tokio::spawn(tracker.track_future(run.instrument(span)))
+    // Only the abort handle is kept: exits are reported through the channel, and dropping the
+    // join handle now, while the task runs, is the cheap path.
+    tokio::spawn(tracker.track_future(run.instrument(span))).abort_handle()
 }
 
 struct ExitGuard {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use slab::Slab;
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +38,7 @@ pub(crate) struct StopRequest {
 
 pub(crate) struct Running {
     pub(crate) token: CancellationToken,
-    pub(crate) join: JoinHandle<()>,
+    pub(crate) join: AbortHandle,
     pub(crate) since: Instant,
     pub(crate) ready: bool,
     pub(crate) stop: Option<StopRequest>,

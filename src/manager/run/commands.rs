@@ -1,0 +1,329 @@
+//! Commands from handles: shutdown, messages, add / stop / restart / remove, snapshots.
+
+use super::*;
+
+impl Run {
+    pub(super) fn on_command(&mut self, cmd: Command) {
+        let busy = matches!(self.phase, Phase::Regrouping { .. });
+        match cmd {
+            Command::Shutdown { immediate } => {
+                if self.parent.is_some() && !immediate {
+                    // A nested manager is stopped for good by its parent, not restarted.
+                    let path = self.shared.path.to_string();
+                    let tree = self.shared.tree.clone();
+                    let (reply, _) = tokio::sync::oneshot::channel();
+                    if tree
+                        .send_command(Command::Stop {
+                            path: path.into(),
+                            reply,
+                        })
+                        .is_err()
+                    {
+                        self.begin_shutdown(Reason::Requested, false);
+                    }
+                } else {
+                    self.begin_shutdown(Reason::Requested, immediate);
+                }
+            }
+            Command::Snapshot { reply } => {
+                let _ = reply.send(Ok(self.snapshot_level()));
+            }
+            Command::Send { path, msg, reply } => self.on_send(&path, msg, reply),
+            cmd if busy => self.deferred_commands.push_back(cmd),
+            Command::Add {
+                parent,
+                spec,
+                reply,
+            } => match self.resolve(&parent) {
+                Ok(Target::This) => {
+                    let _ = reply.send(self.add(spec));
+                }
+                Ok(Target::Child(key) | Target::Below(key)) => self.forward(
+                    key,
+                    Command::Add {
+                        parent,
+                        spec,
+                        reply,
+                    },
+                ),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Command::Stop { path, reply } => self.on_child_command(path, reply, AfterStop::Stay),
+            Command::Restart { path, reply } => {
+                self.on_child_command(path, reply, AfterStop::Start)
+            }
+            Command::Remove { path, reply } => {
+                self.on_child_command(path, reply, AfterStop::Remove)
+            }
+        }
+    }
+
+    pub(super) fn on_child_command(
+        &mut self,
+        path: Box<str>,
+        reply: super::super::mailbox::Reply<()>,
+        then: AfterStop,
+    ) {
+        let key = match self.resolve(&path) {
+            Ok(Target::Child(key)) => key,
+            Ok(Target::Below(key)) => {
+                let cmd = match then {
+                    AfterStop::Stay => Command::Stop { path, reply },
+                    AfterStop::Start => Command::Restart { path, reply },
+                    AfterStop::Remove => Command::Remove { path, reply },
+                };
+                return self.forward(key, cmd);
+            }
+            Ok(Target::This) => {
+                let _ = reply.send(Err(ControlError::UnknownPath {
+                    path: format!("{path} (a manager cannot stop, restart or remove itself; address it from its parent)"),
+                }));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        if then == AfterStop::Start && matches!(self.phase, Phase::Stopping { .. }) {
+            let _ = reply.send(Err(self.shutting_down()));
+            return;
+        }
+        let slot = self.slots.get_mut(key).expect("resolved key exists");
+        match (&slot.state, then) {
+            (SlotState::Running(_), _) => {
+                if then == AfterStop::Start {
+                    slot.restarts = slot.restarts.saturating_add(1);
+                }
+                slot.waiters.push(reply);
+                self.begin_stop(key, None, then, false);
+            }
+            (_, AfterStop::Remove) => {
+                self.emit_stopped(key);
+                self.remove(key);
+                let _ = reply.send(Ok(()));
+            }
+            (_, AfterStop::Stay) => {
+                if slot.is_live() {
+                    self.set_state(key, SlotState::Stopped);
+                    self.emit_stopped(key);
+                }
+                let _ = reply.send(Ok(()));
+            }
+            (_, AfterStop::Start) => {
+                slot.restarts = slot.restarts.saturating_add(1);
+                self.set_state(key, SlotState::Pending);
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    pub(super) fn on_send(
+        &mut self,
+        path: &str,
+        msg: Control,
+        reply: Option<super::super::mailbox::Reply<()>>,
+    ) {
+        let answer = |r: Result<(), ControlError>,
+                      reply: Option<super::super::mailbox::Reply<()>>| {
+            if let Some(reply) = reply {
+                let _ = reply.send(r);
+            }
+        };
+        match self.resolve(path) {
+            Err(e) => answer(Err(e), reply),
+            Ok(Target::This) => {
+                if matches!(msg, Control::Shutdown) {
+                    self.on_command(Command::Shutdown { immediate: false });
+                } else {
+                    let keys: Vec<u32> = self.slots.keys().collect();
+                    for key in keys {
+                        self.deliver(key, msg.clone(), None);
+                    }
+                }
+                answer(Ok(()), reply);
+            }
+            Ok(Target::Child(key)) => {
+                if matches!(msg, Control::Shutdown) {
+                    let (tx, _) = tokio::sync::oneshot::channel();
+                    self.on_child_command(path.into(), tx, AfterStop::Stay);
+                    answer(Ok(()), reply);
+                } else {
+                    self.deliver(key, msg, reply);
+                }
+            }
+            Ok(Target::Below(key)) => self.forward(
+                key,
+                Command::Send {
+                    path: path.into(),
+                    msg,
+                    reply,
+                },
+            ),
+        }
+    }
+
+    /// Delivers a message to one direct child: into its inbox, or down its subtree.
+    pub(super) fn deliver(
+        &mut self,
+        key: u32,
+        msg: Control,
+        reply: Option<super::super::mailbox::Reply<()>>,
+    ) {
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        let path = slot.child.path();
+        let result = if slot.running().is_none() {
+            Err(ControlError::NotRunning {
+                path: path.to_string(),
+            })
+        } else if let Some(mgr) = slot.child.spec.runnable.as_manager() {
+            let cmd = Command::Send {
+                path: path.as_str().into(),
+                msg,
+                reply,
+            };
+            if let Err(cmd) = mgr.inner.mailbox.send(cmd) {
+                cmd.refuse(ControlError::NotRunning {
+                    path: path.to_string(),
+                });
+            }
+            return;
+        } else {
+            slot.child
+                .inbox
+                .push(msg)
+                .map_err(|_| ControlError::InboxFull {
+                    path: path.to_string(),
+                    capacity: crate::control::INBOX_CAPACITY,
+                })
+        };
+        match reply {
+            Some(reply) => {
+                let _ = reply.send(result);
+            }
+            None => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "broadcast message not delivered");
+                }
+            }
+        }
+    }
+
+    /// Passes a command to the nested manager at `key`.
+    pub(super) fn forward(&mut self, key: u32, cmd: Command) {
+        let Some(slot) = self.slots.get(key) else {
+            return cmd.refuse(ControlError::ManagerGone);
+        };
+        let path = slot.child.path().to_string();
+        let Some(mgr) = slot.child.spec.runnable.as_manager() else {
+            let err = match cmd {
+                Command::Add { .. } => ControlError::NotAManager { path },
+                _ => ControlError::UnknownPath { path },
+            };
+            return cmd.refuse(err);
+        };
+        if slot.running().is_none() {
+            return cmd.refuse(ControlError::NotRunning { path });
+        }
+        if let Err(cmd) = mgr.inner.mailbox.send(cmd) {
+            cmd.refuse(ControlError::NotRunning { path });
+        }
+    }
+
+    pub(super) fn add(&mut self, spec: ChildSpec) -> Result<ChildPath, ControlError> {
+        if matches!(self.phase, Phase::Stopping { .. }) {
+            return Err(self.shutting_down());
+        }
+        spec.validate()?;
+        if self.slots.find(&spec.id).is_some() {
+            return Err(SpecError::DuplicateId {
+                parent: self.shared.path.to_string(),
+                id: spec.id.to_string(),
+            }
+            .into());
+        }
+        if spec.significant && self.policy.auto_shutdown == super::super::AutoShutdown::Never {
+            return Err(SpecError::SignificantWithoutAutoShutdown {
+                id: spec.id.to_string(),
+            }
+            .into());
+        }
+        if let Some(dep) = spec.deps.iter().find(|d| self.slots.find(&d.on).is_none()) {
+            return Err(SpecError::UnknownDependency {
+                id: spec.id.to_string(),
+                on: dep.on.to_string(),
+            }
+            .into());
+        }
+        let path = self.shared.path.join(&spec.id);
+        tracing::debug!(path = %path, "child added");
+        self.insert(Arc::new(spec));
+        Ok(path)
+    }
+
+    pub(super) fn shutting_down(&self) -> ControlError {
+        ControlError::ShuttingDown {
+            path: self.shared.path.to_string(),
+        }
+    }
+
+    pub(super) fn resolve(&self, path: &str) -> Result<Target, ControlError> {
+        let unknown = || ControlError::UnknownPath {
+            path: path.to_string(),
+        };
+        let rel = relative_to(path, self.shared.path.as_str()).ok_or_else(unknown)?;
+        if rel.is_empty() {
+            return Ok(Target::This);
+        }
+        let (first, rest) = match rel.split_once('/') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (rel, None),
+        };
+        let key = self.slots.find(first).ok_or_else(unknown)?;
+        Ok(match rest {
+            None => Target::Child(key),
+            Some(_) => Target::Below(key),
+        })
+    }
+
+    pub(super) fn snapshot_level(&self) -> LevelSnapshot {
+        let now = Instant::now();
+        let mut children = Vec::with_capacity(self.slots.len());
+        let mut nested = Vec::new();
+        for key in self.slots.keys() {
+            let Some(slot) = self.slots.get(key) else {
+                continue;
+            };
+            let runnable = &slot.child.spec.runnable;
+            if let Some(mgr) = runnable.as_manager()
+                && slot.running().is_some()
+            {
+                nested.push((children.len(), mgr.clone()));
+            }
+            children.push(Snapshot {
+                path: slot.child.path(),
+                kind: runnable.kind(),
+                state: slot.public_state(),
+                pid: slot.running().and_then(|_| runnable.pid()),
+                restarts: slot.restarts,
+                uptime: slot.uptime(now),
+                last_exit: slot.last_exit.clone(),
+                children: Vec::new(),
+            });
+        }
+        LevelSnapshot {
+            state: match self.phase {
+                Phase::Stopping { .. } => ChildState::Stopping,
+                _ if self.ready_reported => ChildState::Ready,
+                _ => ChildState::Running,
+            },
+            uptime: now.saturating_duration_since(self.started_at),
+            children,
+            nested,
+        }
+    }
+}

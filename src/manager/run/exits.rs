@@ -1,0 +1,299 @@
+//! Reports from children: readiness and exits, and the restart decisions they lead to.
+
+use super::*;
+
+impl Run {
+    pub(super) fn on_child_msg(&mut self, msg: ChildMsg) {
+        // A shutdown request that arrived with these reports comes first: exits during a
+        // shutdown are not restarted.
+        if matches!(self.phase, Phase::Running) && self.token.is_cancelled() {
+            self.begin_shutdown(Reason::Requested, false);
+        }
+        match msg {
+            ChildMsg::Ready { key, generation } => self.on_ready(key, generation),
+            ChildMsg::Exited {
+                key,
+                generation,
+                exit,
+            } => self.on_exit(key, generation, exit),
+        }
+    }
+
+    pub(super) fn on_ready(&mut self, key: u32, generation: u32) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if slot.generation != generation {
+            return;
+        }
+        let Some(running) = slot.running_mut() else {
+            return;
+        };
+        if running.ready {
+            return;
+        }
+        running.ready = true;
+        self.counts.ready += 1;
+        let child = slot.child.clone();
+        tracing::debug!(path = %child.path(), "child ready");
+        self.shared.emit(|| child.path(), || EventKind::Ready);
+    }
+
+    pub(super) fn on_exit(&mut self, key: u32, generation: u32, exit: RawExit) {
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        if slot.generation != generation || slot.running().is_none() {
+            return;
+        }
+        let Some(SlotState::Running(running)) = self.set_state(key, SlotState::Exited) else {
+            return;
+        };
+        let now = Instant::now();
+        let uptime = now.saturating_duration_since(running.since);
+        let status = match exit {
+            RawExit::Completed => ExitStatus::Completed,
+            RawExit::Failed(e) => ExitStatus::Failed(Arc::from(e)),
+            RawExit::Panicked(m) => ExitStatus::Panicked(Arc::from(m)),
+            RawExit::Aborted => ExitStatus::Aborted,
+        };
+        let slot = self.slots.get_mut(key).expect("slot checked above");
+        slot.last_exit = Some(status.clone());
+        slot.link = None;
+        let child = slot.child.clone();
+        let unread = child.inbox.clear();
+        if unread > 0 {
+            tracing::warn!(path = %child.path(), unread, "child exited with unread control messages");
+        }
+        match &status {
+            ExitStatus::Failed(e) => {
+                tracing::warn!(path = %child.path(), error = %e, "child failed")
+            }
+            ExitStatus::Panicked(m) => {
+                tracing::warn!(path = %child.path(), panic = %m, "child panicked")
+            }
+            _ => tracing::debug!(path = %child.path(), status = %status, "child exited"),
+        }
+        {
+            let status = status.clone();
+            self.shared
+                .emit(|| child.path(), move || EventKind::Exited { status });
+        }
+
+        if let Some(stop) = running.stop {
+            self.after_stop(key, stop, &status);
+            return;
+        }
+        match &mut self.phase {
+            Phase::Running => self.decide(key, status, uptime),
+            Phase::Regrouping { seq, restart, .. } => {
+                if restart.contains(&key) {
+                    // It is restarted with its group anyway.
+                    seq.remaining.retain(|&k| k != key);
+                    self.set_state(key, SlotState::Pending);
+                } else {
+                    self.deferred_exits.push(DeferredExit {
+                        key,
+                        status,
+                        uptime,
+                    });
+                }
+            }
+            Phase::Stopping { .. } => {
+                let failures = failures_of(&child.path(), &status);
+                self.record(failures);
+                self.finish_slot(key);
+            }
+        }
+    }
+
+    /// A child that was asked to stop has exited.
+    pub(super) fn after_stop(&mut self, key: u32, stop: StopRequest, status: &ExitStatus) {
+        let path = self.slots.get(key).map(|s| s.child.path());
+        let stopping = matches!(self.phase, Phase::Stopping { .. });
+        if let Some(path) = path {
+            if stop.timed_out {
+                let timeout = stop.deadline.map_or(Duration::ZERO, |d| {
+                    d.saturating_duration_since(stop.started)
+                });
+                tracing::warn!(path = %path, ?timeout, "child did not stop in time and was aborted");
+                if stopping {
+                    self.record(vec![Failure {
+                        path,
+                        cause: Cause::StopTimeout { timeout },
+                    }]);
+                }
+            } else if stopping && !stop.brutal {
+                let failures = failures_of(&path, status);
+                self.record(failures);
+            }
+        }
+        match stop.then {
+            AfterStop::Stay => {
+                self.set_state(key, SlotState::Stopped);
+                self.emit_stopped(key);
+            }
+            AfterStop::Start => {
+                self.set_state(key, SlotState::Pending);
+            }
+            AfterStop::Remove => {
+                self.emit_stopped(key);
+                self.remove(key);
+            }
+        }
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.answer_waiters();
+        }
+        self.sequence_child_done(key);
+    }
+
+    pub(super) fn sequence_child_done(&mut self, key: u32) {
+        let seq = match &mut self.phase {
+            Phase::Running => return,
+            Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } => seq,
+        };
+        if seq.current == Some(key) {
+            seq.current = None;
+        }
+    }
+
+    /// Applies the restart decision for an exit that nobody asked for.
+    pub(super) fn decide(&mut self, key: u32, status: ExitStatus, uptime: Duration) {
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        let spec = slot.child.spec.clone();
+        let failed = !status.is_success();
+        let exit = decide::Exit {
+            restart: spec.restart,
+            failed,
+            significant: spec.significant,
+            uptime,
+            attempt: slot.attempt,
+            other_significant_alive: self.counts.significant_live > 0,
+        };
+        let now = Instant::now();
+        let decision = decide::decide(&self.policy, exit, &mut self.window, now, fastrand::f64());
+        let path = slot.child.path();
+        match decision {
+            Decision::Restart {
+                scope,
+                delay,
+                attempt,
+            } => {
+                let slot = self.slots.get_mut(key).expect("slot checked above");
+                slot.attempt = attempt;
+                slot.restarts = slot.restarts.saturating_add(1);
+                let restarts = slot.restarts;
+                tracing::info!(path = %path, ?delay, restarts, "restarting child");
+                self.shared.emit(
+                    || path.clone(),
+                    || EventKind::Restarting { delay, restarts },
+                );
+                match scope {
+                    Scope::One => self.schedule_start(key, delay),
+                    Scope::All => {
+                        let group: Vec<u32> = self.slots.keys().collect();
+                        self.begin_regroup(key, group, delay);
+                    }
+                    Scope::Rest => {
+                        let group = self.slots.keys_from(key);
+                        self.begin_regroup(key, group, delay);
+                    }
+                }
+            }
+            Decision::Done => self.finish_slot(key),
+            Decision::AutoShutdown => {
+                tracing::info!(path = %path, "significant child ended; shutting down");
+                self.finish_slot(key);
+                self.begin_shutdown(Reason::AutoShutdown, false);
+            }
+            Decision::Escalate => {
+                let failures = failures_of(&path, &status);
+                self.record(failures);
+                self.finish_slot(key);
+                self.begin_shutdown(Reason::Failed, false);
+            }
+            Decision::GiveUp => {
+                let failure = Failure {
+                    path: self.shared.path.clone(),
+                    cause: Cause::GaveUp {
+                        max_restarts: self.policy.intensity.max_restarts,
+                        period: self.policy.intensity.period,
+                        last_child: path,
+                        last_exit: status.clone(),
+                    },
+                };
+                tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
+                {
+                    let failure = failure.clone();
+                    self.shared.emit(
+                        || self.shared.path.clone(),
+                        move || EventKind::GaveUp { failure },
+                    );
+                }
+                // A nested manager's own failures happened first: they lead.
+                if let ExitStatus::Failed(e) = &status
+                    && let Some(nested) = e.downcast_ref::<TreeError>()
+                {
+                    self.record(nested.clone().into_failures());
+                }
+                self.record(vec![failure]);
+                self.finish_slot(key);
+                self.begin_shutdown(Reason::GaveUp, false);
+            }
+        }
+    }
+
+    /// A child ended for good: temporary children are removed, others stay as exited.
+    pub(super) fn finish_slot(&mut self, key: u32) {
+        self.emit_stopped(key);
+        let temporary = self
+            .slots
+            .get(key)
+            .is_some_and(|s| s.child.spec.restart == Restart::Temporary);
+        if temporary {
+            self.remove(key);
+        } else {
+            self.set_state(key, SlotState::Exited);
+        }
+    }
+
+    pub(super) fn remove(&mut self, key: u32) {
+        self.set_state(key, SlotState::Exited);
+        if let Some(mut slot) = self.slots.remove(key) {
+            slot.answer_waiters();
+        }
+    }
+
+    pub(super) fn emit_stopped(&self, key: u32) {
+        if let Some(slot) = self.slots.get(key) {
+            let child = slot.child.clone();
+            self.shared.emit(|| child.path(), || EventKind::Stopped);
+        }
+    }
+
+    pub(super) fn record(&mut self, failures: Vec<Failure>) {
+        self.failures.extend(failures);
+    }
+
+    pub(super) fn schedule_start(&mut self, key: u32, delay: Duration) {
+        if delay.is_zero() {
+            self.set_state(key, SlotState::Pending);
+            return;
+        }
+        let due = Instant::now() + delay;
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        let timer = Timer {
+            at: due,
+            seq: slot.seq,
+            key,
+            generation: slot.generation,
+            kind: TimerKind::Restart,
+        };
+        self.set_state(key, SlotState::Restarting { due });
+        self.push_timer(timer);
+    }
+}

@@ -1,0 +1,114 @@
+//! Inserting and starting children.
+
+use super::*;
+
+impl Run {
+    pub(super) fn insert(&mut self, spec: Arc<ChildSpec>) -> u32 {
+        let key = self.slots.vacant_key();
+        let child = Arc::new(ChildShared {
+            spec,
+            key,
+            run: self.shared.clone(),
+            inbox: Default::default(),
+        });
+        let significant = child.spec.significant;
+        let key = self.slots.insert(Slot::new(child, self.slots.next_seq()));
+        self.counts.live += 1;
+        if significant {
+            self.counts.significant_live += 1;
+        }
+        key
+    }
+
+    /// Moves a slot to `state`, keeping the counts in step; returns the old state.
+    pub(super) fn set_state(&mut self, key: u32, state: SlotState) -> Option<SlotState> {
+        let old = self.slots.replace_state(key, state)?;
+        let slot = self.slots.get(key)?;
+        let flags = |s: &SlotState| {
+            let live = matches!(
+                s,
+                SlotState::Pending | SlotState::Running(_) | SlotState::Restarting { .. }
+            );
+            let running = matches!(s, SlotState::Running(_));
+            let ready = matches!(s, SlotState::Running(r) if r.ready);
+            (live, running, ready)
+        };
+        let (was_live, was_running, was_ready) = flags(&old);
+        let (is_live, is_running, is_ready) = flags(&slot.state);
+        adjust(&mut self.counts.live, was_live, is_live);
+        adjust(&mut self.counts.running, was_running, is_running);
+        adjust(&mut self.counts.ready, was_ready, is_ready);
+        if slot.child.spec.significant {
+            adjust(&mut self.counts.significant_live, was_live, is_live);
+        }
+        Some(old)
+    }
+
+    /// Starts, in declared order, every pending child whose dependencies hold.
+    pub(super) fn start_pending(&mut self) {
+        if !matches!(self.phase, Phase::Running) || !self.slots.has_pending() {
+            return;
+        }
+        for key in self.slots.pending() {
+            if self.dependencies_hold(key) {
+                self.spawn(key);
+            }
+        }
+    }
+
+    pub(super) fn dependencies_hold(&self, key: u32) -> bool {
+        let Some(slot) = self.slots.get(key) else {
+            return false;
+        };
+        slot.child.spec.deps.iter().all(|dep| {
+            // A dependency that has been removed holds nothing up any more.
+            let Some(other) = self.slots.find(&dep.on).and_then(|k| self.slots.get(k)) else {
+                return true;
+            };
+            let completed = matches!(other.state, SlotState::Exited)
+                && other.last_exit.as_ref().is_some_and(ExitStatus::is_success);
+            match dep.condition {
+                Condition::Started => other.running().is_some() || completed,
+                Condition::Ready => other.running().is_some_and(|r| r.ready) || completed,
+                Condition::Completed => completed,
+            }
+        })
+    }
+
+    pub(super) fn spawn(&mut self, key: u32) {
+        let is_manager;
+        let (child, ctx) = {
+            let Some(slot) = self.slots.get_mut(key) else {
+                return;
+            };
+            slot.generation = slot.generation.wrapping_add(1);
+            is_manager = slot.child.spec.runnable.as_manager().is_some();
+            // Not a child token of the manager's: a cancelled manager must stop its children
+            // itself, in reverse order, rather than have them all cancelled at once.
+            let token = CancellationToken::new();
+            slot.link = is_manager.then(|| TaskEnv::new(self.env.clone(), self.tracker.token()));
+            let ctx = Context::new(
+                slot.child.clone(),
+                token,
+                slot.generation,
+                slot.restarts,
+                slot.link.clone(),
+            );
+            (slot.child.clone(), ctx)
+        };
+        let token = ctx.token.clone();
+        self.shared.emit(|| child.path(), || EventKind::Starting);
+        let join = child_task::spawn(child.clone(), ctx, self.env.clone(), &self.tracker);
+        self.set_state(
+            key,
+            SlotState::Running(Running {
+                token,
+                join,
+                since: Instant::now(),
+                ready: false,
+                stop: None,
+            }),
+        );
+        self.shared.emit(|| child.path(), || EventKind::Running);
+    }
+}

@@ -1,0 +1,378 @@
+//! Stopping children: single stops, group restarts, shutdown sequences.
+
+use super::*;
+
+impl Run {
+    /// Asks a running child to stop under its shutdown policy, clamped by `deadline`.
+    pub(super) fn begin_stop(
+        &mut self,
+        key: u32,
+        deadline: Option<Instant>,
+        then: AfterStop,
+        immediate: bool,
+    ) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let policy = slot.child.spec.shutdown_policy();
+        let seq_no = slot.seq;
+        let generation = slot.generation;
+        let link = slot.link.clone();
+        let Some(running) = slot.running_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        let brutal = immediate || policy == Shutdown::Brutal;
+        let own = match policy {
+            Shutdown::Timeout(d) => Some(now + d),
+            Shutdown::Brutal | Shutdown::Infinity => None,
+        };
+        let deadline = match (own, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(stop) = &mut running.stop {
+            // Already stopping: keep the stricter terms.
+            if then != AfterStop::Stay {
+                stop.then = then;
+            }
+            if brutal && !stop.brutal {
+                stop.brutal = true;
+                running.join.abort();
+            }
+            if let Some(d) = deadline
+                && stop.deadline.is_none_or(|old| d < old)
+            {
+                stop.deadline = Some(d);
+                self.push_timer(Timer {
+                    at: d,
+                    seq: seq_no,
+                    key,
+                    generation,
+                    kind: TimerKind::StopDeadline,
+                });
+            }
+            return;
+        }
+        running.stop = Some(StopRequest {
+            then,
+            started: now,
+            deadline,
+            brutal,
+            timed_out: false,
+        });
+        if brutal {
+            running.join.abort();
+            return;
+        }
+        if let Some(link) = link {
+            *lock(&link.stop_deadline) = deadline;
+        }
+        running.token.cancel();
+        if let Some(at) = deadline {
+            self.push_timer(Timer {
+                at,
+                seq: seq_no,
+                key,
+                generation,
+                kind: TimerKind::StopDeadline,
+            });
+        }
+    }
+
+    /// Starts a group restart: stops the group's running members in reverse order, then
+    /// starts the group again (without its temporary members) after `delay`.
+    pub(super) fn begin_regroup(&mut self, failed: u32, group: Vec<u32>, delay: Duration) {
+        let mut restart = Vec::with_capacity(group.len());
+        let mut remaining = Vec::with_capacity(group.len());
+        for &key in &group {
+            let Some(slot) = self.slots.get(key) else {
+                continue;
+            };
+            if key == failed {
+                restart.push(key);
+                continue;
+            }
+            let temporary = slot.child.spec.restart == Restart::Temporary;
+            match &slot.state {
+                SlotState::Running(r) if r.stop.is_none() => {
+                    remaining.push(key);
+                    if !temporary {
+                        restart.push(key);
+                    }
+                }
+                SlotState::Pending | SlotState::Restarting { .. } if !temporary => {
+                    restart.push(key)
+                }
+                _ => {}
+            }
+        }
+        // Members between runs wait for the group; their restart timers go stale.
+        for &key in &restart {
+            if matches!(
+                self.slots.get(key).map(|s| &s.state),
+                Some(SlotState::Restarting { .. })
+            ) {
+                self.set_state(key, SlotState::Pending);
+            }
+        }
+        self.phase = Phase::Regrouping {
+            seq: Sequence {
+                remaining,
+                current: None,
+                concurrent: self.mgr.inner.stop_order == StopOrder::Concurrent,
+                asked_all: false,
+                deadline: None,
+                immediate: false,
+                aborted: false,
+                then: AfterStop::Start,
+            },
+            restart,
+            failed,
+            delay,
+        };
+        // The failed child is not running; nothing can start until the group is down.
+        self.set_state(failed, SlotState::Pending);
+    }
+
+    /// Starts stopping every child, in reverse declared order.
+    pub(super) fn begin_shutdown(&mut self, reason: Reason, immediate: bool) {
+        if let Phase::Stopping { seq, .. } = &mut self.phase {
+            if immediate && !seq.immediate {
+                seq.immediate = true;
+            }
+            return;
+        }
+        let now = Instant::now();
+        let own = self.mgr.inner.shutdown_timeout.map(|d| now + d);
+        let from_parent = self.env.as_ref().and_then(|e| *lock(&e.stop_deadline));
+        let deadline = match (own, from_parent) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut seq = Sequence {
+            remaining: self.slots.keys().collect(),
+            current: None,
+            concurrent: self.mgr.inner.stop_order == StopOrder::Concurrent,
+            asked_all: false,
+            deadline,
+            immediate,
+            aborted: false,
+            then: AfterStop::Stay,
+        };
+        // A group restart in progress becomes part of the shutdown.
+        if let Phase::Regrouping { seq: old, .. } = &self.phase {
+            seq.current = old.current;
+            for exit in std::mem::take(&mut self.deferred_exits) {
+                if let Some(slot) = self.slots.get(exit.key) {
+                    let failures = failures_of(&slot.child.path(), &exit.status);
+                    self.record(failures);
+                }
+            }
+            let refusal = self.shutting_down();
+            for cmd in self.deferred_commands.drain(..) {
+                cmd.refuse(refusal.clone());
+            }
+        }
+        tracing::debug!(manager = %self.shared.path, ?reason, "manager shutting down");
+        self.phase = Phase::Stopping { seq };
+    }
+
+    /// Drives the sequence of the current phase as far as it goes without waiting.
+    pub(super) fn progress(&mut self) {
+        loop {
+            let (seq, stopping) = match &mut self.phase {
+                Phase::Running => {
+                    self.start_pending();
+                    self.report_ready();
+                    return;
+                }
+                Phase::Regrouping { seq, .. } => (seq, false),
+                Phase::Stopping { seq, .. } => (seq, true),
+            };
+            if seq.immediate {
+                if seq.aborted {
+                    return;
+                }
+                seq.aborted = true;
+                let (deadline, then) = (seq.deadline, seq.then);
+                let keys = std::mem::take(&mut seq.remaining);
+                seq.current = None;
+                for key in keys.into_iter().rev() {
+                    self.stop_or_settle(key, deadline, then, true, stopping);
+                }
+                let running: Vec<u32> = self
+                    .slots
+                    .keys()
+                    .filter(|&k| self.slots.get(k).is_some_and(|s| s.running().is_some()))
+                    .collect();
+                for key in running {
+                    self.begin_stop(key, deadline, AfterStop::Stay, true);
+                }
+                return;
+            }
+            if seq.concurrent {
+                if !seq.asked_all {
+                    seq.asked_all = true;
+                    let (deadline, then) = (seq.deadline, seq.then);
+                    let keys = std::mem::take(&mut seq.remaining);
+                    let mut waiting = Vec::with_capacity(keys.len());
+                    for key in keys.into_iter().rev() {
+                        if self.stop_or_settle(key, deadline, then, false, stopping) {
+                            waiting.push(key);
+                        }
+                    }
+                    // Wait for the first asked last: `remaining` pops from the end.
+                    waiting.reverse();
+                    if let Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } =
+                        &mut self.phase
+                    {
+                        seq.remaining = waiting;
+                    }
+                    continue;
+                }
+                // Amortised O(1) per exit: each key is popped once, and a running key at the
+                // end stops the scan.
+                while let Some(&key) = seq.remaining.last() {
+                    if self.slots.get(key).is_some_and(|s| s.running().is_some()) {
+                        return;
+                    }
+                    seq.remaining.pop();
+                }
+                if let Phase::Regrouping { .. } = self.phase {
+                    self.finish_regroup();
+                    continue;
+                }
+                return;
+            }
+            if let Some(current) = seq.current {
+                let still_running = self
+                    .slots
+                    .get(current)
+                    .is_some_and(|s| s.running().is_some());
+                if still_running {
+                    return;
+                }
+                seq.current = None;
+            }
+            match seq.remaining.pop() {
+                Some(key) => {
+                    let (deadline, then) = (seq.deadline, seq.then);
+                    if self.stop_or_settle(key, deadline, then, false, stopping) {
+                        if let Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } =
+                            &mut self.phase
+                        {
+                            seq.current = Some(key);
+                        }
+                        return;
+                    }
+                }
+                None => {
+                    if let Phase::Regrouping { .. } = self.phase {
+                        self.finish_regroup();
+                        continue;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stops `key` if it runs (returns `true`: wait for it); otherwise settles it at once.
+    pub(super) fn stop_or_settle(
+        &mut self,
+        key: u32,
+        deadline: Option<Instant>,
+        then: AfterStop,
+        immediate: bool,
+        shutting_down: bool,
+    ) -> bool {
+        let Some(slot) = self.slots.get(key) else {
+            return false;
+        };
+        // A temporary bystander of a group restart is not started again.
+        let then = if then == AfterStop::Start && slot.child.spec.restart == Restart::Temporary {
+            AfterStop::Remove
+        } else {
+            then
+        };
+        match &slot.state {
+            SlotState::Running(_) => {
+                self.begin_stop(key, deadline, then, immediate);
+                true
+            }
+            SlotState::Pending | SlotState::Restarting { .. } if shutting_down => {
+                self.set_state(key, SlotState::Stopped);
+                self.emit_stopped(key);
+                if let Some(slot) = self.slots.get_mut(key) {
+                    slot.answer_waiters();
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn finish_regroup(&mut self) {
+        let Phase::Regrouping {
+            restart,
+            delay,
+            failed,
+            ..
+        } = std::mem::replace(&mut self.phase, Phase::Running)
+        else {
+            return;
+        };
+        if self.token.is_cancelled() {
+            self.begin_shutdown(Reason::Requested, false);
+            return;
+        }
+        for key in restart {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            if !matches!(slot.state, SlotState::Pending) {
+                continue;
+            }
+            if key != failed {
+                // Bystanders are restarted too; the intensity counted the group once.
+                slot.restarts = slot.restarts.saturating_add(1);
+                let (child, restarts) = (slot.child.clone(), slot.restarts);
+                self.shared.emit(
+                    || child.path(),
+                    || EventKind::Restarting { delay, restarts },
+                );
+            }
+            self.schedule_start(key, delay);
+        }
+        for exit in std::mem::take(&mut self.deferred_exits) {
+            if matches!(self.phase, Phase::Running) {
+                self.decide(exit.key, exit.status, exit.uptime);
+            } else {
+                let path = self.slots.get(exit.key).map(|s| s.child.path());
+                if let Some(path) = path {
+                    let failures = failures_of(&path, &exit.status);
+                    self.record(failures);
+                }
+                self.finish_slot(exit.key);
+            }
+        }
+        while matches!(self.phase, Phase::Running) {
+            let Some(cmd) = self.deferred_commands.pop_front() else {
+                break;
+            };
+            self.on_command(cmd);
+        }
+    }
+
+    /// Tells the parent this manager is ready once every live child is.
+    pub(super) fn report_ready(&mut self) {
+        if self.ready_reported || self.counts.ready != self.counts.live || self.counts.live == 0 {
+            return;
+        }
+        self.ready_reported = true;
+        if let Some(ctx) = &self.parent {
+            ctx.ready();
+        }
+    }
+}
