@@ -46,8 +46,14 @@ pub(crate) fn spawn(
         guard.report(exit);
     };
     // Only the abort handle is kept: exits are reported through the channel, and dropping the
-    // join handle now, while the task runs, is the cheap path.
-    tokio::spawn(tracker.track_future(run.instrument(span))).abort_handle()
+    // join handle now, while the task runs, is the cheap path. A span that no subscriber wants
+    // is left out of the task: it would only make every child's task bigger.
+    let join = if span.is_disabled() {
+        tokio::spawn(tracker.track_future(run))
+    } else {
+        tokio::spawn(tracker.track_future(run.instrument(span)))
+    };
+    join.abort_handle()
 }
 
 struct ExitGuard {

@@ -41,7 +41,8 @@ pub(crate) struct Running {
     pub(crate) join: AbortHandle,
     pub(crate) since: Instant,
     pub(crate) ready: bool,
-    pub(crate) stop: Option<StopRequest>,
+    /// Boxed: only children being stopped have one, and it would make every slot 32 bytes bigger.
+    pub(crate) stop: Option<Box<StopRequest>>,
 }
 
 pub(crate) enum SlotState {

@@ -81,7 +81,7 @@ impl Run {
         }
 
         if let Some(stop) = running.stop {
-            self.after_stop(key, stop, &status);
+            self.after_stop(key, *stop, &status);
             return;
         }
         match &mut self.phase {

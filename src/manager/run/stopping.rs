@@ -54,13 +54,13 @@ impl Run {
             }
             return;
         }
-        running.stop = Some(StopRequest {
+        running.stop = Some(Box::new(StopRequest {
             then,
             started: now,
             deadline,
             brutal,
             timed_out: false,
-        });
+        }));
         if brutal {
             running.join.abort();
             return;
