@@ -241,3 +241,34 @@ async fn a_process_that_left_the_group_holding_the_pipe_does_not_hang_an_exit() 
     assert_dead(grandchild).await;
     assert_clean(&[s.pid("pid").await]).await;
 }
+
+#[tokio::test]
+async fn captured_pipes_are_enlarged_to_one_mebibyte_where_the_system_allows() {
+    const MIB: u64 = 1024 * 1024;
+    let max: u64 = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    if max < MIB {
+        return; // Not allowed here: the default size is kept, which is not an error.
+    }
+    let s = Scratch::new();
+    let sink = OutputConfig::new().tail(10).build().unwrap();
+    // Linux F_GETPIPE_SZ is 1032; Python's fcntl module names it only from 3.10 on.
+    let script = format!(
+        "import fcntl, os, sys\n\
+         open({pid:?}, 'w').write(str(os.getpgrp()) + '\\n')\n\
+         print(fcntl.fcntl(1, 1032))\n\
+         print(fcntl.fcntl(2, 1032), file=sys.stderr)\n",
+        pid = s.path("pid")
+    );
+    let cmd = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .capture(sink.clone());
+    run_once(cmd).await.unwrap();
+    let tail = sink.tail();
+    assert_eq!(texts(&tail, Stream::Stdout), [MIB.to_string()]);
+    assert_eq!(texts(&tail, Stream::Stderr), [MIB.to_string()]);
+    assert_clean(&[s.pid("pid").await]).await;
+}

@@ -43,6 +43,9 @@ impl Capture {
     pub(crate) fn start(child: &mut tokio::process::Child, sink: Option<&Arc<OutputSink>>) -> Self {
         let progress = Arc::new(AtomicU64::new(0));
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        // As early as possible: the child may already be writing.
+        stdout.iter().for_each(PipeFd::enlarge);
+        stderr.iter().for_each(PipeFd::enlarge);
         let pumps = match (sink, stdout.is_some() || stderr.is_some()) {
             (Some(sink), true) => {
                 let (sink, counter) = (Arc::clone(sink), Arc::clone(&progress));
@@ -105,10 +108,9 @@ impl Capture {
 /// Pumps one pipe, if captured, into `sink`; a read error ends it (reported, not fatal).
 async fn pump<R>(sink: &OutputSink, pipe: Option<R>, stream: Stream, progress: &AtomicU64)
 where
-    R: AsyncRead + Unpin + Send + PipeFd,
+    R: AsyncRead + Unpin + Send,
 {
     let Some(pipe) = pipe else { return };
-    pipe.enlarge();
     let reader = Counted {
         inner: pipe,
         progress,

@@ -360,7 +360,7 @@ impl Command {
     /// (shared pages counted per member). A spike shorter than the interval can go unseen.
     ///
     /// Cost: one timer for this child and one `/proc` scan (see [`stats`](Self::stats)) per
-    /// interval. This is the only periodic wake-up of a process child: without a cgroup the
+    /// interval, done synchronously inside the child's run (on a runtime thread). This is the only periodic wake-up of a process child: without a cgroup the
     /// kernel gives no event when a process's RSS grows. Linux only; ignored where `/proc`
     /// is not available.
     pub fn memory_limit(mut self, bytes: u64, check_interval: Duration) -> Self {
