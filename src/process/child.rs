@@ -1,13 +1,18 @@
-//! A [`Command`] as a [`Runnable`]: pre-start commands, spawn, wait, stop, reload.
+//! A [`Command`] as a [`Runnable`]: pre-start commands, spawn, wait, stop, reload, with the
+//! output captured alongside.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use super::command::{Command, OnReload};
+use tokio::time::{Interval, MissedTickBehavior};
+
+use super::capture::Capture;
+use super::command::{Command, MemoryLimit, OnReload};
 use super::error::ProcessError;
 use super::exit;
 use super::group::Group;
 use super::prestart::{self, Outcome};
+use super::stats;
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::{ControlError, RunResult};
@@ -35,26 +40,69 @@ impl Runnable for Command {
             source,
         })?;
         let _pid = self.pid.set(group.pid());
+        let _stats = self.stats.set(group.pid());
         tracing::info!(program, pid = group.pid(), "process started");
         ctx.ready();
+        let mut capture = Capture::start(group.child_mut(), self.sink.as_ref());
+        let result = capture
+            .alongside(self.supervise(&mut group, &mut ctx, &program))
+            .await;
+        capture.drain().await;
+        result
+    }
+
+    fn kind(&self) -> ChildKind {
+        ChildKind::Process
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.pid.get()
+    }
+}
+
+impl Command {
+    /// Waits for the spawned process to exit, forwarding reloads and stopping its group when
+    /// asked to. Returns once the leader is reaped and the rest of its group killed.
+    async fn supervise(&self, group: &mut Group, ctx: &mut Context, program: &str) -> RunResult {
         // A reload-as-restart asks the manager to restart this child; the manager answers by
         // requesting a stop, which the loop below sees as `Control::Shutdown`.
         let mut restart: Option<Pending> = None;
+        let pgid = group.pid();
+        let mut memory = self.memory_limit.map(|limit| {
+            let mut check = tokio::time::interval_at(
+                tokio::time::Instant::now() + limit.interval,
+                limit.interval,
+            );
+            check.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            (limit, check)
+        });
         loop {
             tokio::select! {
                 status = group.wait() => {
                     let status = status.map_err(|source| ProcessError::Wait {
-                        program: program.clone(),
+                        program: program.to_owned(),
                         source,
                     })?;
                     tracing::info!(program, %status, "process exited");
-                    return Ok(exit::check(status, &self.success_codes, &program)?);
+                    return Ok(exit::check(status, &self.success_codes, program)?);
                 }
                 Some(result) = wait_for(&mut restart) => {
                     restart = None;
                     if let Err(e) = result {
                         tracing::warn!(program, error = %e, "reload: restart refused");
                     }
+                }
+                rss = over_limit(&mut memory, pgid) => {
+                    let limit = self.memory_limit.map_or(0, |l| l.bytes);
+                    tracing::warn!(program, rss, limit, "memory limit exceeded; stopping the process");
+                    let status = group.stop(self.stop_signal, self.stop_timeout).await;
+                    tracing::info!(program, ?status, "process stopped");
+                    return Err(ProcessError::MemoryLimit {
+                        program: program.to_owned(),
+                        limit,
+                        rss,
+                    }
+                    .into());
                 }
                 msg = ctx.recv() => match msg {
                     Some(Control::Reload) => match self.reload {
@@ -75,13 +123,21 @@ impl Runnable for Command {
             }
         }
     }
+}
 
-    fn kind(&self) -> ChildKind {
-        ChildKind::Process
-    }
-
-    fn pid(&self) -> Option<u32> {
-        self.pid.get()
+/// Completes with the group's resident memory when a check finds it over the limit; pending
+/// forever when there is no limit.
+async fn over_limit(memory: &mut Option<(MemoryLimit, Interval)>, pgid: u32) -> u64 {
+    let Some((limit, check)) = memory else {
+        return std::future::pending().await;
+    };
+    loop {
+        check.tick().await;
+        if let Some(usage) = stats::group_usage(pgid) {
+            if usage.rss_bytes > limit.bytes {
+                return usage.rss_bytes;
+            }
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::envfile;
 use super::error::ProcessError;
+use super::output::OutputSink;
 use super::signal::Signal;
+use super::stats::{ProcessStats, StatsCell};
 use super::stdio::Output;
 use crate::spec::{ChildSpec, Shutdown};
 
@@ -57,6 +59,10 @@ impl Default for OnReload {
 /// - **Exit status.** Exit code 0 (or another of the [success codes](Self::success_codes)) is
 ///   `Ok`; another code is [`ProcessError::Exited`], a signal [`ProcessError::Signaled`].
 /// - **Ready** is reported as soon as the process is spawned.
+/// - **Output** is inherited by default; [`capture`](Self::capture) reads it line by line into
+///   an [`OutputSink`] without ever holding up a stop.
+/// - **Resources.** [`stats`](Self::stats) samples the group's memory and CPU on demand;
+///   [`memory_limit`](Self::memory_limit) stops a group that grows too large, as a failure.
 /// - **Pid.** [`Runnable::pid`](crate::Runnable::pid) is the leader's pid while the main
 ///   process runs (not during pre-start commands). Specs that share one `Command` (through
 ///   [`ChildSpec::with_id`]) share that slot and show the pid of the run that started last;
@@ -99,6 +105,7 @@ pub struct Command {
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
+    pub(crate) sink: Option<Arc<OutputSink>>,
     pub(crate) stop_signal: Signal,
     pub(crate) stop_timeout: Duration,
     pub(crate) reload: OnReload,
@@ -106,6 +113,15 @@ pub struct Command {
     pub(crate) parent_death_signal: Option<Signal>,
     pub(crate) pre_start: Vec<Command>,
     pub(crate) pid: PidCell,
+    pub(crate) stats: StatsCell,
+    pub(crate) memory_limit: Option<MemoryLimit>,
+}
+
+/// A limit on the resident memory of a process group, checked periodically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MemoryLimit {
+    pub(crate) bytes: u64,
+    pub(crate) interval: Duration,
 }
 
 impl Command {
@@ -129,6 +145,7 @@ impl Command {
             cwd: None,
             stdout: Output::default(),
             stderr: Output::default(),
+            sink: None,
             stop_signal: Signal::TERM,
             stop_timeout: Self::DEFAULT_STOP_TIMEOUT,
             reload: OnReload::default(),
@@ -136,6 +153,8 @@ impl Command {
             parent_death_signal: None,
             pre_start: Vec::new(),
             pid: PidCell::default(),
+            stats: StatsCell::default(),
+            memory_limit: None,
         }
     }
 
@@ -210,6 +229,58 @@ impl Command {
         self
     }
 
+    /// Captures stdout and stderr line by line into `sink`: log files with rotation, the
+    /// in-memory tail, live subscribers and the per-line callback, as configured by the
+    /// [`OutputConfig`](super::output::OutputConfig) that built it. Sets both streams to
+    /// [`Output::Capture`]; call [`stdout`](Self::stdout) or [`stderr`](Self::stderr)
+    /// afterwards to send one of them elsewhere.
+    ///
+    /// Guarantees:
+    /// - **Never blocks the child** beyond the pipe's capacity (raised to 1 MiB on Linux when
+    ///   the system allows): the pipes are read as fast as the log file takes the bytes, also
+    ///   while the process is being stopped.
+    /// - **Never holds up a stop or an exit.** A run ends when the leader has exited and its
+    ///   group is killed; what is still in the pipes is then read until they end, or until
+    ///   they stay silent for 100 ms (at most 1 s), and the pipes are dropped. Only a process
+    ///   that left the group (a new session) can keep a pipe open that long; what it writes
+    ///   later is lost.
+    /// - **One sink across restarts.** Every run of this command pumps into the same sink, so
+    ///   log files continue, the tail holds lines of successive runs and subscribers keep
+    ///   following. Clones of this `Command` share the sink too (their lines interleave);
+    ///   give each its own to keep them apart.
+    ///
+    /// Cost: no task and no timer while the process runs; the reading happens inside the
+    /// child's run future, as described in [`OutputSink::pump`]. Pre-start commands keep their
+    /// own capture (their output is in [`ProcessError::PreStart`]).
+    ///
+    /// ```no_run
+    /// use overseer::process::Command;
+    /// use overseer::process::output::OutputConfig;
+    ///
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sink = OutputConfig::new()
+    ///     .log_file("/var/log/app.log")
+    ///     .rotate(10 * 1024 * 1024, 5)
+    ///     .tail(200)
+    ///     .build()?;
+    /// let app = Command::new("./app").capture(sink.clone());
+    /// let mut follow = sink.subscribe();
+    /// # let _ = (app, follow.recv().await);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn capture(mut self, sink: Arc<OutputSink>) -> Self {
+        self.sink = Some(sink);
+        self.stdout = Output::Capture;
+        self.stderr = Output::Capture;
+        self
+    }
+
+    /// The sink given to [`capture`](Self::capture), if any: the same one for every run.
+    pub fn output(&self) -> Option<&Arc<OutputSink>> {
+        self.sink.as_ref()
+    }
+
     /// The signal sent to the group to ask it to stop (default `SIGTERM`).
     pub fn stop_signal(mut self, signal: Signal) -> Self {
         self.stop_signal = signal;
@@ -246,6 +317,60 @@ impl Command {
         self
     }
 
+    /// The resource usage of the running process and the rest of its group: resident memory,
+    /// CPU time and CPU % since the previous call, uptime (see [`ProcessStats`]). `None` when
+    /// the main process is not running (not started, between restarts, during pre-start
+    /// commands) or where `/proc` is not available (Linux only).
+    ///
+    /// Cost: one scan of `/proc` (a `readdir` and one small read per process on the system,
+    /// about a millisecond per few hundred processes), done synchronously on the calling
+    /// thread; nothing is measured between calls. Specs sharing one `Command` share its
+    /// samples, as they share [`pid`](crate::Runnable::pid).
+    ///
+    /// A clone of a `Command` is another child with no stats: to ask the one a manager runs,
+    /// share it.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use overseer::process::Command;
+    /// use overseer::{ChildSpec, ProcessManager};
+    ///
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let worker = Arc::new(Command::new("./worker"));
+    /// let tree = ProcessManager::builder("root")
+    ///     .child(ChildSpec::from_arc("worker", worker.clone()))
+    ///     .build()?;
+    /// tokio::spawn(async move { tree.run().await });
+    /// if let Some(stats) = worker.stats() {
+    ///     println!("{} bytes resident, {:?} of CPU", stats.rss_bytes, stats.cpu_time);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stats(&self) -> Option<ProcessStats> {
+        self.stats.sample()
+    }
+
+    /// Stops the process when the resident memory of its group exceeds `bytes`, checked every
+    /// `check_interval` while it runs (at least 10 ms). The stop uses the stop signal and
+    /// timeout, then the run fails with [`ProcessError::MemoryLimit`], so the manager restarts
+    /// the child according to its restart policy.
+    ///
+    /// The group's memory is the sum of its members' RSS, as in [`ProcessStats::rss_bytes`]
+    /// (shared pages counted per member). A spike shorter than the interval can go unseen.
+    ///
+    /// Cost: one timer for this child and one `/proc` scan (see [`stats`](Self::stats)) per
+    /// interval, done synchronously inside the child's run (on a runtime thread). This is the only periodic wake-up of a process child: without a cgroup the
+    /// kernel gives no event when a process's RSS grows. Linux only; ignored where `/proc`
+    /// is not available.
+    pub fn memory_limit(mut self, bytes: u64, check_interval: Duration) -> Self {
+        self.memory_limit = Some(MemoryLimit {
+            bytes,
+            interval: check_interval.max(Duration::from_millis(10)),
+        });
+        self
+    }
+
     /// Adds a one-shot command that must succeed before the main process starts (e.g.
     /// `npm install`). Pre-start commands run in the order added, each in its own process
     /// group with its output captured; a failure is the child's failure
@@ -278,8 +403,8 @@ impl Command {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(&self.args)
             .stdin(std::process::Stdio::null())
-            .stdout(self.stdout.stdio())
-            .stderr(self.stderr.stdio())
+            .stdout(self.stdout.stdio(self.sink.is_some()))
+            .stderr(self.stderr.stdio(self.sink.is_some()))
             .process_group(0)
             .kill_on_drop(true);
         if self.env_clear {
@@ -338,9 +463,13 @@ impl fmt::Debug for Command {
             .field("env_keys", &env_keys)
             .field("env_files", &self.env_files)
             .field("cwd", &self.cwd)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .field("capture", &self.sink.is_some())
             .field("stop_signal", &self.stop_signal)
             .field("stop_timeout", &self.stop_timeout)
             .field("reload", &self.reload)
+            .field("memory_limit", &self.memory_limit)
             .field("pre_start", &self.pre_start.len())
             .finish_non_exhaustive()
     }

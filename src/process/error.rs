@@ -66,6 +66,17 @@ pub enum ProcessError {
         #[source]
         source: std::io::Error,
     },
+    /// The resident memory of the process group exceeded its
+    /// [limit](super::Command::memory_limit); the group was stopped.
+    #[error("{program:?} used {rss} bytes of resident memory, over its limit of {limit}")]
+    MemoryLimit {
+        /// The program as configured.
+        program: String,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The group's resident memory when the limit was found exceeded, in bytes.
+        rss: u64,
+    },
     /// A pre-start command failed, so the main process was not started.
     #[error("pre-start command {program:?} failed: {source}{}", tail(output))]
     PreStart {

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod capture;
 mod child;
 mod command;
 mod envfile;
@@ -36,10 +37,12 @@ pub mod output;
 mod pdeathsig;
 mod prestart;
 mod signal;
+mod stats;
 mod stdio;
 
 pub use command::{Command, OnReload};
 pub use envfile::EnvFileError;
 pub use error::ProcessError;
 pub use signal::Signal;
+pub use stats::ProcessStats;
 pub use stdio::Output;

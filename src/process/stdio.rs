@@ -1,7 +1,7 @@
 //! Where a process child's stdout and stderr go.
 //!
-//! This is the seam for output handling: capturing output line by line (log files, tails,
-//! followers) plugs in here as further variants, so that spawning stays in one place.
+//! Spawning stays in one place: this module only says what each stream is connected to;
+//! [`capture`](super::capture) reads the piped ones into the command's output sink.
 
 use std::process::Stdio;
 
@@ -17,14 +17,21 @@ pub enum Output {
     Inherit,
     /// Discarded (`/dev/null`).
     Null,
+    /// Piped and read line by line into the command's
+    /// [`OutputSink`](super::output::OutputSink), given with
+    /// [`Command::capture`](super::Command::capture) (which sets both streams to this). Without
+    /// a sink the stream is discarded, as with [`Null`](Output::Null).
+    Capture,
 }
 
 impl Output {
-    /// The `Stdio` to spawn with.
-    pub(crate) fn stdio(self) -> Stdio {
+    /// The `Stdio` to spawn with; `captured` says whether a sink will read a piped stream.
+    pub(crate) fn stdio(self, captured: bool) -> Stdio {
         match self {
             Output::Inherit => Stdio::inherit(),
             Output::Null => Stdio::null(),
+            Output::Capture if captured => Stdio::piped(),
+            Output::Capture => Stdio::null(),
         }
     }
 }

@@ -1,0 +1,160 @@
+//! Capture of a running child's stdout and stderr into its output sink.
+//!
+//! The two pumps run inside the child's run future (no helper task): they are polled
+//! alongside the supervision of the process, stop included, so a child that writes while it
+//! stops never blocks on a full pipe. They never hold up the end of a run: once the leader has
+//! exited and its group is killed, they get a short bounded [`drain`](Capture::drain) and the
+//! pipes are dropped, so a process that escaped the group and keeps a pipe open cannot hang it.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Instant;
+
+use super::output::{OutputSink, Stream};
+
+/// After the group is gone, the drain ends when no byte came for this long.
+const DRAIN_IDLE: Duration = Duration::from_millis(100);
+/// After the group is gone, the drain ends after this long whatever comes.
+const DRAIN_MAX: Duration = Duration::from_secs(1);
+/// The capacity asked for each captured pipe (Linux `F_SETPIPE_SZ`): fewer wake-ups under
+/// heavy output, and more room before a child would block.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PIPE_SIZE: usize = 1024 * 1024;
+
+type Pumps = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The pumps of one run; `None` when nothing is captured or both streams have ended.
+pub(crate) struct Capture {
+    pumps: Option<Pumps>,
+    progress: Arc<AtomicU64>,
+}
+
+impl Capture {
+    /// Takes the piped stdout and stderr of `child` (those spawned with
+    /// [`Output::Capture`](super::Output::Capture) and a sink) and prepares their pumps into
+    /// `sink`. Nothing is read until the capture is polled.
+    pub(crate) fn start(child: &mut tokio::process::Child, sink: Option<&Arc<OutputSink>>) -> Self {
+        let progress = Arc::new(AtomicU64::new(0));
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        // As early as possible: the child may already be writing.
+        stdout.iter().for_each(PipeFd::enlarge);
+        stderr.iter().for_each(PipeFd::enlarge);
+        let pumps = match (sink, stdout.is_some() || stderr.is_some()) {
+            (Some(sink), true) => {
+                let (sink, counter) = (Arc::clone(sink), Arc::clone(&progress));
+                let pumps: Pumps = Box::pin(async move {
+                    tokio::join!(
+                        pump(&sink, stdout, Stream::Stdout, &counter),
+                        pump(&sink, stderr, Stream::Stderr, &counter)
+                    );
+                });
+                Some(pumps)
+            }
+            _ => None,
+        };
+        Capture { pumps, progress }
+    }
+
+    /// Runs `fut` to completion while pumping the output.
+    pub(crate) async fn alongside<F: Future>(&mut self, fut: F) -> F::Output {
+        tokio::pin!(fut);
+        loop {
+            let Some(pumps) = self.pumps.as_mut() else {
+                return fut.await;
+            };
+            tokio::select! {
+                biased;
+                out = &mut fut => return out,
+                () = pumps => {}
+            }
+            // Both streams ended; the process may still run.
+            self.pumps = None;
+        }
+    }
+
+    /// Reads what is left after the process group is gone: until both streams end, or no
+    /// byte came for [`DRAIN_IDLE`], or [`DRAIN_MAX`] passed. Then the pipes are dropped.
+    pub(crate) async fn drain(mut self) {
+        let Some(mut pumps) = self.pumps.take() else {
+            return;
+        };
+        let deadline = Instant::now() + DRAIN_MAX;
+        let mut seen = self.progress.load(Ordering::Relaxed);
+        loop {
+            let until = deadline.min(Instant::now() + DRAIN_IDLE);
+            if tokio::time::timeout_at(until, &mut pumps).await.is_ok() {
+                return;
+            }
+            let now = self.progress.load(Ordering::Relaxed);
+            if now == seen || Instant::now() >= deadline {
+                tracing::debug!(
+                    "output still open after the process group ended (a process left the \
+                     group?); dropping the pipes"
+                );
+                return;
+            }
+            seen = now;
+        }
+    }
+}
+
+/// Pumps one pipe, if captured, into `sink`; a read error ends it (reported, not fatal).
+async fn pump<R>(sink: &OutputSink, pipe: Option<R>, stream: Stream, progress: &AtomicU64)
+where
+    R: AsyncRead + Unpin + Send,
+{
+    let Some(pipe) = pipe else { return };
+    let reader = Counted {
+        inner: pipe,
+        progress,
+    };
+    if let Err(error) = sink.pump(reader, stream).await {
+        tracing::warn!(%stream, %error, "cannot read the process output");
+    }
+}
+
+/// A pipe whose capacity can be raised; does nothing where that is not supported.
+trait PipeFd {
+    /// Asks for a larger pipe buffer; failure (a lowered `pipe-max-size`, the per-user pipe
+    /// quota) keeps the default size and is only logged.
+    fn enlarge(&self);
+}
+
+impl<T: std::os::fd::AsFd> PipeFd for T {
+    fn enlarge(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Err(error) = rustix::pipe::fcntl_setpipe_size(self, PIPE_SIZE) {
+            tracing::debug!(%error, "cannot enlarge the output pipe; keeping its size");
+        }
+    }
+}
+
+/// A reader that counts the bytes read through it, so the drain can tell progress from
+/// silence.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a AtomicU64,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Counted<'_, R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before);
+        if read > 0 {
+            self.progress.fetch_add(read as u64, Ordering::Relaxed);
+        }
+        poll
+    }
+}
