@@ -1,0 +1,297 @@
+//! The OS-process figures that criterion does not fit, each side by side with its raw
+//! baseline in the same run (the others are in `benches/processes.rs`):
+//!
+//! 1. **Supervisor RSS with 100 idle children.** One fresh process per measurement: the
+//!    example re-executes itself (`--rss IMPL`), builds a 2-worker multi-thread Tokio runtime,
+//!    starts 100 `sleep 1000` children and reads `VmRSS`/`VmHWM` from `/proc/self/status`
+//!    once all of them run, then stops them.
+//!    - `overseer`: one `ProcessManager` with 100 `Command` children (`StopOrder::Concurrent`,
+//!      which only changes the teardown after the reading), running once all 100 `Ready`
+//!      events (sent right after each spawn) have arrived;
+//!    - `raw`: 100 `tokio::process::Child` handles held in a `Vec`.
+//! 2. **200 MB of child stdout into a rotating log** (50 MB × 10 files), against a shell
+//!    redirect of the same pipeline, alternating, best and median of the rounds:
+//!    - `shell`: `sh -c 'head -c 200000000 /dev/zero | tr "\0" x | fold -w 99 > FILE'`;
+//!    - `pump`: the same pipeline without the redirect, spawned by `tokio::process` in its
+//!      own process group with stdout piped, and the pipe read by `OutputSink::pump` on the
+//!      same 2-worker runtime. (`overseer::process::Command` has no capture option yet:
+//!      `Output` is only `Inherit` or `Null`; so this is what a `Command` child with captured
+//!      output would run, without the manager around it.)
+//!
+//! ```sh
+//! cargo run --release --example process_figures                 # 3 RSS runs each, 3 rounds
+//! cargo run --release --example process_figures -- --rounds 5   # 5 throughput rounds
+//! # one RSS measurement (what the parent runs for each row):
+//! cargo run --release --example process_figures -- --rss overseer
+//! ```
+//!
+//! Scratch files go to a temporary directory, removed at the end.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use overseer::process::output::{OutputConfig, Stream};
+use overseer::process::{Command, Output};
+use overseer::{EventKind, ProcessManager, StopOrder};
+
+const N: usize = 100;
+const RSS_RUNS: usize = 3;
+const BYTES: u64 = 200_000_000;
+const PIPELINE: &str = r#"head -c 200000000 /dev/zero | tr "\0" x | fold -w 99"#;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+// ----- 1. RSS ------------------------------------------------------------------------------
+
+/// (VmRSS, VmHWM) of this process, in KiB.
+fn status_kib() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let field = |key: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} missing in /proc/self/status"));
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .expect("kB value")
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn rss_overseer() -> (u64, u64) {
+    let sleep = Command::new("sleep")
+        .arg("1000")
+        .stdout(Output::Null)
+        .stop_timeout(Duration::from_secs(5));
+    let tree = ProcessManager::builder("root")
+        .children((0..N).map(|i| sleep.clone().into_spec(format!("s{i}"))))
+        .stop_order(StopOrder::Concurrent)
+        .build()
+        .expect("valid tree");
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    let mut ready = 0;
+    while ready < N {
+        let ev = events.recv().await.expect("tree ended early");
+        if matches!(ev.kind, EventKind::Ready) {
+            ready += 1;
+        }
+    }
+    drop(events);
+    let snap = handle.snapshot().await.expect("snapshot");
+    let with_pid = snap.children.iter().filter(|c| c.pid.is_some()).count();
+    assert_eq!(with_pid, N, "every child has a running process");
+    let after = status_kib();
+    handle.shutdown().expect("shutdown");
+    run.await.expect("run task").expect("clean shutdown");
+    after
+}
+
+async fn rss_raw() -> (u64, u64) {
+    let mut children: Vec<tokio::process::Child> = (0..N)
+        .map(|_| {
+            tokio::process::Command::new("sleep")
+                .arg("1000")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn sleep")
+        })
+        .collect();
+    let after = status_kib();
+    for child in &mut children {
+        child.start_kill().expect("kill");
+    }
+    for child in &mut children {
+        child.wait().await.expect("wait");
+    }
+    after
+}
+
+fn rss_child(imp: &str) {
+    let rt = runtime();
+    let before = status_kib();
+    let after = rt.block_on(async {
+        match imp {
+            "overseer" => tokio::spawn(rss_overseer()).await.expect("task"),
+            "raw" => tokio::spawn(rss_raw()).await.expect("task"),
+            other => panic!("unknown --rss {other}"),
+        }
+    });
+    println!("RESULT {} {} {} {}", before.0, before.1, after.0, after.1);
+}
+
+fn rss_parent() {
+    let exe = std::env::current_exe().expect("current_exe");
+    println!("## Supervisor RSS with {N} idle `sleep 1000` children (KiB, fresh process each)");
+    println!(
+        "{:<10} {:>4} {:>12} {:>12} {:>12} {:>12}",
+        "impl", "run", "RSS before", "RSS with N", "HWM with N", "delta"
+    );
+    for run in 1..=RSS_RUNS {
+        for imp in ["raw", "overseer"] {
+            let out = std::process::Command::new(&exe)
+                .args(["--rss", imp])
+                .stdin(Stdio::null())
+                .output()
+                .expect("spawn measurement");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            match stdout.lines().find(|l| l.starts_with("RESULT ")) {
+                Some(line) if out.status.success() => {
+                    let f: Vec<u64> = line
+                        .split_whitespace()
+                        .skip(1)
+                        .map(|v| v.parse().expect("number"))
+                        .collect();
+                    println!(
+                        "{imp:<10} {run:>4} {:>12} {:>12} {:>12} {:>12}",
+                        f[0],
+                        f[2],
+                        f[3],
+                        f[2] as i64 - f[0] as i64
+                    );
+                }
+                _ => println!(
+                    "{imp:<10} {run:>4} FAILED ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        }
+    }
+}
+
+// ----- 2. Output throughput ----------------------------------------------------------------
+
+fn remove_all(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("read scratch dir") {
+        let path = entry.expect("entry").path();
+        total += std::fs::metadata(&path).expect("metadata").len();
+        std::fs::remove_file(path).expect("remove");
+    }
+    total
+}
+
+fn shell(dir: &Path) -> (Duration, u64) {
+    let out = dir.join("shell.out");
+    let t0 = Instant::now();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{PIPELINE} > '{}'", out.display()))
+        .status()
+        .expect("spawn sh");
+    let took = t0.elapsed();
+    assert!(status.success(), "shell redirect failed");
+    (took, remove_all(dir))
+}
+
+async fn pump(dir: &Path) -> (Duration, u64) {
+    let sink = OutputConfig::new()
+        .log_file(dir.join("app.log"))
+        .rotate(50_000_000, 10)
+        .build()
+        .expect("open log");
+    let t0 = Instant::now();
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", PIPELINE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn sh");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let pumping = tokio::spawn(async move { sink.pump(stdout, Stream::Stdout).await });
+    let status = child.wait().await.expect("wait");
+    pumping.await.expect("pump task").expect("pump");
+    let took = t0.elapsed();
+    assert!(status.success(), "pipeline failed");
+    (took, remove_all(dir))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn throughput(rounds: usize) {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let rt = runtime();
+    println!();
+    println!("## 200 MB of stdout into a rotating log (50 MB x 10) vs a shell redirect");
+    let (mut shells, mut pumps) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let (s, shell_bytes) = shell(dir.path());
+        let (p, pump_bytes) = rt.block_on(pump(dir.path()));
+        // The pump ends the last, unterminated line with a newline in the file.
+        assert!(
+            pump_bytes == shell_bytes || pump_bytes == shell_bytes + 1,
+            "pump wrote {pump_bytes} bytes, shell {shell_bytes}"
+        );
+        assert!(shell_bytes > BYTES);
+        println!(
+            "round {round}: shell {:.3} s ({shell_bytes} B)  pump {:.3} s ({pump_bytes} B)  load {}",
+            s.as_secs_f64(),
+            p.as_secs_f64(),
+            load()
+        );
+        shells.push(s);
+        pumps.push(p);
+    }
+    let mb = (BYTES as f64) / 1e6;
+    for (name, v) in [("shell", &shells), ("pump", &pumps)] {
+        let best = *v.iter().min().expect("a round");
+        let med = median(v.clone());
+        println!(
+            "{name:5} best {:.3} s ({:.0} MB/s)  median {:.3} s ({:.0} MB/s)",
+            best.as_secs_f64(),
+            mb / best.as_secs_f64(),
+            med.as_secs_f64(),
+            mb / med.as_secs_f64()
+        );
+    }
+    let best = |v: &Vec<Duration>| v.iter().min().copied().expect("a round");
+    println!(
+        "speed ratio shell/pump: best {:.3}, median {:.3} (goal >= 0.9)",
+        best(&shells).as_secs_f64() / best(&pumps).as_secs_f64(),
+        median(shells.clone()).as_secs_f64() / median(pumps.clone()).as_secs_f64()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |key: &str| {
+        args.iter()
+            .position(|a| a == key)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if let Some(imp) = arg("--rss") {
+        rss_child(&imp);
+        return;
+    }
+    let rounds = arg("--rounds").map_or(3, |v| v.parse().expect("--rounds <number>"));
+    println!("load average at start: {}", load());
+    rss_parent();
+    throughput(rounds);
+    println!("load average at end: {}", load());
+}
