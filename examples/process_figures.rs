@@ -1,6 +1,12 @@
 //! The OS-process figures that criterion does not fit, each side by side with its raw
 //! baseline in the same run (the others are in `benches/processes.rs`):
 //!
+//! 0. **Restart gap and stop of 100, interleaved.** The same adapters as
+//!    `benches/processes.rs` (`benches/procs/mod.rs`), run in rounds that rotate through the
+//!    implementations, so that a change in the machine's load hits all of them alike. Per
+//!    round: `K` restarts of each (`raw`, `raw_group`, `overseer`), then one stop of 100
+//!    `sleep 1000` children of each (`raw`, `overseer_concurrent`, `overseer_reverse`).
+//!    Reported: the median over the rounds, and the median of the per-round ratios.
 //! 1. **Supervisor RSS with 100 idle children.** One fresh process per measurement: the
 //!    example re-executes itself (`--rss IMPL`), builds a 2-worker multi-thread Tokio runtime,
 //!    starts 100 `sleep 1000` children and reads `VmRSS`/`VmHWM` from `/proc/self/status`
@@ -19,23 +25,28 @@
 //!      output would run, without the manager around it.)
 //!
 //! ```sh
-//! cargo run --release --example process_figures                 # 3 RSS runs each, 3 rounds
+//! cargo run --release --example process_figures                 # all, default rounds
 //! cargo run --release --example process_figures -- --rounds 5   # 5 throughput rounds
+//! cargo run --release --example process_figures -- --only interleaved   # or rss, output
 //! # one RSS measurement (what the parent runs for each row):
 //! cargo run --release --example process_figures -- --rss overseer
 //! ```
 //!
 //! Scratch files go to a temporary directory, removed at the end.
 
+#[path = "../benches/procs/mod.rs"]
+mod procs;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use overseer::StopOrder;
 use overseer::process::output::{OutputConfig, Stream};
-use overseer::process::{Command, Output};
-use overseer::{EventKind, ProcessManager, StopOrder};
 
 const N: usize = 100;
+const INTERLEAVED_ROUNDS: usize = 10;
+const RESTARTS_PER_ROUND: u64 = 300;
 const RSS_RUNS: usize = 3;
 const BYTES: u64 = 200_000_000;
 const PIPELINE: &str = r#"head -c 200000000 /dev/zero | tr "\0" x | fold -w 99"#;
@@ -52,6 +63,93 @@ fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
+}
+
+// ----- 0. Interleaved restart gap and stop ------------------------------------------------
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Prints, per implementation, the median over the rounds (ms) and the median of the
+/// per-round ratios to the first implementation (the raw baseline).
+fn report(unit: &str, names: &[&str], rows: &[Vec<f64>]) {
+    for (i, name) in names.iter().enumerate() {
+        let values: Vec<f64> = rows.iter().map(|r| r[i]).collect();
+        let ratios: Vec<f64> = rows.iter().map(|r| r[i] / r[0]).collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        println!(
+            "{name:<20} median {:8.3} {unit}  (min {lo:.3}, max {hi:.3})  median ratio to {} {:.2}x",
+            median_f(values.clone()),
+            names[0],
+            median_f(ratios)
+        );
+    }
+}
+
+fn interleaved() {
+    let rt = runtime();
+    println!(
+        "## Restart gap, interleaved: {INTERLEAVED_ROUNDS} rounds x {RESTARTS_PER_ROUND} restarts each (ms per restart)"
+    );
+    let names = ["raw", "raw_group", "overseer"];
+    let mut rows = Vec::new();
+    for round in 0..INTERLEAVED_ROUNDS {
+        let mut row = [0.0; 3];
+        for j in 0..3 {
+            let i = (round + j) % 3;
+            let took = rt.block_on(async {
+                let k = RESTARTS_PER_ROUND;
+                tokio::spawn(async move {
+                    match i {
+                        0 => procs::raw_restarts(k).await,
+                        1 => procs::raw_group_restarts(k).await,
+                        _ => procs::overseer_restarts(k).await,
+                    }
+                })
+                .await
+                .expect("task")
+            });
+            row[i] = took.as_secs_f64() * 1e3 / RESTARTS_PER_ROUND as f64;
+        }
+        rows.push(row.to_vec());
+    }
+    report("ms", &names, &rows);
+    println!("load average: {}", load());
+
+    println!();
+    println!(
+        "## Stop {} children, interleaved: {INTERLEAVED_ROUNDS} rounds (ms)",
+        procs::STOP_N
+    );
+    let names = ["raw", "overseer_concurrent", "overseer_reverse"];
+    let mut rows = Vec::new();
+    for round in 0..INTERLEAVED_ROUNDS {
+        let mut row = [0.0; 3];
+        for j in 0..3 {
+            let i = (round + j) % 3;
+            let took = rt.block_on(async {
+                let n = procs::STOP_N;
+                tokio::spawn(async move {
+                    match i {
+                        0 => procs::raw_stop(n).await,
+                        1 => procs::overseer_stop_concurrent(n).await,
+                        _ => procs::overseer_stop_reverse(n).await,
+                    }
+                })
+                .await
+                .expect("task")
+            });
+            row[i] = took.as_secs_f64() * 1e3;
+        }
+        rows.push(row.to_vec());
+    }
+    report("ms", &names, &rows);
+    println!("load average: {}", load());
+    println!();
 }
 
 // ----- 1. RSS ------------------------------------------------------------------------------
@@ -75,26 +173,8 @@ fn status_kib() -> (u64, u64) {
 }
 
 async fn rss_overseer() -> (u64, u64) {
-    let sleep = Command::new("sleep")
-        .arg("1000")
-        .stdout(Output::Null)
-        .stop_timeout(Duration::from_secs(5));
-    let tree = ProcessManager::builder("root")
-        .children((0..N).map(|i| sleep.clone().into_spec(format!("s{i}"))))
-        .stop_order(StopOrder::Concurrent)
-        .build()
-        .expect("valid tree");
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    let mut ready = 0;
-    while ready < N {
-        let ev = events.recv().await.expect("tree ended early");
-        if matches!(ev.kind, EventKind::Ready) {
-            ready += 1;
-        }
-    }
-    drop(events);
+    // The bench's tree: 100 `sleep 1000` children, returned once all are `Ready`.
+    let (handle, run) = procs::overseer_start(N, StopOrder::Concurrent).await;
     let snap = handle.snapshot().await.expect("snapshot");
     let with_pid = snap.children.iter().filter(|c| c.pid.is_some()).count();
     assert_eq!(with_pid, N, "every child has a running process");
@@ -290,8 +370,17 @@ fn main() {
         return;
     }
     let rounds = arg("--rounds").map_or(3, |v| v.parse().expect("--rounds <number>"));
+    let only = arg("--only");
+    let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
     println!("load average at start: {}", load());
-    rss_parent();
-    throughput(rounds);
+    if wants("interleaved") {
+        interleaved();
+    }
+    if wants("rss") {
+        rss_parent();
+    }
+    if wants("output") {
+        throughput(rounds);
+    }
     println!("load average at end: {}", load());
 }
