@@ -23,13 +23,19 @@
 //!      same 2-worker runtime. (`overseer::process::Command` has no capture option yet:
 //!      `Output` is only `Inherit` or `Null`; so this is what a `Command` child with captured
 //!      output would run, without the manager around it.)
+//!    - `rw_loop`: the same pipeline piped into this process and copied to a plain file by a
+//!      blocking 64 KiB `read`/`write_all` loop on a std thread (no lines, no rotation, no
+//!      runtime): the floor for any supervisor that captures output through a pipe, to tell
+//!      what the pipe hop costs by itself on this machine from what the pump adds.
+//!
+//!    For `pump` and `rw_loop`, this process's own CPU time (user + system) is printed too.
 //!
 //! ```sh
 //! cargo run --release --example process_figures                 # all, default rounds
 //! cargo run --release --example process_figures -- --rounds 5   # 5 throughput rounds
 //! cargo run --release --example process_figures -- --only interleaved   # or rss, output
 //! # one RSS measurement (what the parent runs for each row):
-//! cargo run --release --example process_figures -- --rss overseer
+//! cargo run --release --example process_figures -- --rss overseer [--n 100]
 //! ```
 //!
 //! Scratch files go to a temporary directory, removed at the end.
@@ -172,20 +178,20 @@ fn status_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-async fn rss_overseer() -> (u64, u64) {
+async fn rss_overseer(n: usize) -> (u64, u64) {
     // The bench's tree: 100 `sleep 1000` children, returned once all are `Ready`.
-    let (handle, run) = procs::overseer_start(N, StopOrder::Concurrent).await;
+    let (handle, run) = procs::overseer_start(n, StopOrder::Concurrent).await;
     let snap = handle.snapshot().await.expect("snapshot");
     let with_pid = snap.children.iter().filter(|c| c.pid.is_some()).count();
-    assert_eq!(with_pid, N, "every child has a running process");
+    assert_eq!(with_pid, n, "every child has a running process");
     let after = status_kib();
     handle.shutdown().expect("shutdown");
     run.await.expect("run task").expect("clean shutdown");
     after
 }
 
-async fn rss_raw() -> (u64, u64) {
-    let mut children: Vec<tokio::process::Child> = (0..N)
+async fn rss_raw(n: usize) -> (u64, u64) {
+    let mut children: Vec<tokio::process::Child> = (0..n)
         .map(|_| {
             tokio::process::Command::new("sleep")
                 .arg("1000")
@@ -206,13 +212,13 @@ async fn rss_raw() -> (u64, u64) {
     after
 }
 
-fn rss_child(imp: &str) {
+fn rss_child(imp: &str, n: usize) {
     let rt = runtime();
     let before = status_kib();
     let after = rt.block_on(async {
         match imp {
-            "overseer" => tokio::spawn(rss_overseer()).await.expect("task"),
-            "raw" => tokio::spawn(rss_raw()).await.expect("task"),
+            "overseer" => tokio::spawn(rss_overseer(n)).await.expect("task"),
+            "raw" => tokio::spawn(rss_raw(n)).await.expect("task"),
             other => panic!("unknown --rss {other}"),
         }
     });
@@ -308,6 +314,47 @@ async fn pump(dir: &Path) -> (Duration, u64) {
     (took, remove_all(dir))
 }
 
+/// CPU time (user + system) of this process so far, in ms (Linux `/proc/self/stat`, 10 ms
+/// clock ticks assumed).
+fn own_cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    ticks * 10
+}
+
+fn rw_loop(dir: &Path) -> (Duration, u64) {
+    use std::io::{Read, Write};
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", PIPELINE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let path = dir.join("rw.out");
+    let copier = std::thread::spawn(move || {
+        let mut file = std::fs::File::create(path).expect("create");
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buf[..n]).expect("write");
+        }
+    });
+    copier.join().expect("copier thread");
+    let status = child.wait().expect("wait");
+    let took = t0.elapsed();
+    assert!(status.success(), "pipeline failed");
+    (took, remove_all(dir))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -318,10 +365,15 @@ fn throughput(rounds: usize) {
     let rt = runtime();
     println!();
     println!("## 200 MB of stdout into a rotating log (50 MB x 10) vs a shell redirect");
-    let (mut shells, mut pumps) = (Vec::new(), Vec::new());
+    let (mut shells, mut pumps, mut rws) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         let (s, shell_bytes) = shell(dir.path());
+        let cpu0 = own_cpu_ms();
         let (p, pump_bytes) = rt.block_on(pump(dir.path()));
+        let cpu1 = own_cpu_ms();
+        let (r, rw_bytes) = rw_loop(dir.path());
+        let cpu2 = own_cpu_ms();
+        assert_eq!(rw_bytes, shell_bytes);
         // The pump ends the last, unterminated line with a newline in the file.
         assert!(
             pump_bytes == shell_bytes || pump_bytes == shell_bytes + 1,
@@ -329,20 +381,24 @@ fn throughput(rounds: usize) {
         );
         assert!(shell_bytes > BYTES);
         println!(
-            "round {round}: shell {:.3} s ({shell_bytes} B)  pump {:.3} s ({pump_bytes} B)  load {}",
+            "round {round}: shell {:.3} s ({shell_bytes} B)  pump {:.3} s ({pump_bytes} B, own CPU {} ms)  rw_loop {:.3} s (own CPU {} ms)  load {}",
             s.as_secs_f64(),
             p.as_secs_f64(),
+            cpu1 - cpu0,
+            r.as_secs_f64(),
+            cpu2 - cpu1,
             load()
         );
         shells.push(s);
         pumps.push(p);
+        rws.push(r);
     }
     let mb = (BYTES as f64) / 1e6;
-    for (name, v) in [("shell", &shells), ("pump", &pumps)] {
+    for (name, v) in [("shell", &shells), ("pump", &pumps), ("rw_loop", &rws)] {
         let best = *v.iter().min().expect("a round");
         let med = median(v.clone());
         println!(
-            "{name:5} best {:.3} s ({:.0} MB/s)  median {:.3} s ({:.0} MB/s)",
+            "{name:7} best {:.3} s ({:.0} MB/s)  median {:.3} s ({:.0} MB/s)",
             best.as_secs_f64(),
             mb / best.as_secs_f64(),
             med.as_secs_f64(),
@@ -355,6 +411,11 @@ fn throughput(rounds: usize) {
         best(&shells).as_secs_f64() / best(&pumps).as_secs_f64(),
         median(shells.clone()).as_secs_f64() / median(pumps.clone()).as_secs_f64()
     );
+    println!(
+        "speed ratio shell/rw_loop: best {:.3}, median {:.3} (the pipe hop alone)",
+        best(&shells).as_secs_f64() / best(&rws).as_secs_f64(),
+        median(shells.clone()).as_secs_f64() / median(rws.clone()).as_secs_f64()
+    );
 }
 
 fn main() {
@@ -366,7 +427,8 @@ fn main() {
             .cloned()
     };
     if let Some(imp) = arg("--rss") {
-        rss_child(&imp);
+        let n = arg("--n").map_or(N, |v| v.parse().expect("--n <number>"));
+        rss_child(&imp, n);
         return;
     }
     let rounds = arg("--rounds").map_or(3, |v| v.parse().expect("--rounds <number>"));
