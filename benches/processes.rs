@@ -8,7 +8,11 @@
 //!     group, stdio from `/dev/null`, `kill_on_drop`, and a `SIGKILL` to the group after the
 //!     leader is reaped), to tell the cost of the spawn options from the cost of the manager;
 //!   - `overseer`: one manager, one `Command` child; the time between the first and the
-//!     `K+1`-th `EventKind::Running` event (their `at` timestamps) for `K` restarts.
+//!     `K+1`-th `EventKind::Running` event (their `at` timestamps) for `K` restarts;
+//!   - `overseer_no_events`: the same tree without an event subscriber (which costs a task
+//!     wake-up per event): intensity `K - 1`, so the manager gives up at the `K`-th crash;
+//!     the time from spawning `run()` to its return, i.e. `K` spawn+wait cycles plus one
+//!     start and one give-up of the manager.
 //! * `stop_100`: 100 `sleep 1000` children that exit on `SIGTERM`, all running; the time to
 //!   stop them all. Start-up is outside the timed part.
 //!   - `raw`: `SIGTERM` to each of 100 `tokio::process::Child`ren, then await all `wait()`s;
@@ -37,8 +41,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group};
 use procs::{
-    STOP_N, overseer_restarts, overseer_stop_concurrent, overseer_stop_reverse, raw_group_restarts,
-    raw_restarts, raw_stop,
+    STOP_N, overseer_restarts, overseer_runs_until_give_up, overseer_stop_concurrent,
+    overseer_stop_reverse, raw_group_restarts, raw_restarts, raw_stop,
 };
 use tokio::runtime::Runtime;
 
@@ -74,6 +78,7 @@ fn restart_benches(c: &mut Criterion) {
     one!("raw", raw_restarts);
     one!("raw_group", raw_group_restarts);
     one!("overseer", overseer_restarts);
+    one!("overseer_no_events", overseer_runs_until_give_up);
     g.finish();
 }
 

@@ -4,9 +4,10 @@
 //! 0. **Restart gap and stop of 100, interleaved.** The same adapters as
 //!    `benches/processes.rs` (`benches/procs/mod.rs`), run in rounds that rotate through the
 //!    implementations, so that a change in the machine's load hits all of them alike. Per
-//!    round: `K` restarts of each (`raw`, `raw_group`, `overseer`), then one stop of 100
-//!    `sleep 1000` children of each (`raw`, `overseer_concurrent`, `overseer_reverse`).
-//!    Reported: the median over the rounds, and the median of the per-round ratios.
+//!    round: `K` restarts of each (`raw`, `raw_group`, `overseer`, `overseer_no_events`),
+//!    then one stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`, `overseer_reverse`).
+//!    Reported: the median over the rounds, and the median of the per-round ratios; for the
+//!    restarts also percentiles of the single restart gaps, pooled over the rounds.
 //! 1. **Supervisor RSS with 100 idle children.** One fresh process per measurement: the
 //!    example re-executes itself (`--rss IMPL`), builds a 2-worker multi-thread Tokio runtime,
 //!    starts 100 `sleep 1000` children and reads `VmRSS`/`VmHWM` from `/proc/self/status`
@@ -73,6 +74,11 @@ fn load() -> String {
 
 // ----- 0. Interleaved restart gap and stop ------------------------------------------------
 
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
 fn median_f(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -101,29 +107,52 @@ fn interleaved() {
     println!(
         "## Restart gap, interleaved: {INTERLEAVED_ROUNDS} rounds x {RESTARTS_PER_ROUND} restarts each (ms per restart)"
     );
-    let names = ["raw", "raw_group", "overseer"];
+    let names = ["raw", "raw_group", "overseer", "overseer_no_events"];
     let mut rows = Vec::new();
+    let mut pooled: [Vec<f64>; 4] = Default::default();
     for round in 0..INTERLEAVED_ROUNDS {
-        let mut row = [0.0; 3];
-        for j in 0..3 {
-            let i = (round + j) % 3;
-            let took = rt.block_on(async {
+        let mut row = [0.0; 4];
+        for j in 0..4 {
+            let i = (round + j) % 4;
+            let gaps = rt.block_on(async {
                 let k = RESTARTS_PER_ROUND;
                 tokio::spawn(async move {
                     match i {
-                        0 => procs::raw_restarts(k).await,
-                        1 => procs::raw_group_restarts(k).await,
-                        _ => procs::overseer_restarts(k).await,
+                        0 => procs::raw_restart_gaps(k).await,
+                        1 => procs::raw_group_restart_gaps(k).await,
+                        2 => procs::overseer_restart_gaps(k).await,
+                        // No single gaps without events: the mean of `k` runs.
+                        _ => {
+                            let total = procs::overseer_runs_until_give_up(k).await;
+                            vec![total / k as u32; k as usize]
+                        }
                     }
                 })
                 .await
                 .expect("task")
             });
-            row[i] = took.as_secs_f64() * 1e3 / RESTARTS_PER_ROUND as f64;
+            let ms: Vec<f64> = gaps.iter().map(|g| g.as_secs_f64() * 1e3).collect();
+            row[i] = ms.iter().sum::<f64>() / ms.len() as f64;
+            pooled[i].extend(ms);
         }
         rows.push(row.to_vec());
     }
+    println!("mean per restart, per round:");
     report("ms", &names, &rows);
+    println!(
+        "single restarts, all rounds pooled (less sensitive to preemption bursts; \
+         overseer_no_events has only per-round means):"
+    );
+    let raw_median = percentile(&mut pooled[0], 0.5);
+    for (i, name) in names.iter().enumerate() {
+        let p10 = percentile(&mut pooled[i], 0.1);
+        let p50 = percentile(&mut pooled[i], 0.5);
+        let p90 = percentile(&mut pooled[i], 0.9);
+        println!(
+            "{name:<20} p10 {p10:.3} ms  median {p50:.3} ms  p90 {p90:.3} ms  median / raw median {:.2}x",
+            p50 / raw_median
+        );
+    }
     println!("load average: {}", load());
 
     println!();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use overseer::process::{Command, Output};
-use overseer::{Backoff, EventKind, Handle, ProcessManager, StopOrder, TreeError};
+use overseer::{Backoff, Cause, EventKind, Handle, ProcessManager, StopOrder, TreeError};
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use tokio::task::JoinHandle;
 
@@ -23,26 +23,29 @@ pub fn pid_of(child: &tokio::process::Child) -> Pid {
 
 // ----- restart gap --------------------------------------------------------------------------
 
-/// `k` spawn+wait rounds of `/bin/false`, as the SPEC's raw loop.
-pub async fn raw_restarts(k: u64) -> Duration {
-    let t0 = Instant::now();
+/// `k` spawn+wait rounds of `/bin/false`, as the SPEC's raw loop; the time of each round.
+pub async fn raw_restart_gaps(k: u64) -> Vec<Duration> {
+    let mut gaps = Vec::with_capacity(k as usize);
     for _ in 0..k {
+        let t0 = Instant::now();
         let status = tokio::process::Command::new("/bin/false")
             .spawn()
             .expect("spawn /bin/false")
             .wait()
             .await
             .expect("wait");
+        gaps.push(t0.elapsed());
         assert_eq!(status.code(), Some(1));
     }
-    t0.elapsed()
+    gaps
 }
 
 /// The raw loop with overseer's spawn options (see `Command::prepare` and `Group`).
-pub async fn raw_group_restarts(k: u64) -> Duration {
+pub async fn raw_group_restart_gaps(k: u64) -> Vec<Duration> {
     use std::process::Stdio;
-    let t0 = Instant::now();
+    let mut gaps = Vec::with_capacity(k as usize);
     for _ in 0..k {
+        let t0 = Instant::now();
         let mut child = tokio::process::Command::new("/bin/false")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -53,16 +56,17 @@ pub async fn raw_group_restarts(k: u64) -> Duration {
             .expect("spawn /bin/false");
         let pgid = pid_of(&child);
         let status = child.wait().await.expect("wait");
-        assert_eq!(status.code(), Some(1));
         // Nobody is left in the group: ESRCH, as in overseer's `Group::wait`.
         let _ = kill_process_group(pgid, Signal::KILL);
+        gaps.push(t0.elapsed());
+        assert_eq!(status.code(), Some(1));
     }
-    t0.elapsed()
+    gaps
 }
 
-/// One manager with one crashing `Command` child: the time spanned by `k` restarts, from
-/// the `at` of the first `Running` event to that of the `k+1`-th.
-pub async fn overseer_restarts(k: u64) -> Duration {
+/// One manager with one crashing `Command` child: the `k` gaps between the `at` timestamps
+/// of `k + 1` consecutive `Running` events.
+pub async fn overseer_restart_gaps(k: u64) -> Vec<Duration> {
     let crash = Command::new("/bin/false")
         .stdout(Output::Null)
         .stderr(Output::Null)
@@ -76,25 +80,20 @@ pub async fn overseer_restarts(k: u64) -> Duration {
     let handle = tree.handle();
     let mut events = handle.events();
     let run = tokio::spawn(async move { tree.run().await });
-    let mut first = None;
-    let mut seen = 0;
-    let mut span = Duration::ZERO;
+    let mut gaps = Vec::with_capacity(k as usize);
+    let mut last = None;
     while let Some(ev) = events.recv().await {
         if !matches!(ev.kind, EventKind::Running) || !ev.path.as_str().ends_with("/crash") {
             continue;
         }
-        match first {
-            None => first = Some(ev.at),
-            Some(t0) => {
-                seen += 1;
-                if seen == k {
-                    span = ev.at.duration_since(t0);
-                    break;
-                }
+        if let Some(prev) = last.replace(ev.at) {
+            gaps.push(ev.at.duration_since(prev));
+            if gaps.len() as u64 == k {
+                break;
             }
         }
     }
-    assert_eq!(seen, k, "event stream ended early");
+    assert_eq!(gaps.len() as u64, k, "event stream ended early");
     assert_eq!(events.missed(), 0, "the event subscriber fell behind");
     drop(events);
     handle.shutdown().expect("shutdown");
@@ -107,7 +106,50 @@ pub async fn overseer_restarts(k: u64) -> Duration {
             "overseer: shutdown returned {e:?}"
         );
     }
-    span
+    gaps
+}
+
+/// The same manager and child, without an event subscriber: intensity `runs - 1` restarts
+/// in an hour, so the manager gives up at the `runs`-th crash and `run()` returns. The time
+/// from spawning `run()` to its return: `runs` spawn+wait cycles plus one start and one
+/// give-up of the manager.
+pub async fn overseer_runs_until_give_up(runs: u64) -> Duration {
+    assert!(runs >= 1);
+    let max_restarts = u32::try_from(runs - 1).expect("runs fits u32");
+    let crash = Command::new("/bin/false")
+        .stdout(Output::Null)
+        .stderr(Output::Null)
+        .into_spec("crash");
+    let tree = ProcessManager::builder("root")
+        .child(crash)
+        .intensity(max_restarts, Duration::from_secs(3600))
+        .backoff(Backoff::none())
+        .build()
+        .expect("valid tree");
+    let t0 = Instant::now();
+    let res = tokio::spawn(async move { tree.run().await })
+        .await
+        .expect("run task");
+    let took = t0.elapsed();
+    let err = res.expect_err("the manager gives up");
+    assert!(
+        matches!(err.cause(), Cause::GaveUp { max_restarts: m, .. } if *m == max_restarts),
+        "overseer: expected GaveUp, got {err:?}"
+    );
+    took
+}
+
+/// Totals of the above, for criterion's `iter_custom`.
+pub async fn raw_restarts(k: u64) -> Duration {
+    raw_restart_gaps(k).await.into_iter().sum()
+}
+
+pub async fn raw_group_restarts(k: u64) -> Duration {
+    raw_group_restart_gaps(k).await.into_iter().sum()
+}
+
+pub async fn overseer_restarts(k: u64) -> Duration {
+    overseer_restart_gaps(k).await.into_iter().sum()
 }
 
 // ----- stop 100 -----------------------------------------------------------------------------
