@@ -5,7 +5,8 @@
 //!    `benches/processes.rs` (`benches/procs/mod.rs`), run in rounds that rotate through the
 //!    implementations, so that a change in the machine's load hits all of them alike. Per
 //!    round: `K` restarts of each (`raw`, `raw_group`, `overseer`, `overseer_no_events`),
-//!    then one stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`, `overseer_reverse`).
+//!    then one stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`,
+//!    `overseer_reverse`).
 //!    Reported: the median over the rounds, and the median of the per-round ratios; for the
 //!    restarts also percentiles of the single restart gaps, pooled over the rounds.
 //! 1. **Supervisor RSS with 100 idle children.** One fresh process per measurement: the
