@@ -1,0 +1,478 @@
+//! The OS-process figures that criterion does not fit, each side by side with its raw
+//! baseline in the same run (the others are in `benches/processes.rs`):
+//!
+//! 0. **Restart gap and stop of 100, interleaved.** The same adapters as
+//!    `benches/processes.rs` (`benches/procs/mod.rs`), run in rounds that rotate through the
+//!    implementations, so that a change in the machine's load hits all of them alike. Per
+//!    round: `K` restarts of each (`raw`, `raw_group`, `overseer`, `overseer_no_events`),
+//!    then one stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`,
+//!    `overseer_reverse`).
+//!    Reported: the median over the rounds, and the median of the per-round ratios; for the
+//!    restarts also percentiles of the single restart gaps, pooled over the rounds.
+//! 1. **Supervisor RSS with 100 idle children.** One fresh process per measurement: the
+//!    example re-executes itself (`--rss IMPL`), builds a 2-worker multi-thread Tokio runtime,
+//!    starts 100 `sleep 1000` children and reads `VmRSS`/`VmHWM` from `/proc/self/status`
+//!    once all of them run, then stops them.
+//!    - `overseer`: one `ProcessManager` with 100 `Command` children (`StopOrder::Concurrent`,
+//!      which only changes the teardown after the reading), running once all 100 `Ready`
+//!      events (sent right after each spawn) have arrived;
+//!    - `raw`: 100 `tokio::process::Child` handles held in a `Vec`.
+//! 2. **200 MB of child stdout into a rotating log** (50 MB × 10 files), against a shell
+//!    redirect of the same pipeline, alternating, best and median of the rounds:
+//!    - `shell`: `sh -c 'head -c 200000000 /dev/zero | tr "\0" x | fold -w 99 > FILE'`;
+//!    - `pump`: the same pipeline without the redirect, spawned by `tokio::process` in its
+//!      own process group with stdout piped, and the pipe read by `OutputSink::pump` on the
+//!      same 2-worker runtime. (`overseer::process::Command` has no capture option yet:
+//!      `Output` is only `Inherit` or `Null`; so this is what a `Command` child with captured
+//!      output would run, without the manager around it.)
+//!    - `rw_loop`: the same pipeline piped into this process and copied to a plain file by a
+//!      blocking 64 KiB `read`/`write_all` loop on a std thread (no lines, no rotation, no
+//!      runtime): the floor for any supervisor that captures output through a pipe, to tell
+//!      what the pipe hop costs by itself on this machine from what the pump adds.
+//!
+//!    For `pump` and `rw_loop`, this process's own CPU time (user + system) is printed too.
+//!
+//! ```sh
+//! cargo run --release --example process_figures                 # all, default rounds
+//! cargo run --release --example process_figures -- --rounds 5   # 5 throughput rounds
+//! cargo run --release --example process_figures -- --only interleaved   # or rss, output
+//! # one RSS measurement (what the parent runs for each row):
+//! cargo run --release --example process_figures -- --rss overseer [--n 100]
+//! ```
+//!
+//! Scratch files go to a temporary directory, removed at the end.
+
+#[path = "../benches/procs/mod.rs"]
+mod procs;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use overseer::StopOrder;
+use overseer::process::output::{OutputConfig, Stream};
+
+const N: usize = 100;
+const INTERLEAVED_ROUNDS: usize = 10;
+const RESTARTS_PER_ROUND: u64 = 300;
+const RSS_RUNS: usize = 3;
+const BYTES: u64 = 200_000_000;
+const PIPELINE: &str = r#"head -c 200000000 /dev/zero | tr "\0" x | fold -w 99"#;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+// ----- 0. Interleaved restart gap and stop ------------------------------------------------
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Prints, per implementation, the median over the rounds (ms) and the median of the
+/// per-round ratios to the first implementation (the raw baseline).
+fn report(unit: &str, names: &[&str], rows: &[Vec<f64>]) {
+    for (i, name) in names.iter().enumerate() {
+        let values: Vec<f64> = rows.iter().map(|r| r[i]).collect();
+        let ratios: Vec<f64> = rows.iter().map(|r| r[i] / r[0]).collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        println!(
+            "{name:<20} median {:8.3} {unit}  (min {lo:.3}, max {hi:.3})  median ratio to {} {:.2}x",
+            median_f(values.clone()),
+            names[0],
+            median_f(ratios)
+        );
+    }
+}
+
+fn interleaved() {
+    let rt = runtime();
+    println!(
+        "## Restart gap, interleaved: {INTERLEAVED_ROUNDS} rounds x {RESTARTS_PER_ROUND} restarts each (ms per restart)"
+    );
+    let names = ["raw", "raw_group", "overseer", "overseer_no_events"];
+    let mut rows = Vec::new();
+    let mut pooled: [Vec<f64>; 4] = Default::default();
+    for round in 0..INTERLEAVED_ROUNDS {
+        let mut row = [0.0; 4];
+        for j in 0..4 {
+            let i = (round + j) % 4;
+            let gaps = rt.block_on(async {
+                let k = RESTARTS_PER_ROUND;
+                tokio::spawn(async move {
+                    match i {
+                        0 => procs::raw_restart_gaps(k).await,
+                        1 => procs::raw_group_restart_gaps(k).await,
+                        2 => procs::overseer_restart_gaps(k).await,
+                        // No single gaps without events: the mean of `k` runs.
+                        _ => {
+                            let total = procs::overseer_runs_until_give_up(k).await;
+                            vec![total / k as u32; k as usize]
+                        }
+                    }
+                })
+                .await
+                .expect("task")
+            });
+            let ms: Vec<f64> = gaps.iter().map(|g| g.as_secs_f64() * 1e3).collect();
+            row[i] = ms.iter().sum::<f64>() / ms.len() as f64;
+            pooled[i].extend(ms);
+        }
+        rows.push(row.to_vec());
+    }
+    println!("mean per restart, per round:");
+    report("ms", &names, &rows);
+    println!(
+        "single restarts, all rounds pooled (less sensitive to preemption bursts; \
+         overseer_no_events has only per-round means):"
+    );
+    let raw_median = percentile(&mut pooled[0], 0.5);
+    for (i, name) in names.iter().enumerate() {
+        let p10 = percentile(&mut pooled[i], 0.1);
+        let p50 = percentile(&mut pooled[i], 0.5);
+        let p90 = percentile(&mut pooled[i], 0.9);
+        println!(
+            "{name:<20} p10 {p10:.3} ms  median {p50:.3} ms  p90 {p90:.3} ms  median / raw median {:.2}x",
+            p50 / raw_median
+        );
+    }
+    println!("load average: {}", load());
+
+    println!();
+    println!(
+        "## Stop {} children, interleaved: {INTERLEAVED_ROUNDS} rounds (ms)",
+        procs::STOP_N
+    );
+    let names = ["raw", "overseer_concurrent", "overseer_reverse"];
+    let mut rows = Vec::new();
+    for round in 0..INTERLEAVED_ROUNDS {
+        let mut row = [0.0; 3];
+        for j in 0..3 {
+            let i = (round + j) % 3;
+            let took = rt.block_on(async {
+                let n = procs::STOP_N;
+                tokio::spawn(async move {
+                    match i {
+                        0 => procs::raw_stop(n).await,
+                        1 => procs::overseer_stop_concurrent(n).await,
+                        _ => procs::overseer_stop_reverse(n).await,
+                    }
+                })
+                .await
+                .expect("task")
+            });
+            row[i] = took.as_secs_f64() * 1e3;
+        }
+        rows.push(row.to_vec());
+    }
+    report("ms", &names, &rows);
+    println!("load average: {}", load());
+    println!();
+}
+
+// ----- 1. RSS ------------------------------------------------------------------------------
+
+/// (VmRSS, VmHWM) of this process, in KiB.
+fn status_kib() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let field = |key: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} missing in /proc/self/status"));
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .expect("kB value")
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn rss_overseer(n: usize) -> (u64, u64) {
+    // The bench's tree: 100 `sleep 1000` children, returned once all are `Ready`.
+    let (handle, run) = procs::overseer_start(n, StopOrder::Concurrent).await;
+    let snap = handle.snapshot().await.expect("snapshot");
+    let with_pid = snap.children.iter().filter(|c| c.pid.is_some()).count();
+    assert_eq!(with_pid, n, "every child has a running process");
+    let after = status_kib();
+    handle.shutdown().expect("shutdown");
+    run.await.expect("run task").expect("clean shutdown");
+    after
+}
+
+async fn rss_raw(n: usize) -> (u64, u64) {
+    let mut children: Vec<tokio::process::Child> = (0..n)
+        .map(|_| {
+            tokio::process::Command::new("sleep")
+                .arg("1000")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn sleep")
+        })
+        .collect();
+    let after = status_kib();
+    for child in &mut children {
+        child.start_kill().expect("kill");
+    }
+    for child in &mut children {
+        child.wait().await.expect("wait");
+    }
+    after
+}
+
+fn rss_child(imp: &str, n: usize) {
+    let rt = runtime();
+    let before = status_kib();
+    let after = rt.block_on(async {
+        match imp {
+            "overseer" => tokio::spawn(rss_overseer(n)).await.expect("task"),
+            "raw" => tokio::spawn(rss_raw(n)).await.expect("task"),
+            other => panic!("unknown --rss {other}"),
+        }
+    });
+    println!("RESULT {} {} {} {}", before.0, before.1, after.0, after.1);
+}
+
+fn rss_parent() {
+    let exe = std::env::current_exe().expect("current_exe");
+    println!("## Supervisor RSS with {N} idle `sleep 1000` children (KiB, fresh process each)");
+    println!(
+        "{:<10} {:>4} {:>12} {:>12} {:>12} {:>12}",
+        "impl", "run", "RSS before", "RSS with N", "HWM with N", "delta"
+    );
+    for run in 1..=RSS_RUNS {
+        for imp in ["raw", "overseer"] {
+            let out = std::process::Command::new(&exe)
+                .args(["--rss", imp])
+                .stdin(Stdio::null())
+                .output()
+                .expect("spawn measurement");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            match stdout.lines().find(|l| l.starts_with("RESULT ")) {
+                Some(line) if out.status.success() => {
+                    let f: Vec<u64> = line
+                        .split_whitespace()
+                        .skip(1)
+                        .map(|v| v.parse().expect("number"))
+                        .collect();
+                    println!(
+                        "{imp:<10} {run:>4} {:>12} {:>12} {:>12} {:>12}",
+                        f[0],
+                        f[2],
+                        f[3],
+                        f[2] as i64 - f[0] as i64
+                    );
+                }
+                _ => println!(
+                    "{imp:<10} {run:>4} FAILED ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        }
+    }
+}
+
+// ----- 2. Output throughput ----------------------------------------------------------------
+
+fn remove_all(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("read scratch dir") {
+        let path = entry.expect("entry").path();
+        total += std::fs::metadata(&path).expect("metadata").len();
+        std::fs::remove_file(path).expect("remove");
+    }
+    total
+}
+
+fn shell(dir: &Path) -> (Duration, u64) {
+    let out = dir.join("shell.out");
+    let t0 = Instant::now();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{PIPELINE} > '{}'", out.display()))
+        .status()
+        .expect("spawn sh");
+    let took = t0.elapsed();
+    assert!(status.success(), "shell redirect failed");
+    (took, remove_all(dir))
+}
+
+async fn pump(dir: &Path) -> (Duration, u64) {
+    let sink = OutputConfig::new()
+        .log_file(dir.join("app.log"))
+        .rotate(50_000_000, 10)
+        .build()
+        .expect("open log");
+    let t0 = Instant::now();
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", PIPELINE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn sh");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let pumping = tokio::spawn(async move { sink.pump(stdout, Stream::Stdout).await });
+    let status = child.wait().await.expect("wait");
+    pumping.await.expect("pump task").expect("pump");
+    let took = t0.elapsed();
+    assert!(status.success(), "pipeline failed");
+    (took, remove_all(dir))
+}
+
+/// CPU time (user + system) of this process so far, in ms (Linux `/proc/self/stat`, 10 ms
+/// clock ticks assumed).
+fn own_cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    ticks * 10
+}
+
+fn rw_loop(dir: &Path) -> (Duration, u64) {
+    use std::io::{Read, Write};
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", PIPELINE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let path = dir.join("rw.out");
+    let copier = std::thread::spawn(move || {
+        let mut file = std::fs::File::create(path).expect("create");
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buf[..n]).expect("write");
+        }
+    });
+    copier.join().expect("copier thread");
+    let status = child.wait().expect("wait");
+    let took = t0.elapsed();
+    assert!(status.success(), "pipeline failed");
+    (took, remove_all(dir))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn throughput(rounds: usize) {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let rt = runtime();
+    println!();
+    println!("## 200 MB of stdout into a rotating log (50 MB x 10) vs a shell redirect");
+    let (mut shells, mut pumps, mut rws) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let (s, shell_bytes) = shell(dir.path());
+        let cpu0 = own_cpu_ms();
+        let (p, pump_bytes) = rt.block_on(pump(dir.path()));
+        let cpu1 = own_cpu_ms();
+        let (r, rw_bytes) = rw_loop(dir.path());
+        let cpu2 = own_cpu_ms();
+        assert_eq!(rw_bytes, shell_bytes);
+        // The pump ends the last, unterminated line with a newline in the file.
+        assert!(
+            pump_bytes == shell_bytes || pump_bytes == shell_bytes + 1,
+            "pump wrote {pump_bytes} bytes, shell {shell_bytes}"
+        );
+        assert!(shell_bytes > BYTES);
+        println!(
+            "round {round}: shell {:.3} s ({shell_bytes} B)  pump {:.3} s ({pump_bytes} B, own CPU {} ms)  rw_loop {:.3} s (own CPU {} ms)  load {}",
+            s.as_secs_f64(),
+            p.as_secs_f64(),
+            cpu1 - cpu0,
+            r.as_secs_f64(),
+            cpu2 - cpu1,
+            load()
+        );
+        shells.push(s);
+        pumps.push(p);
+        rws.push(r);
+    }
+    let mb = (BYTES as f64) / 1e6;
+    for (name, v) in [("shell", &shells), ("pump", &pumps), ("rw_loop", &rws)] {
+        let best = *v.iter().min().expect("a round");
+        let med = median(v.clone());
+        println!(
+            "{name:7} best {:.3} s ({:.0} MB/s)  median {:.3} s ({:.0} MB/s)",
+            best.as_secs_f64(),
+            mb / best.as_secs_f64(),
+            med.as_secs_f64(),
+            mb / med.as_secs_f64()
+        );
+    }
+    let best = |v: &Vec<Duration>| v.iter().min().copied().expect("a round");
+    println!(
+        "speed ratio shell/pump: best {:.3}, median {:.3} (goal >= 0.9)",
+        best(&shells).as_secs_f64() / best(&pumps).as_secs_f64(),
+        median(shells.clone()).as_secs_f64() / median(pumps.clone()).as_secs_f64()
+    );
+    println!(
+        "speed ratio shell/rw_loop: best {:.3}, median {:.3} (the pipe hop alone)",
+        best(&shells).as_secs_f64() / best(&rws).as_secs_f64(),
+        median(shells.clone()).as_secs_f64() / median(rws.clone()).as_secs_f64()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |key: &str| {
+        args.iter()
+            .position(|a| a == key)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if let Some(imp) = arg("--rss") {
+        let n = arg("--n").map_or(N, |v| v.parse().expect("--n <number>"));
+        rss_child(&imp, n);
+        return;
+    }
+    let rounds = arg("--rounds").map_or(3, |v| v.parse().expect("--rounds <number>"));
+    let only = arg("--only");
+    let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    println!("load average at start: {}", load());
+    if wants("interleaved") {
+        interleaved();
+    }
+    if wants("rss") {
+        rss_parent();
+    }
+    if wants("output") {
+        throughput(rounds);
+    }
+    println!("load average at end: {}", load());
+}
