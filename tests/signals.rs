@@ -1,5 +1,5 @@
 //! The signal child, with real signals sent to this test process.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "signal"))]
 
 mod common;
 
