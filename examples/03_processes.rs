@@ -53,10 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .stop_timeout(Duration::from_secs(2));
 
     let services = ProcessManager::builder("services")
-        .child(
-            ChildSpec::from_arc("web", web.clone())
-                .shutdown(Shutdown::Timeout(Duration::from_secs(3))),
-        )
+        // No shutdown policy needed: a process child's default lets its stop sequence finish.
+        .child(ChildSpec::from_arc("web", web.clone()))
         .child(flaky.into_spec("flaky"))
         .intensity(10, Duration::from_secs(10))
         .backoff(Backoff::fixed(Duration::from_millis(300)))

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use crate::context::Context;
 use crate::error::RunResult;
 use crate::manager::ProcessManager;
+use crate::spec::Shutdown;
 
 /// What a node of the tree is, as shown in snapshots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,6 +72,14 @@ pub trait Runnable: Send + Sync + 'static {
     /// the tree; implementors other than [`ProcessManager`] keep the default `None`.
     fn as_manager(&self) -> Option<&ProcessManager> {
         None
+    }
+
+    /// The shutdown policy a [`ChildSpec`](crate::ChildSpec) uses when none is set with
+    /// [`ChildSpec::shutdown`](crate::ChildSpec::shutdown). Defaults to a graceful stop with
+    /// [`Shutdown::DEFAULT_TIMEOUT`]; nested managers wait ([`Shutdown::Infinity`]) and OS
+    /// processes allow their own stop sequence to finish.
+    fn default_shutdown(&self) -> Shutdown {
+        Shutdown::Timeout(Shutdown::DEFAULT_TIMEOUT)
     }
 }
 

@@ -180,11 +180,7 @@ impl ChildSpec {
     /// The shutdown policy in effect, defaults resolved.
     pub fn shutdown_policy(&self) -> Shutdown {
         self.shutdown
-            .unwrap_or(if self.runnable.as_manager().is_some() {
-                Shutdown::Infinity
-            } else {
-                Shutdown::Timeout(Shutdown::DEFAULT_TIMEOUT)
-            })
+            .unwrap_or_else(|| self.runnable.default_shutdown())
     }
 
     /// Checks what can be checked without the manager: the id and the significance rule.

@@ -8,7 +8,7 @@ mod process_common;
 use std::time::Duration;
 
 use overseer::process::{Command, Signal};
-use overseer::{Cause, ProcessManager, Shutdown, TreeError};
+use overseer::{Cause, ChildSpec, ProcessManager, Shutdown, TreeError};
 use process_common::{Scratch, assert_clean, assert_dead, is_alive, run_once};
 use tokio::time::Instant;
 
@@ -177,4 +177,19 @@ async fn a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor
     supervisor.kill().await.unwrap();
     assert_dead(pid).await;
     assert_clean(&[]).await;
+}
+
+#[test]
+fn a_spec_made_with_new_lets_the_stop_sequence_run_to_its_end() {
+    let command = Command::new("sleep")
+        .arg("1000")
+        .stop_timeout(Duration::from_secs(20));
+    let spec = ChildSpec::new("sleeper", command.clone());
+    assert_eq!(
+        spec.shutdown_policy(),
+        Shutdown::Timeout(Duration::from_secs(20) + Command::SPEC_SHUTDOWN_MARGIN)
+    );
+    // A policy set on the spec wins.
+    let spec = ChildSpec::new("sleeper", command).shutdown(Shutdown::Brutal);
+    assert_eq!(spec.shutdown_policy(), Shutdown::Brutal);
 }

@@ -129,6 +129,11 @@ impl Runnable for ProcessManager {
     fn as_manager(&self) -> Option<&ProcessManager> {
         Some(self)
     }
+
+    /// A nested manager's own children carry their timeouts: wait for it.
+    fn default_shutdown(&self) -> crate::spec::Shutdown {
+        crate::spec::Shutdown::Infinity
+    }
 }
 
 impl std::fmt::Debug for ProcessManager {

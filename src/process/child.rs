@@ -55,6 +55,15 @@ impl Runnable for Command {
         ChildKind::Process
     }
 
+    /// The stop timeout plus [`Command::SPEC_SHUTDOWN_MARGIN`], so that a spec made with
+    /// [`ChildSpec::new`](crate::ChildSpec::new) lets the stop sequence run to its end.
+    fn default_shutdown(&self) -> crate::spec::Shutdown {
+        crate::spec::Shutdown::Timeout(
+            self.stop_timeout
+                .saturating_add(Command::SPEC_SHUTDOWN_MARGIN),
+        )
+    }
+
     fn pid(&self) -> Option<u32> {
         self.pid.get()
     }

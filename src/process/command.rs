@@ -74,7 +74,9 @@ impl Default for OnReload {
 /// [stop timeout](Self::stop_timeout) is the grace period before `SIGKILL`. Keep the first
 /// longer than the second, or the manager aborts the run first (the group is still SIGKILLed
 /// by the drop guard, but the child is reported as [`Cause::StopTimeout`](crate::Cause)).
-/// [`into_spec`](Self::into_spec) does this for you; `ChildSpec::new` uses the default 5 s.
+/// A spec made with [`into_spec`](Self::into_spec), [`ChildSpec::new`] or
+/// [`ChildSpec::from_arc`] does this for you when no shutdown policy is set on it: its default
+/// is the stop timeout plus [`SPEC_SHUTDOWN_MARGIN`](Self::SPEC_SHUTDOWN_MARGIN).
 ///
 /// ```no_run
 /// use std::time::Duration;
