@@ -1,26 +1,23 @@
 //! Pre-start commands: one-shot processes that must succeed before the main process starts.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 
+use super::capture::Capture;
 use super::command::Command;
 use super::error::ProcessError;
 use super::exit;
 use super::group::Group;
+use super::output::{OutputConfig, OutputSink};
 use super::signal::Signal;
-use crate::control::lock;
 
-/// How many of the last output lines a failed pre-start command reports.
+/// How many of the last output lines (pieces of overlong lines included) a failed pre-start
+/// command reports.
 pub(crate) const TAIL_LINES: usize = 64;
 /// Longest line kept, in bytes; the rest of a longer line is dropped and marked.
 pub(crate) const MAX_LINE: usize = 1024;
-/// After the group is gone, how long to wait for the rest of its output. Only a process that
-/// left the group (a new session) can keep the pipes open past the group kill.
-const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 
 /// How a pre-start command ended when it did not fail.
 pub(crate) enum Outcome {
@@ -30,7 +27,8 @@ pub(crate) enum Outcome {
     Stopped,
 }
 
-/// Runs `pre` to completion with its stdout and stderr captured, stopping its group with
+/// Runs `pre` to completion with its stdout and stderr captured into an in-memory tail (the
+/// same capture as a main process's, see [`Capture`]), stopping its group with
 /// `stop_signal`/`stop_timeout` when `shutdown` fires.
 pub(crate) async fn run(
     pre: &Command,
@@ -42,6 +40,11 @@ pub(crate) async fn run(
         return Ok(Outcome::Stopped);
     }
     let program = pre.program_name();
+    // Cannot fail (no files, sizes above zero); mapped rather than unwrapped all the same.
+    let sink = tail_sink().map_err(|e| ProcessError::Spawn {
+        program: program.clone(),
+        source: std::io::Error::other(e),
+    })?;
     let mut cmd = pre.prepare()?;
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -50,24 +53,21 @@ pub(crate) async fn run(
         source,
     })?;
     tracing::debug!(program, pid = group.pid(), "pre-start command spawned");
-    let tail = Mutex::new(Tail::default());
-    let stdout = group.child_mut().stdout.take();
-    let stderr = group.child_mut().stderr.take();
-    let drain = async {
-        tokio::join!(read_lines(stdout, &tail), read_lines(stderr, &tail));
-    };
-    tokio::pin!(drain);
-    let mut drained = false;
-    let status = loop {
-        tokio::select! {
-            status = group.wait() => break status,
-            () = &mut drain, if !drained => drained = true,
-            () = shutdown.cancelled() => {
-                let status = group.stop(stop_signal, stop_timeout).await;
-                tracing::debug!(program, ?status, "pre-start command stopped");
-                return Ok(Outcome::Stopped);
+    let mut capture = Capture::start(group.child_mut(), Some(&sink));
+    let status = capture
+        .alongside(async {
+            tokio::select! {
+                status = group.wait() => Some(status),
+                () = shutdown.cancelled() => {
+                    let status = group.stop(stop_signal, stop_timeout).await;
+                    tracing::debug!(program, ?status, "pre-start command stopped");
+                    None
+                }
             }
-        }
+        })
+        .await;
+    let Some(status) = status else {
+        return Ok(Outcome::Stopped);
     };
     let status = status.map_err(|source| ProcessError::Wait {
         program: program.clone(),
@@ -76,83 +76,53 @@ pub(crate) async fn run(
     match exit::check(status, &pre.success_codes, &program) {
         Ok(()) => Ok(Outcome::Done),
         Err(e) => {
-            if !drained {
-                let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, drain).await;
-            }
-            let output = lock(&tail).take();
+            capture.drain().await;
             Err(ProcessError::PreStart {
                 program,
                 source: Box::new(e),
-                output,
+                output: tail_text(&sink),
             })
         }
     }
 }
 
-/// Reads `pipe` to its end, feeding complete lines into `tail`.
-async fn read_lines(pipe: Option<impl AsyncRead + Unpin>, tail: &Mutex<Tail>) {
-    let Some(mut pipe) = pipe else { return };
-    let mut buf = vec![0u8; 8192];
-    let mut line = Vec::new();
-    let mut cut = false;
-    loop {
-        let n = match pipe.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        for chunk in buf[..n].split_inclusive(|&b| b == b'\n') {
-            let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
-            let room = MAX_LINE.saturating_sub(line.len());
-            cut |= body.len() > room;
-            line.extend_from_slice(&body[..body.len().min(room)]);
-            if chunk.ends_with(b"\n") {
-                finish_line(&mut line, &mut cut, tail);
+/// A sink that keeps only the last [`TAIL_LINES`] lines, cut at [`MAX_LINE`] bytes.
+fn tail_sink() -> Result<Arc<OutputSink>, super::output::OutputError> {
+    OutputConfig::new()
+        .tail(TAIL_LINES)
+        .max_line(MAX_LINE)
+        .build()
+}
+
+/// The tail as text, lossily decoded: an overlong line shows as its first piece, marked.
+fn tail_text(sink: &OutputSink) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest_of_a_cut_line = false;
+    for line in sink.tail() {
+        if !rest_of_a_cut_line {
+            let mut text = line.text().into_owned();
+            if line.is_continued() {
+                text.push_str(TRUNCATED);
             }
+            lines.push(text);
         }
+        rest_of_a_cut_line = line.is_continued();
     }
-    if !line.is_empty() || cut {
-        finish_line(&mut line, &mut cut, tail);
-    }
+    lines
 }
 
-fn finish_line(line: &mut Vec<u8>, cut: &mut bool, tail: &Mutex<Tail>) {
-    if std::mem::take(cut) {
-        line.extend_from_slice(TRUNCATED);
-    }
-    lock(tail).push(line);
-    line.clear();
-}
-
-const TRUNCATED: &[u8] = " [truncated]".as_bytes();
-
-/// The last [`TAIL_LINES`] lines, lossily decoded.
-#[derive(Default)]
-struct Tail {
-    lines: VecDeque<String>,
-}
-
-impl Tail {
-    fn push(&mut self, line: &[u8]) {
-        if self.lines.len() == TAIL_LINES {
-            self.lines.pop_front();
-        }
-        self.lines
-            .push_back(String::from_utf8_lossy(line).into_owned());
-    }
-
-    fn take(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.lines).into()
-    }
-}
+const TRUNCATED: &str = " [truncated]";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     async fn lines_of(bytes: &[u8]) -> Vec<String> {
-        let tail = Mutex::new(Tail::default());
-        read_lines(Some(bytes), &tail).await;
-        lock(&tail).take()
+        let sink = tail_sink().unwrap();
+        sink.pump(bytes, crate::process::output::Stream::Stdout)
+            .await
+            .unwrap();
+        tail_text(&sink)
     }
 
     #[tokio::test]
