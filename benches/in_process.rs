@@ -45,62 +45,51 @@ fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
     g.sampling_mode(SamplingMode::Flat);
 }
 
-/// `start/N`: sum of the durations `start` returns; shutdown runs outside the
-/// timed part.
+/// One bench: start `n` children and shut them down, once per iteration; `pick` chooses which
+/// of the two durations (start, shutdown) is timed — the other part runs untimed.
+macro_rules! start_then_shutdown {
+    ($g:expr, $name:literal, $n:expr, $pick:expr, $($m:ident)::+) => {{
+        let rt = runtime();
+        let pick: fn(Duration, Duration) -> Duration = $pick;
+        $g.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let (started, running) = rt.block_on($($m)::+::start($n));
+                        let stopped = rt.block_on($($m)::+::shutdown(running));
+                        pick(started, stopped)
+                    })
+                    .sum()
+            })
+        });
+    }};
+}
+
+/// `start/N`: until all `n` children have signalled that they run.
 fn start_benches(c: &mut Criterion) {
     for n in SIZES {
         let mut g = c.benchmark_group(format!("start/{n}"));
         configure(&mut g);
-        macro_rules! one {
-            ($name:literal, $($m:ident)::+) => {{
-                let rt = runtime();
-                g.bench_function($name, |b| {
-                    b.iter_custom(|iters| {
-                        let mut total = Duration::ZERO;
-                        for _ in 0..iters {
-                            let (elapsed, running) = rt.block_on($($m)::+::start(n));
-                            total += elapsed;
-                            rt.block_on($($m)::+::shutdown(running));
-                        }
-                        total
-                    })
-                });
-            }};
-        }
-        one!("raw", raw);
-        one!("overseer", ovs);
-        one!("processmanager", pm);
-        one!("tokio-graceful-shutdown", tgs);
+        let start = |started, _| started;
+        start_then_shutdown!(g, "raw", n, start, raw);
+        start_then_shutdown!(g, "overseer", n, start, ovs);
+        start_then_shutdown!(g, "processmanager", n, start, pm);
+        start_then_shutdown!(g, "tokio-graceful-shutdown", n, start, tgs);
         g.finish();
     }
 }
 
-/// `shutdown/N`: sum of the durations `shutdown` returns; start runs outside
-/// the timed part.
+/// `shutdown/N`: from the shutdown request until the tree's run has returned.
 fn shutdown_benches(c: &mut Criterion) {
     for n in SIZES {
         let mut g = c.benchmark_group(format!("shutdown/{n}"));
         configure(&mut g);
-        macro_rules! one {
-            ($name:literal, $($m:ident)::+) => {{
-                let rt = runtime();
-                g.bench_function($name, |b| {
-                    b.iter_custom(|iters| {
-                        let mut total = Duration::ZERO;
-                        for _ in 0..iters {
-                            let (_, running) = rt.block_on($($m)::+::start(n));
-                            total += rt.block_on($($m)::+::shutdown(running));
-                        }
-                        total
-                    })
-                });
-            }};
-        }
-        one!("raw", raw);
-        one!("overseer", ovs);
-        one!("overseer-concurrent", ovs::concurrent);
-        one!("processmanager", pm);
-        one!("tokio-graceful-shutdown", tgs);
+        let shutdown = |_, stopped| stopped;
+        start_then_shutdown!(g, "raw", n, shutdown, raw);
+        start_then_shutdown!(g, "overseer", n, shutdown, ovs);
+        start_then_shutdown!(g, "overseer-concurrent", n, shutdown, ovs::concurrent);
+        start_then_shutdown!(g, "processmanager", n, shutdown, pm);
+        start_then_shutdown!(g, "tokio-graceful-shutdown", n, shutdown, tgs);
         g.finish();
     }
 }
