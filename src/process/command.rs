@@ -13,7 +13,7 @@ use super::output::OutputSink;
 use super::signal::Signal;
 use super::stats::{ProcessStats, StatsCell};
 use super::stdio::Output;
-use crate::spec::{ChildSpec, Shutdown};
+use crate::spec::ChildSpec;
 
 /// What a process child does when it receives [`Control::Reload`](crate::Control::Reload).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Default for OnReload {
 ///   the rest of its group is SIGKILLed: a run leaves no process behind. Programs that
 ///   daemonize (fork and exit) are therefore not supported; run them in the foreground.
 /// - **Abort.** If the run's future is dropped (its manager aborts it when the
-///   [`Shutdown::Timeout`] of its spec expires, or the runtime shuts down), the whole group
+///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
 ///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.
 /// - **Reaped.** The leader is waited for through Tokio (driven by SIGCHLD, no polling);
 ///   other members of the group are reparented to init, which reaps them.
@@ -70,7 +70,7 @@ impl Default for OnReload {
 ///
 /// # The two timeouts
 ///
-/// The manager's [`Shutdown::Timeout`] for this child bounds the whole stop; the
+/// The manager's [`Shutdown::Timeout`](crate::Shutdown::Timeout) for this child bounds the whole stop; the
 /// [stop timeout](Self::stop_timeout) is the grace period before `SIGKILL`. Keep the first
 /// longer than the second, or the manager aborts the run first (the group is still SIGKILLed
 /// by the drop guard, but the child is reported as [`Cause::StopTimeout`](crate::Cause)).
@@ -386,12 +386,12 @@ impl Command {
         self
     }
 
-    /// A [`ChildSpec`] for this command whose [`Shutdown::Timeout`] is the stop timeout plus
-    /// [`SPEC_SHUTDOWN_MARGIN`](Self::SPEC_SHUTDOWN_MARGIN), so the stop sequence always
-    /// runs to its end before the manager would abort it.
+    /// A [`ChildSpec`] for this command: `ChildSpec::new(id, self)`, whose default shutdown
+    /// policy (see [`Runnable::default_shutdown`](crate::Runnable::default_shutdown)) is the
+    /// stop timeout plus [`SPEC_SHUTDOWN_MARGIN`](Self::SPEC_SHUTDOWN_MARGIN), so the stop
+    /// sequence always runs to its end before the manager would abort it.
     pub fn into_spec(self, id: impl Into<Arc<str>>) -> ChildSpec {
-        let timeout = self.stop_timeout.saturating_add(Self::SPEC_SHUTDOWN_MARGIN);
-        ChildSpec::new(id, self).shutdown(Shutdown::Timeout(timeout))
+        ChildSpec::new(id, self)
     }
 
     /// The program as configured, for messages.
