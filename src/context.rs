@@ -19,8 +19,7 @@ use crate::path::ChildPath;
 /// that a helper outliving the run cannot keep the run's identity alive.
 pub struct Context {
     pub(crate) child: Arc<ChildShared>,
-    pub(crate) token: CancellationToken,
-    pub(crate) generation: u32,
+    pub(crate) generation: u64,
     pub(crate) restarts: u32,
     /// Set only for nested managers: ties their tasks' lifetime to the manager above.
     pub(crate) link: Option<Arc<TaskEnv>>,
@@ -30,14 +29,12 @@ pub struct Context {
 impl Context {
     pub(crate) fn new(
         child: Arc<ChildShared>,
-        token: CancellationToken,
-        generation: u32,
+        generation: u64,
         restarts: u32,
         link: Option<Arc<TaskEnv>>,
     ) -> Self {
         Context {
             child,
-            token,
             generation,
             restarts,
             link,
@@ -63,17 +60,20 @@ impl Context {
     /// Completes when this run is asked to stop (its manager stops it, restarts it, or shuts
     /// down). After that the run has until its shutdown timeout to return.
     pub async fn shutdown_requested(&self) {
-        self.token.cancelled().await
+        self.child.stop.requested(self.generation).await
     }
 
     /// Whether this run has been asked to stop.
     pub fn is_shutdown_requested(&self) -> bool {
-        self.token.is_cancelled()
+        self.child.stop.is_requested(self.generation)
     }
 
     /// A token that is cancelled when this run is asked to stop; clone it into helpers.
+    ///
+    /// Made on the first call of a run (one allocation), the same token after that; a run
+    /// that only awaits [`shutdown_requested`](Self::shutdown_requested) never pays for one.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.token.clone()
+        self.child.stop.token(self.generation)
     }
 
     /// The next control message: `Reload` and `Custom` messages in the order they were sent,
@@ -96,16 +96,18 @@ impl Context {
         if self.shutdown_delivered {
             return None;
         }
-        let cancelled = self.token.cancelled();
-        tokio::pin!(cancelled);
-        let inbox = &self.child.inbox;
-        let msg = poll_fn(|cx| {
-            if cancelled.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Control::Shutdown);
-            }
-            inbox.poll_recv(cx)
-        })
-        .await;
+        let msg = {
+            let cancelled = self.shutdown_requested();
+            tokio::pin!(cancelled);
+            let inbox = &self.child.inbox;
+            poll_fn(|cx| {
+                if cancelled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Control::Shutdown);
+                }
+                inbox.poll_recv(cx)
+            })
+            .await
+        };
         if matches!(msg, Control::Shutdown) {
             self.shutdown_delivered = true;
         }

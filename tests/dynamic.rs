@@ -213,3 +213,25 @@ async fn adding_during_a_shutdown_is_refused() {
     );
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_brutal_stop_of_a_child_whose_task_never_ran_still_completes() {
+    let baseline = alive_tasks();
+    let (handle, run) = running().await;
+    let never_polled = ChildSpec::task("b", |ctx| async move {
+        ctx.shutdown_requested().await;
+        Ok(())
+    })
+    .shutdown(overseer::Shutdown::Brutal);
+    // Both commands reach the manager in one poll of the join: on this current-thread
+    // runtime it adds the child and aborts its task before that task is ever polled.
+    let (added, stopped) = tokio::join!(handle.add(never_polled), handle.stop("root/b"));
+    assert_eq!(added.unwrap(), "root/b");
+    stopped.unwrap();
+    let snapshot = handle.snapshot().await.unwrap();
+    let b = snapshot.iter().find(|n| n.path == "root/b").unwrap();
+    assert_eq!(b.state, ChildState::Stopped);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}

@@ -110,6 +110,27 @@ async fn brutal_aborts_a_child_at_once_without_asking() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_brutal_child_in_a_reverse_stop_is_aborted_without_being_asked_after_the_child_after_it()
+{
+    let (live, log) = (Live::default(), Log::default());
+    let tree = ProcessManager::builder("root")
+        .child(stubborn("first", &live, &log).shutdown(Shutdown::Timeout(S)))
+        .child(stubborn("brute", &live, &log).shutdown(Shutdown::Brutal))
+        .child(slow("last", S, &live))
+        .build()
+        .unwrap();
+    let baseline = alive_tasks();
+    let (result, took) = shut_down(tree, &live, 3).await;
+    // `last` takes 1 s, `brute` is aborted at once, `first` is asked and aborted after 1 s.
+    assert_eq!(took, 2 * S);
+    let err = result.unwrap_err();
+    assert_eq!(err.path(), &"root/first");
+    assert_eq!(log.entries(), ["first asked to stop"]);
+    assert_eq!(live.count(), 0);
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
 async fn infinity_waits_as_long_as_the_child_takes() {
     let live = Live::default();
     let tree = ProcessManager::builder("root")

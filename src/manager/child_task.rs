@@ -27,14 +27,15 @@ pub(crate) fn spawn(
         "child",
         path = %JoinedPath(child.run.path.as_str(), &child.spec.id)
     );
-    let generation = ctx.generation;
+    // Made here and moved into the task, not made by the task: a task aborted before its
+    // first poll drops its future unpolled, and the guard must be in it to report the exit.
+    let mut guard = ExitGuard {
+        child,
+        generation: ctx.generation,
+        reported: false,
+    };
     let run = async move {
         let _env = env;
-        let mut guard = ExitGuard {
-            child,
-            generation,
-            reported: false,
-        };
         let outcome = AssertUnwindSafe(guard.child.spec.runnable.run(ctx))
             .catch_unwind()
             .await;
@@ -58,13 +59,15 @@ pub(crate) fn spawn(
 
 struct ExitGuard {
     child: Arc<ChildShared>,
-    generation: u32,
+    generation: u64,
     reported: bool,
 }
 
 impl ExitGuard {
     fn report(&mut self, exit: RawExit) {
         self.reported = true;
+        // Before the exit is sent: the next child of a stop sequence hears of it first.
+        self.child.stop.pass_on();
         let _ = self.child.run.tx.send(ChildMsg::Exited {
             key: self.child.key,
             generation: self.generation,

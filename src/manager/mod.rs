@@ -8,6 +8,7 @@ mod mailbox;
 mod run;
 pub(crate) mod shared;
 mod slots;
+pub(crate) mod stop_signal;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

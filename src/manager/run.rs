@@ -58,6 +58,8 @@ struct Sequence {
     concurrent: bool,
     /// A concurrent sequence has asked every child.
     asked_all: bool,
+    /// A one-at-a-time sequence has linked its children (see `Run::link_sequence`).
+    linked: bool,
     /// The child being stopped now.
     current: Option<u32>,
     /// A deadline over the whole sequence.
@@ -97,7 +99,7 @@ struct Timer {
     at: Instant,
     seq: u64,
     key: u32,
-    generation: u32,
+    generation: u64,
     kind: TimerKind,
 }
 
@@ -169,7 +171,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
             let run = &ctx.child.run;
             (
                 ctx.path(),
-                ctx.token.clone(),
+                ctx.shutdown_token(),
                 run.tree.clone(),
                 run.buses.to_vec(),
                 ctx.link.take(),

@@ -6,6 +6,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+use super::stop_signal::StopSignal;
 use crate::control::Inbox;
 use crate::error::BoxError;
 use crate::event::{Event, EventBus, EventKind};
@@ -52,6 +53,8 @@ pub(crate) struct ChildShared {
     pub(crate) key: u32,
     pub(crate) run: Arc<RunShared>,
     pub(crate) inbox: Inbox,
+    /// Asks the current run to stop.
+    pub(crate) stop: StopSignal,
 }
 
 impl ChildShared {
@@ -93,11 +96,11 @@ pub(crate) enum RawExit {
 pub(crate) enum ChildMsg {
     Exited {
         key: u32,
-        generation: u32,
+        generation: u64,
         exit: RawExit,
     },
     Ready {
         key: u32,
-        generation: u32,
+        generation: u64,
     },
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use slab::Slab;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::mailbox::Reply;
 use super::shared::{ChildShared, TaskEnv};
@@ -37,7 +36,6 @@ pub(crate) struct StopRequest {
 }
 
 pub(crate) struct Running {
-    pub(crate) token: CancellationToken,
     pub(crate) join: AbortHandle,
     pub(crate) since: Instant,
     pub(crate) ready: bool,
@@ -64,7 +62,7 @@ pub(crate) struct Slot {
     pub(crate) child: Arc<ChildShared>,
     pub(crate) seq: u64,
     pub(crate) state: SlotState,
-    pub(crate) generation: u32,
+    pub(crate) generation: u64,
     pub(crate) restarts: u32,
     /// Consecutive restarts, for backoff.
     pub(crate) attempt: u32,

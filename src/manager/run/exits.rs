@@ -19,7 +19,7 @@ impl Run {
         }
     }
 
-    pub(super) fn on_ready(&mut self, key: u32, generation: u32) {
+    pub(super) fn on_ready(&mut self, key: u32, generation: u64) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
@@ -39,7 +39,7 @@ impl Run {
         self.shared.emit(|| child.path(), || EventKind::Ready);
     }
 
-    pub(super) fn on_exit(&mut self, key: u32, generation: u32, exit: RawExit) {
+    pub(super) fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit) {
         let Some(slot) = self.slots.get(key) else {
             return;
         };

@@ -10,6 +10,7 @@ impl Run {
             key,
             run: self.shared.clone(),
             inbox: Default::default(),
+            stop: Default::default(),
         });
         let significant = child.spec.significant;
         let key = self.slots.insert(Slot::new(child, self.slots.next_seq()));
@@ -81,28 +82,22 @@ impl Run {
             let Some(slot) = self.slots.get_mut(key) else {
                 return;
             };
-            slot.generation = slot.generation.wrapping_add(1);
+            slot.generation += 1;
             is_manager = slot.child.spec.runnable.as_manager().is_some();
-            // Not a child token of the manager's: a cancelled manager must stop its children
-            // itself, in reverse order, rather than have them all cancelled at once.
-            let token = CancellationToken::new();
             slot.link = is_manager.then(|| TaskEnv::new(self.env.clone(), self.tracker.token()));
             let ctx = Context::new(
                 slot.child.clone(),
-                token,
                 slot.generation,
                 slot.restarts,
                 slot.link.clone(),
             );
             (slot.child.clone(), ctx)
         };
-        let token = ctx.token.clone();
         self.shared.emit(|| child.path(), || EventKind::Starting);
         let join = child_task::spawn(child.clone(), ctx, self.env.clone(), &self.tracker);
         self.set_state(
             key,
             SlotState::Running(Running {
-                token,
                 join,
                 since: Instant::now(),
                 ready: false,

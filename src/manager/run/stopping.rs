@@ -68,7 +68,9 @@ impl Run {
         if let Some(link) = link {
             *lock(&link.stop_deadline) = deadline;
         }
-        running.token.cancel();
+        if let Some(slot) = self.slots.get(key) {
+            slot.child.stop.request(generation);
+        }
         if let Some(at) = deadline {
             self.push_timer(Timer {
                 at,
@@ -122,6 +124,7 @@ impl Run {
                 current: None,
                 concurrent: self.mgr.inner.stop_order == StopOrder::Concurrent,
                 asked_all: false,
+                linked: false,
                 deadline: None,
                 immediate: false,
                 aborted: false,
@@ -155,6 +158,7 @@ impl Run {
             current: None,
             concurrent: self.mgr.inner.stop_order == StopOrder::Concurrent,
             asked_all: false,
+            linked: false,
             deadline,
             immediate,
             aborted: false,
@@ -245,6 +249,11 @@ impl Run {
                 }
                 return;
             }
+            if !seq.linked {
+                seq.linked = true;
+                self.link_sequence();
+                continue;
+            }
             if let Some(current) = seq.current {
                 let still_running = self
                     .slots
@@ -275,6 +284,40 @@ impl Run {
                     return;
                 }
             }
+        }
+    }
+
+    /// Links the running children of a one-at-a-time sequence: each child's task, as its run
+    /// ends, asks the next running child of the sequence to stop (see
+    /// [`StopSignal::pass_on`](crate::manager::stop_signal::StopSignal::pass_on)). The stop
+    /// then goes down the sequence without waiting for this manager between two children; the
+    /// manager follows behind and does the bookkeeping (the stop's terms and deadline, the
+    /// exit) for each child as usual, asking it again, which changes nothing.
+    ///
+    /// The order is kept: a child is asked only once the run before it has ended. Children
+    /// that must not be asked this way are left to the manager: a `Brutal` child (it is
+    /// aborted, not asked) and a nested manager (it must get its deadline first).
+    pub(super) fn link_sequence(&self) {
+        let (Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. }) = &self.phase else {
+            return;
+        };
+        let running = |key: u32| self.slots.get(key).filter(|s| s.running().is_some());
+        let mut before = seq.current.and_then(running).map(|s| &s.child);
+        for &key in seq.remaining.iter().rev() {
+            let Some(slot) = running(key) else {
+                continue;
+            };
+            let askable =
+                slot.link.is_none() && slot.child.spec.shutdown_policy() != Shutdown::Brutal;
+            if let Some(before) = before {
+                before
+                    .stop
+                    .chain(askable.then(|| (slot.child.clone(), slot.generation)));
+            }
+            before = Some(&slot.child);
+        }
+        if let Some(last) = before {
+            last.stop.chain(None);
         }
     }
 

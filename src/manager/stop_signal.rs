@@ -1,0 +1,156 @@
+//! A child's stop signal: one per slot, shared by all of the slot's runs.
+//!
+//! Each run of a child has a generation (1, 2, …). Asking run `g` to stop raises the signal's
+//! mark to at least `g`; run `g` has been asked once the mark is `g` or more. The mark only
+//! grows, so a late request for an old run can never reach a newer one, and a run never misses
+//! a request made for it.
+//!
+//! This replaces a `CancellationToken` per run: a run costs no allocation for its stop signal.
+//! A `CancellationToken` is still made, on demand, for a context that asks for one
+//! ([`Context::shutdown_token`](crate::Context::shutdown_token)); the signal cancels it.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::shared::ChildShared;
+use crate::control::lock;
+
+#[derive(Default)]
+pub(crate) struct StopSignal {
+    /// The highest generation asked to stop (0: none).
+    mark: AtomicU64,
+    /// Wakes the runs waiting for a request.
+    notify: Notify,
+    /// The token handed out for one generation, if any was asked for.
+    token: Mutex<Option<(u64, CancellationToken)>>,
+    /// The sibling (and its generation) to ask to stop as soon as this child's run ends: the
+    /// next link of a one-at-a-time stop sequence, set up by the manager ahead of time so
+    /// that the sequence does not wait for the manager between two children.
+    next: Mutex<Option<(Arc<ChildShared>, u64)>>,
+}
+
+impl StopSignal {
+    /// Asks run `generation` to stop. Idempotent; a request for an older run does nothing.
+    pub(crate) fn request(&self, generation: u64) {
+        if self.mark.fetch_max(generation, Ordering::AcqRel) >= generation {
+            return;
+        }
+        self.notify.notify_waiters();
+        // A token made after the mark was raised cancels itself (see `token`).
+        if let Some((g, token)) = lock(&self.token).as_ref()
+            && *g == generation
+        {
+            token.cancel();
+        }
+    }
+
+    pub(crate) fn is_requested(&self, generation: u64) -> bool {
+        self.mark.load(Ordering::Acquire) >= generation
+    }
+
+    /// Completes once run `generation` has been asked to stop.
+    pub(crate) async fn requested(&self, generation: u64) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a request between the two still wakes us.
+            notified.as_mut().enable();
+            if self.is_requested(generation) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// A token cancelled when run `generation` is asked to stop (the same token for every
+    /// call in one run).
+    pub(crate) fn token(&self, generation: u64) -> CancellationToken {
+        let mut slot = lock(&self.token);
+        if let Some((g, token)) = slot.as_ref()
+            && *g == generation
+        {
+            return token.clone();
+        }
+        let token = CancellationToken::new();
+        // Checked under the lock: a request either sees this token or came before the check.
+        if self.is_requested(generation) {
+            token.cancel();
+        }
+        *slot = Some((generation, token.clone()));
+        token
+    }
+
+    /// Sets (or, with `None`, clears) the sibling to stop when this child's run ends.
+    pub(crate) fn chain(&self, next: Option<(Arc<ChildShared>, u64)>) {
+        *lock(&self.next) = next;
+    }
+
+    /// Run by a child's task as its run ends: passes the stop on down the chain.
+    pub(crate) fn pass_on(&self) {
+        let next = lock(&self.next).take();
+        if let Some((child, generation)) = next {
+            child.stop.request(generation);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_reaches_its_run_and_every_older_one_but_no_newer_one() {
+        let s = StopSignal::default();
+        s.request(2);
+        assert!(s.is_requested(1));
+        assert!(s.is_requested(2));
+        assert!(!s.is_requested(3));
+    }
+
+    #[test]
+    fn a_late_request_for_an_old_run_does_not_reach_the_new_run() {
+        let s = StopSignal::default();
+        s.request(1);
+        assert!(!s.is_requested(2));
+        s.request(1);
+        assert!(!s.is_requested(2));
+    }
+
+    #[test]
+    fn a_token_made_after_the_request_is_already_cancelled() {
+        let s = StopSignal::default();
+        s.request(1);
+        assert!(s.token(1).is_cancelled());
+        assert!(!s.token(2).is_cancelled());
+    }
+
+    #[test]
+    fn a_token_made_before_the_request_is_cancelled_by_it() {
+        let s = StopSignal::default();
+        let token = s.token(1);
+        assert!(!token.is_cancelled());
+        s.request(1);
+        assert!(token.is_cancelled());
+        assert!(s.token(1).is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn every_waiter_of_a_run_wakes_on_its_request() {
+        let s = Arc::new(StopSignal::default());
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { s.requested(1).await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        s.request(1);
+        for w in waiters {
+            w.await.unwrap();
+        }
+    }
+}
