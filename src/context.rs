@@ -44,12 +44,12 @@ impl Context {
 
     /// This child's path in the tree (allocates the joined string).
     pub fn path(&self) -> ChildPath {
-        self.child.run.path.join(&self.child.spec.id)
+        self.child.run.path.join(&self.child.id)
     }
 
     /// This child's id among its siblings.
     pub fn id(&self) -> &str {
-        &self.child.spec.id
+        &self.child.id
     }
 
     /// How many times this child has been restarted before this run.
@@ -59,8 +59,8 @@ impl Context {
 
     /// Completes when this run is asked to stop (its manager stops it, restarts it, or shuts
     /// down). After that the run has until its shutdown timeout to return.
-    pub async fn shutdown_requested(&self) {
-        self.child.stop.requested(self.generation).await
+    pub fn shutdown_requested(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.child.stop.requested(self.generation)
     }
 
     /// Whether this run has been asked to stop.

@@ -80,6 +80,14 @@ pub(crate) struct Dependency {
 #[derive(Clone)]
 pub struct ChildSpec {
     pub(crate) id: Arc<str>,
+    /// Everything but the id: shared by the specs made with [`with_id`](Self::with_id), so a
+    /// pool of identical children costs one body, not one per child. Changed copy-on-write.
+    pub(crate) body: Arc<SpecBody>,
+}
+
+/// A spec without its id.
+#[derive(Clone)]
+pub(crate) struct SpecBody {
     pub(crate) runnable: Arc<dyn Runnable>,
     pub(crate) restart: Restart,
     pub(crate) shutdown: Option<Shutdown>,
@@ -87,15 +95,27 @@ pub struct ChildSpec {
     pub(crate) deps: Box<[Dependency]>,
 }
 
+impl SpecBody {
+    pub(crate) fn runnable(&self) -> &dyn Runnable {
+        &*self.runnable
+    }
+
+    /// The shutdown policy in effect, defaults resolved.
+    pub(crate) fn shutdown_policy(&self) -> Shutdown {
+        self.shutdown
+            .unwrap_or_else(|| self.runnable().default_shutdown())
+    }
+}
+
 impl fmt::Debug for ChildSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildSpec")
             .field("id", &self.id)
             .field("kind", &self.kind())
-            .field("restart", &self.restart)
+            .field("restart", &self.body.restart)
             .field("shutdown", &self.shutdown_policy())
-            .field("significant", &self.significant)
-            .field("deps", &self.deps)
+            .field("significant", &self.body.significant)
+            .field("deps", &self.body.deps)
             .finish()
     }
 }
@@ -110,11 +130,13 @@ impl ChildSpec {
     pub fn from_arc(id: impl Into<Arc<str>>, runnable: Arc<dyn Runnable>) -> Self {
         ChildSpec {
             id: id.into(),
-            runnable,
-            restart: Restart::default(),
-            shutdown: None,
-            significant: false,
-            deps: Box::new([]),
+            body: Arc::new(SpecBody {
+                runnable,
+                restart: Restart::default(),
+                shutdown: None,
+                significant: false,
+                deps: Box::new([]),
+            }),
         }
     }
 
@@ -127,15 +149,19 @@ impl ChildSpec {
         Self::new(id, task(f))
     }
 
+    fn body_mut(&mut self) -> &mut SpecBody {
+        Arc::make_mut(&mut self.body)
+    }
+
     /// Sets the restart policy (default [`Restart::Permanent`]).
     pub fn restart(mut self, restart: Restart) -> Self {
-        self.restart = restart;
+        self.body_mut().restart = restart;
         self
     }
 
     /// Sets the shutdown policy (default: `Timeout(5s)`, or `Infinity` for a nested manager).
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
-        self.shutdown = Some(shutdown);
+        self.body_mut().shutdown = Some(shutdown);
         self
     }
 
@@ -143,27 +169,28 @@ impl ChildSpec {
     /// manager's [`AutoShutdown`](crate::AutoShutdown) says. Significant children must be
     /// `Transient` or `Temporary`.
     pub fn significant(mut self, significant: bool) -> Self {
-        self.significant = significant;
+        self.body_mut().significant = significant;
         self
     }
 
     /// Waits, before each start, until sibling `id` (declared earlier) meets `condition`.
     /// May be called several times; the child starts when every condition holds.
     pub fn after(mut self, id: impl Into<Arc<str>>, condition: Condition) -> Self {
-        let mut deps = std::mem::take(&mut self.deps).into_vec();
+        let body = self.body_mut();
+        let mut deps = std::mem::take(&mut body.deps).into_vec();
         deps.push(Dependency {
             on: id.into(),
             condition,
         });
-        self.deps = deps.into_boxed_slice();
+        body.deps = deps.into_boxed_slice();
         self
     }
 
-    /// The same spec under another id.
+    /// The same spec under another id; shares everything else with this one (no copy).
     pub fn with_id(&self, id: impl Into<Arc<str>>) -> Self {
         ChildSpec {
             id: id.into(),
-            ..self.clone()
+            body: self.body.clone(),
         }
     }
 
@@ -174,19 +201,18 @@ impl ChildSpec {
 
     /// What kind of node the runnable is.
     pub fn kind(&self) -> ChildKind {
-        self.runnable.kind()
+        self.body.runnable().kind()
     }
 
     /// The shutdown policy in effect, defaults resolved.
     pub fn shutdown_policy(&self) -> Shutdown {
-        self.shutdown
-            .unwrap_or_else(|| self.runnable.default_shutdown())
+        self.body.shutdown_policy()
     }
 
     /// Checks what can be checked without the manager: the id and the significance rule.
     pub(crate) fn validate(&self) -> Result<(), SpecError> {
         validate_id(&self.id)?;
-        if self.significant && self.restart == Restart::Permanent {
+        if self.body.significant && self.body.restart == Restart::Permanent {
             return Err(SpecError::SignificantPermanent {
                 id: self.id.to_string(),
             });

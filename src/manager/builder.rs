@@ -125,12 +125,12 @@ impl ProcessManagerBuilder {
         let mut seen: HashSet<&str> = HashSet::with_capacity(self.children.len());
         for spec in &self.children {
             spec.validate()?;
-            if spec.significant && self.policy.auto_shutdown == AutoShutdown::Never {
+            if spec.body.significant && self.policy.auto_shutdown == AutoShutdown::Never {
                 return Err(SpecError::SignificantWithoutAutoShutdown {
                     id: spec.id.to_string(),
                 });
             }
-            if let Some(dep) = spec.deps.iter().find(|d| !seen.contains(&*d.on)) {
+            if let Some(dep) = spec.body.deps.iter().find(|d| !seen.contains(&*d.on)) {
                 return Err(SpecError::UnknownDependency {
                     id: spec.id.to_string(),
                     on: dep.on.to_string(),
@@ -151,7 +151,7 @@ impl ProcessManagerBuilder {
                 policy: self.policy,
                 shutdown_timeout: self.shutdown_timeout,
                 stop_order: self.stop_order,
-                specs: self.children.into_iter().map(Arc::new).collect(),
+                specs: self.children,
                 mailbox: Mailbox::new(),
                 bus: EventBus::new(self.event_capacity),
             }),

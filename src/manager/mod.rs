@@ -1,7 +1,7 @@
 //! [`ProcessManager`]: the inner node of the tree.
 
 mod builder;
-mod child_task;
+pub(crate) mod child_task;
 mod config;
 mod decide;
 mod mailbox;
@@ -57,7 +57,7 @@ pub(crate) struct ManagerInner {
     pub(crate) policy: Policy,
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) stop_order: StopOrder,
-    pub(crate) specs: Vec<Arc<ChildSpec>>,
+    pub(crate) specs: Vec<ChildSpec>,
     pub(crate) mailbox: Mailbox,
     pub(crate) bus: Arc<EventBus>,
     /// The path of the current (or last) run.

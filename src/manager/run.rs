@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
-use super::child_task;
+use super::child_task::TaskStart;
 use super::config::StopOrder;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
 use super::mailbox::Command;
@@ -241,7 +241,8 @@ impl Run {
         if queued.iter().any(|c| matches!(c, Command::Shutdown { .. })) {
             self.begin_shutdown(Reason::Requested, false);
         } else {
-            for spec in self.mgr.inner.specs.clone() {
+            let mgr = self.mgr.clone();
+            for spec in &mgr.inner.specs {
                 self.insert(spec);
             }
             self.start_pending();

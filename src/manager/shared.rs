@@ -12,7 +12,7 @@ use crate::error::BoxError;
 use crate::event::{Event, EventBus, EventKind};
 use crate::handle::Handle;
 use crate::path::ChildPath;
-use crate::spec::ChildSpec;
+use crate::spec::SpecBody;
 
 /// Shared by one run of a manager with its children's contexts.
 pub(crate) struct RunShared {
@@ -49,7 +49,8 @@ impl RunShared {
 
 /// One child slot's identity, shared with the contexts of its runs. Lives as long as the slot.
 pub(crate) struct ChildShared {
-    pub(crate) spec: Arc<ChildSpec>,
+    pub(crate) id: Arc<str>,
+    pub(crate) spec: Arc<SpecBody>,
     pub(crate) key: u32,
     pub(crate) run: Arc<RunShared>,
     pub(crate) inbox: Inbox,
@@ -59,7 +60,7 @@ pub(crate) struct ChildShared {
 
 impl ChildShared {
     pub(crate) fn path(&self) -> ChildPath {
-        self.run.path.join(&self.spec.id)
+        self.run.path.join(&self.id)
     }
 }
 

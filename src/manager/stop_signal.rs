@@ -9,11 +9,17 @@
 //! A `CancellationToken` is still made, on demand, for a context that asks for one
 //! ([`Context::shutdown_token`](crate::Context::shutdown_token)); the signal cancels it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 use tokio_util::sync::CancellationToken;
 
 use super::shared::ChildShared;
@@ -53,16 +59,11 @@ impl StopSignal {
     }
 
     /// Completes once run `generation` has been asked to stop.
-    pub(crate) async fn requested(&self, generation: u64) {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            // Registered before the check, so a request between the two still wakes us.
-            notified.as_mut().enable();
-            if self.is_requested(generation) {
-                return;
-            }
-            notified.await;
+    pub(crate) fn requested(&self, generation: u64) -> Requested<'_> {
+        Requested {
+            signal: self,
+            generation,
+            notified: self.notify.notified(),
         }
     }
 
@@ -94,6 +95,40 @@ impl StopSignal {
         let next = lock(&self.next).take();
         if let Some((child, generation)) = next {
             child.stop.request(generation);
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`StopSignal::requested`]. Written out rather than as an `async fn`,
+    /// which would take about twice the room in every waiting child's task.
+    pub(crate) struct Requested<'a> {
+        signal: &'a StopSignal,
+        generation: u64,
+        #[pin]
+        notified: Notified<'a>,
+    }
+}
+
+impl Future for Requested<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        loop {
+            if this.signal.is_requested(*this.generation) {
+                return Poll::Ready(());
+            }
+            match this.notified.as_mut().poll(cx) {
+                // Woken by a request (or a request for another run): look again.
+                Poll::Ready(()) => this.notified.set(this.signal.notify.notified()),
+                // Now registered: a request made since the look above wakes us; one made
+                // before it is seen by looking once more.
+                Poll::Pending if this.signal.is_requested(*this.generation) => {
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }

@@ -180,7 +180,7 @@ impl Run {
             Err(ControlError::NotRunning {
                 path: path.to_string(),
             })
-        } else if let Some(mgr) = slot.child.spec.runnable.as_manager() {
+        } else if let Some(mgr) = slot.child.spec.runnable().as_manager() {
             let cmd = Command::Send {
                 path: path.as_str().into(),
                 msg,
@@ -219,7 +219,7 @@ impl Run {
             return cmd.refuse(ControlError::ManagerGone);
         };
         let path = slot.child.path().to_string();
-        let Some(mgr) = slot.child.spec.runnable.as_manager() else {
+        let Some(mgr) = slot.child.spec.runnable().as_manager() else {
             let err = match cmd {
                 Command::Add { .. } => ControlError::NotAManager { path },
                 _ => ControlError::UnknownPath { path },
@@ -246,13 +246,18 @@ impl Run {
             }
             .into());
         }
-        if spec.significant && self.policy.auto_shutdown == super::super::AutoShutdown::Never {
+        if spec.body.significant && self.policy.auto_shutdown == super::super::AutoShutdown::Never {
             return Err(SpecError::SignificantWithoutAutoShutdown {
                 id: spec.id.to_string(),
             }
             .into());
         }
-        if let Some(dep) = spec.deps.iter().find(|d| self.slots.find(&d.on).is_none()) {
+        if let Some(dep) = spec
+            .body
+            .deps
+            .iter()
+            .find(|d| self.slots.find(&d.on).is_none())
+        {
             return Err(SpecError::UnknownDependency {
                 id: spec.id.to_string(),
                 on: dep.on.to_string(),
@@ -261,7 +266,7 @@ impl Run {
         }
         let path = self.shared.path.join(&spec.id);
         tracing::debug!(path = %path, "child added");
-        self.insert(Arc::new(spec));
+        self.insert(&spec);
         Ok(path)
     }
 
@@ -298,7 +303,7 @@ impl Run {
             let Some(slot) = self.slots.get(key) else {
                 continue;
             };
-            let runnable = &slot.child.spec.runnable;
+            let runnable = &slot.child.spec.runnable();
             if let Some(mgr) = runnable.as_manager()
                 && slot.running().is_some()
             {
