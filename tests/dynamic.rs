@@ -235,3 +235,23 @@ async fn a_brutal_stop_of_a_child_whose_task_never_ran_still_completes() {
     run.await.unwrap().unwrap();
     assert_eq!(alive_tasks(), baseline);
 }
+
+#[tokio::test]
+async fn a_child_added_after_a_removal_comes_last_in_declared_order_though_it_reuses_the_slot() {
+    let (handle, run) = running().await;
+    handle.add(waiter().with_id("a")).await.unwrap();
+    handle.add(waiter().with_id("b")).await.unwrap();
+    handle.remove("root/a").await.unwrap();
+    handle.add(waiter().with_id("c")).await.unwrap();
+    let order: Vec<String> = handle
+        .snapshot()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|n| n.path.as_str().matches('/').count() == 1)
+        .map(|n| n.path.to_string())
+        .collect();
+    assert_eq!(order, ["root/idle", "root/pool", "root/b", "root/c"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}

@@ -1,5 +1,6 @@
 //! A manager's children: slots in declared order, found by key or id.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +69,12 @@ pub(crate) struct Slot {
     pub(crate) attempt: u32,
     pub(crate) last_exit: Option<ExitStatus>,
     /// Commands waiting for this child's stop, restart or removal to finish.
-    pub(crate) waiters: Vec<Reply<()>>,
+    /// Boxed: almost no slot has any, and an empty `Vec` would make every slot 16 bytes bigger.
+    #[allow(
+        clippy::box_collection,
+        reason = "one pointer in every slot instead of three"
+    )]
+    waiters: Option<Box<Vec<Reply<()>>>>,
     /// For nested managers: the environment of the current run, to pass a stop deadline.
     pub(crate) link: Option<Arc<TaskEnv>>,
 }
@@ -83,7 +89,7 @@ impl Slot {
             restarts: 0,
             attempt: 0,
             last_exit: None,
-            waiters: Vec::new(),
+            waiters: None,
             link: None,
         }
     }
@@ -127,8 +133,15 @@ impl Slot {
             .map(|r| now.saturating_duration_since(r.since))
     }
 
+    /// Answers `reply` once this slot's stop, restart or removal has finished.
+    pub(crate) fn add_waiter(&mut self, reply: Reply<()>) {
+        self.waiters
+            .get_or_insert_with(Default::default)
+            .push(reply);
+    }
+
     pub(crate) fn answer_waiters(&mut self) {
-        for w in self.waiters.drain(..) {
+        for w in self.waiters.take().into_iter().flat_map(|ws| *ws) {
             let _ = w.send(Ok(()));
         }
     }
@@ -139,10 +152,12 @@ impl Slot {
 pub(crate) struct Slots {
     slab: Slab<Slot>,
     /// `(key, seq)` in declared order; entries whose slot is gone or reused are skipped and
-    /// swept out once they are the majority.
-    order: Vec<(u32, u64)>,
+    /// swept out once they are the majority. `None` until the first removal: until then no
+    /// key has been reused, so the slab's key order is the declared order.
+    order: Option<Vec<(u32, u64)>>,
     stale: usize,
-    by_id: HashMap<Arc<str>, u32>,
+    /// Keys by id, built on the first lookup: a tree nobody addresses by id never pays for it.
+    by_id: OnceCell<HashMap<Arc<str>, u32>>,
     next_seq: u64,
     /// Pending slots as `(seq, key)`, for starting them in declared order. Cleaned lazily by
     /// [`pending`](Self::pending): an entry whose slot left the pending state stays until
@@ -159,9 +174,7 @@ impl Slots {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Slots {
             slab: Slab::with_capacity(n),
-            order: Vec::with_capacity(n),
             pending: Vec::with_capacity(n),
-            by_id: HashMap::with_capacity(n),
             ..Default::default()
         }
     }
@@ -186,23 +199,35 @@ impl Slots {
         self.next_seq += 1;
         let id = slot.child.id.clone();
         let key = self.slab.insert(slot) as u32;
-        self.order.push((key, seq));
-        self.by_id.insert(id, key);
+        if let Some(order) = &mut self.order {
+            order.push((key, seq));
+        }
+        if let Some(by_id) = self.by_id.get_mut() {
+            by_id.insert(id, key);
+        }
         self.push_pending(seq, key);
         key
     }
 
     pub(crate) fn remove(&mut self, key: u32) -> Option<Slot> {
-        let slot = self.slab.try_remove(key as usize)?;
-        self.by_id.remove(&slot.child.id);
+        if !self.slab.contains(key as usize) {
+            return None;
+        }
+        let slab = &self.slab;
+        let order = self
+            .order
+            .get_or_insert_with(|| slab.iter().map(|(k, s)| (k as u32, s.seq)).collect());
+        let slot = self.slab.remove(key as usize);
+        if let Some(by_id) = self.by_id.get_mut() {
+            by_id.remove(&slot.child.id);
+        }
         if matches!(slot.state, SlotState::Pending) {
             self.pending_count -= 1;
         }
         self.stale += 1;
-        if self.stale > 32 && self.stale * 2 > self.order.len() {
+        if self.stale > 32 && self.stale * 2 > order.len() {
             let slab = &self.slab;
-            self.order
-                .retain(|&(k, seq)| slab.get(k as usize).is_some_and(|s| s.seq == seq));
+            order.retain(|&(k, seq)| slab.get(k as usize).is_some_and(|s| s.seq == seq));
             self.stale = 0;
         }
         Some(slot)
@@ -217,17 +242,33 @@ impl Slots {
     }
 
     pub(crate) fn find(&self, id: &str) -> Option<u32> {
-        self.by_id.get(id).copied()
+        let by_id = self.by_id.get_or_init(|| {
+            self.slab
+                .iter()
+                .map(|(k, s)| (s.child.id.clone(), k as u32))
+                .collect()
+        });
+        by_id.get(id).copied()
     }
 
     /// Keys in declared order.
     pub(crate) fn keys(&self) -> impl DoubleEndedIterator<Item = u32> + '_ {
-        self.order.iter().filter_map(|&(k, seq)| {
-            self.slab
-                .get(k as usize)
-                .filter(|s| s.seq == seq)
-                .map(|_| k)
-        })
+        let in_slab_order = match &self.order {
+            None => Some(self.slab.iter().map(|(k, _)| k as u32)),
+            Some(_) => None,
+        };
+        let in_order = self.order.as_ref().map(|order| {
+            order.iter().filter_map(|&(k, seq)| {
+                self.slab
+                    .get(k as usize)
+                    .filter(|s| s.seq == seq)
+                    .map(|_| k)
+            })
+        });
+        in_slab_order
+            .into_iter()
+            .flatten()
+            .chain(in_order.into_iter().flatten())
     }
 
     /// Keys in declared order, starting with `key`.
@@ -266,6 +307,10 @@ impl Slots {
             slab.get(key as usize)
                 .is_some_and(|s| s.seq == seq && matches!(s.state, SlotState::Pending))
         });
+        // After a large start the list is empty but keeps its room: give it back.
+        if self.pending.capacity() > 64 && self.pending.len() < self.pending.capacity() / 4 {
+            self.pending.shrink_to(self.pending.len() * 2);
+        }
         self.pending.iter().map(|&(_, key)| key).collect()
     }
 

@@ -31,12 +31,18 @@ pub(crate) struct StopSignal {
     mark: AtomicU64,
     /// Wakes the runs waiting for a request.
     notify: Notify,
+    /// Rarely used parts, under one lock.
+    links: Mutex<Links>,
+}
+
+#[derive(Default)]
+struct Links {
     /// The token handed out for one generation, if any was asked for.
-    token: Mutex<Option<(u64, CancellationToken)>>,
+    token: Option<(u64, CancellationToken)>,
     /// The sibling (and its generation) to ask to stop as soon as this child's run ends: the
     /// next link of a one-at-a-time stop sequence, set up by the manager ahead of time so
     /// that the sequence does not wait for the manager between two children.
-    next: Mutex<Option<(Arc<ChildShared>, u64)>>,
+    next: Option<(Arc<ChildShared>, u64)>,
 }
 
 impl StopSignal {
@@ -47,7 +53,7 @@ impl StopSignal {
         }
         self.notify.notify_waiters();
         // A token made after the mark was raised cancels itself (see `token`).
-        if let Some((g, token)) = lock(&self.token).as_ref()
+        if let Some((g, token)) = lock(&self.links).token.as_ref()
             && *g == generation
         {
             token.cancel();
@@ -70,8 +76,8 @@ impl StopSignal {
     /// A token cancelled when run `generation` is asked to stop (the same token for every
     /// call in one run).
     pub(crate) fn token(&self, generation: u64) -> CancellationToken {
-        let mut slot = lock(&self.token);
-        if let Some((g, token)) = slot.as_ref()
+        let mut links = lock(&self.links);
+        if let Some((g, token)) = links.token.as_ref()
             && *g == generation
         {
             return token.clone();
@@ -81,18 +87,18 @@ impl StopSignal {
         if self.is_requested(generation) {
             token.cancel();
         }
-        *slot = Some((generation, token.clone()));
+        links.token = Some((generation, token.clone()));
         token
     }
 
     /// Sets (or, with `None`, clears) the sibling to stop when this child's run ends.
     pub(crate) fn chain(&self, next: Option<(Arc<ChildShared>, u64)>) {
-        *lock(&self.next) = next;
+        lock(&self.links).next = next;
     }
 
     /// Run by a child's task as its run ends: passes the stop on down the chain.
     pub(crate) fn pass_on(&self) {
-        let next = lock(&self.next).take();
+        let next = lock(&self.links).next.take();
         if let Some((child, generation)) = next {
             child.stop.request(generation);
         }

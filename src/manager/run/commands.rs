@@ -97,7 +97,7 @@ impl Run {
                 if then == AfterStop::Start {
                     slot.restarts = slot.restarts.saturating_add(1);
                 }
-                slot.waiters.push(reply);
+                slot.add_waiter(reply);
                 self.begin_stop(key, None, then, false);
             }
             (_, AfterStop::Remove) => {
