@@ -289,7 +289,14 @@ impl Slots {
                 let seq = slot.seq;
                 self.push_pending(seq, key);
             }
-            (true, false) => self.pending_count -= 1,
+            (true, false) => {
+                self.pending_count -= 1;
+                if self.pending_count == 0 {
+                    // Only stale entries left: drop them with their room.
+                    self.pending = Vec::new();
+                    self.pending_sorted = true;
+                }
+            }
             _ => {}
         }
         Some(old)
@@ -307,10 +314,6 @@ impl Slots {
             slab.get(key as usize)
                 .is_some_and(|s| s.seq == seq && matches!(s.state, SlotState::Pending))
         });
-        // After a large start the list is empty but keeps its room: give it back.
-        if self.pending.capacity() > 64 && self.pending.len() < self.pending.capacity() / 4 {
-            self.pending.shrink_to(self.pending.len() * 2);
-        }
         self.pending.iter().map(|&(_, key)| key).collect()
     }
 
