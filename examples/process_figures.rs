@@ -18,24 +18,31 @@
 //!      events (sent right after each spawn) have arrived;
 //!    - `raw`: 100 `tokio::process::Child` handles held in a `Vec`.
 //! 2. **200 MB of child stdout into a rotating log** (50 MB × 10 files), against a shell
-//!    redirect of the same pipeline, alternating, best and median of the rounds:
+//!    redirect of the same pipeline, in rounds whose order rotates, best and median:
 //!    - `shell`: `sh -c 'head -c 200000000 /dev/zero | tr "\0" x | fold -w 99 > FILE'`;
-//!    - `pump`: the same pipeline without the redirect, spawned by `tokio::process` in its
-//!      own process group with stdout piped, and the pipe read by `OutputSink::pump` on the
-//!      same 2-worker runtime. (`overseer::process::Command` has no capture option yet:
-//!      `Output` is only `Inherit` or `Null`; so this is what a `Command` child with captured
-//!      output would run, without the manager around it.)
+//!    - `command`: the real path: a `ProcessManager` (2-worker runtime) with one
+//!      `Command::shell(PIPELINE).capture(sink)` child (`Temporary`, significant, the manager
+//!      auto-shuts down when it ends), timed from building the manager until `run()` returns,
+//!      i.e. until the child's run has ended and all its output is in the files;
+//!    - `pump`: the bare pump: the same pipeline spawned by `tokio::process` in its own
+//!      process group with stdout piped, the pipe read by `OutputSink::pump` in a task of the
+//!      same runtime (no manager, no pipe enlargement);
 //!    - `rw_loop`: the same pipeline piped into this process and copied to a plain file by a
 //!      blocking 64 KiB `read`/`write_all` loop on a std thread (no lines, no rotation, no
 //!      runtime): the floor for any supervisor that captures output through a pipe, to tell
 //!      what the pipe hop costs by itself on this machine from what the pump adds.
 //!
-//!    For `pump` and `rw_loop`, this process's own CPU time (user + system) is printed too.
+//!    Every round checks the byte count across the files (the capture adds one `\n` after the
+//!    last, unterminated line), that no rotating file exceeds 50 MB or ends inside a line, and
+//!    deletes the files. For all but `shell`, this process's own CPU time (user + system) is
+//!    printed too.
 //!
 //! ```sh
 //! cargo run --release --example process_figures                 # all, default rounds
 //! cargo run --release --example process_figures -- --rounds 5   # 5 throughput rounds
 //! cargo run --release --example process_figures -- --only interleaved   # or rss, output
+//! # only some output variants (e.g. to profile one):
+//! cargo run --release --example process_figures -- --only output --variants shell,command
 //! # one RSS measurement (what the parent runs for each row):
 //! cargo run --release --example process_figures -- --rss overseer [--n 100]
 //! ```
@@ -47,10 +54,12 @@ mod procs;
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use overseer::StopOrder;
-use overseer::process::output::{OutputConfig, Stream};
+use overseer::process::Command;
+use overseer::process::output::{OutputConfig, OutputSink, Stream};
+use overseer::{AutoShutdown, ProcessManager, Restart, StopOrder};
 
 const N: usize = 100;
 const INTERLEAVED_ROUNDS: usize = 10;
@@ -58,6 +67,11 @@ const RESTARTS_PER_ROUND: u64 = 300;
 const RSS_RUNS: usize = 3;
 const BYTES: u64 = 200_000_000;
 const PIPELINE: &str = r#"head -c 200000000 /dev/zero | tr "\0" x | fold -w 99"#;
+/// The pipeline's line length, without the newline.
+const LINE: u64 = 99;
+/// What the pipeline writes: `BYTES` x's and a newline after each full line.
+const SHELL_BYTES: u64 = BYTES + BYTES / LINE;
+const ROTATE_BYTES: u64 = 50_000_000;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -297,17 +311,37 @@ fn rss_parent() {
 
 // ----- 2. Output throughput ----------------------------------------------------------------
 
-fn remove_all(dir: &Path) -> u64 {
+/// Deletes every file in `dir`; returns their total size. With `max_file`, also checks that
+/// each file is at most that large and ends with a whole line (a rotating log).
+fn remove_all(dir: &Path, max_file: Option<u64>) -> u64 {
+    use std::io::{Read, Seek, SeekFrom};
     let mut total = 0;
     for entry in std::fs::read_dir(dir).expect("read scratch dir") {
         let path = entry.expect("entry").path();
-        total += std::fs::metadata(&path).expect("metadata").len();
+        let len = std::fs::metadata(&path).expect("metadata").len();
+        if let Some(max) = max_file {
+            assert!(len <= max, "{} has {len} bytes", path.display());
+            let mut file = std::fs::File::open(&path).expect("open");
+            file.seek(SeekFrom::End(-1)).expect("seek");
+            let mut last = [0u8];
+            file.read_exact(&mut last).expect("read");
+            assert_eq!(last[0], b'\n', "{} ends inside a line", path.display());
+        }
+        total += len;
         std::fs::remove_file(path).expect("remove");
     }
     total
 }
 
-fn shell(dir: &Path) -> (Duration, u64) {
+fn rotating_sink(dir: &Path) -> Arc<OutputSink> {
+    OutputConfig::new()
+        .log_file(dir.join("app.log"))
+        .rotate(ROTATE_BYTES, 10)
+        .build()
+        .expect("open log")
+}
+
+fn shell(dir: &Path) -> Duration {
     let out = dir.join("shell.out");
     let t0 = Instant::now();
     let status = std::process::Command::new("sh")
@@ -317,15 +351,34 @@ fn shell(dir: &Path) -> (Duration, u64) {
         .expect("spawn sh");
     let took = t0.elapsed();
     assert!(status.success(), "shell redirect failed");
-    (took, remove_all(dir))
+    took
 }
 
-async fn pump(dir: &Path) -> (Duration, u64) {
-    let sink = OutputConfig::new()
-        .log_file(dir.join("app.log"))
-        .rotate(50_000_000, 10)
+/// The real path: a manager with one `Command::shell(PIPELINE).capture(sink)` child that runs
+/// once; `run()` returns after the child's run has ended, its pipes drained and the log file
+/// flushed.
+async fn command(dir: &Path) -> Duration {
+    let sink = rotating_sink(dir);
+    let t0 = Instant::now();
+    let child = Command::shell(PIPELINE)
+        .capture(sink)
+        .into_spec("output")
+        .restart(Restart::Temporary)
+        .significant(true);
+    let tree = ProcessManager::builder("root")
+        .auto_shutdown(AutoShutdown::AnySignificant)
+        .child(child)
         .build()
-        .expect("open log");
+        .expect("valid tree");
+    tokio::spawn(async move { tree.run().await })
+        .await
+        .expect("run task")
+        .expect("the pipeline succeeds");
+    t0.elapsed()
+}
+
+async fn pump(dir: &Path) -> Duration {
+    let sink = rotating_sink(dir);
     let t0 = Instant::now();
     let mut child = tokio::process::Command::new("sh")
         .args(["-c", PIPELINE])
@@ -341,7 +394,7 @@ async fn pump(dir: &Path) -> (Duration, u64) {
     pumping.await.expect("pump task").expect("pump");
     let took = t0.elapsed();
     assert!(status.success(), "pipeline failed");
-    (took, remove_all(dir))
+    took
 }
 
 /// CPU time (user + system) of this process so far, in ms (Linux `/proc/self/stat`, 10 ms
@@ -356,7 +409,7 @@ fn own_cpu_ms() -> u64 {
     ticks * 10
 }
 
-fn rw_loop(dir: &Path) -> (Duration, u64) {
+fn rw_loop(dir: &Path) -> Duration {
     use std::io::{Read, Write};
     let t0 = Instant::now();
     let mut child = std::process::Command::new("sh")
@@ -382,7 +435,7 @@ fn rw_loop(dir: &Path) -> (Duration, u64) {
     let status = child.wait().expect("wait");
     let took = t0.elapsed();
     assert!(status.success(), "pipeline failed");
-    (took, remove_all(dir))
+    took
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -390,45 +443,77 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn throughput(rounds: usize) {
+const OUTPUT_NAMES: [&str; 4] = ["shell", "command", "pump", "rw_loop"];
+
+fn throughput(rounds: usize, variants: &[String]) {
+    let wanted = |i: usize| variants.is_empty() || variants.iter().any(|v| v == OUTPUT_NAMES[i]);
     let dir = tempfile::tempdir().expect("scratch dir");
     let rt = runtime();
     println!();
     println!("## 200 MB of stdout into a rotating log (50 MB x 10) vs a shell redirect");
-    let (mut shells, mut pumps, mut rws) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=rounds {
-        let (s, shell_bytes) = shell(dir.path());
-        let cpu0 = own_cpu_ms();
-        let (p, pump_bytes) = rt.block_on(pump(dir.path()));
-        let cpu1 = own_cpu_ms();
-        let (r, rw_bytes) = rw_loop(dir.path());
-        let cpu2 = own_cpu_ms();
-        assert_eq!(rw_bytes, shell_bytes);
-        // The pump ends the last, unterminated line with a newline in the file.
-        assert!(
-            pump_bytes == shell_bytes || pump_bytes == shell_bytes + 1,
-            "pump wrote {pump_bytes} bytes, shell {shell_bytes}"
-        );
-        assert!(shell_bytes > BYTES);
-        println!(
-            "round {round}: shell {:.3} s ({shell_bytes} B)  pump {:.3} s ({pump_bytes} B, own CPU {} ms)  rw_loop {:.3} s (own CPU {} ms)  load {}",
-            s.as_secs_f64(),
-            p.as_secs_f64(),
-            cpu1 - cpu0,
-            r.as_secs_f64(),
-            cpu2 - cpu1,
-            load()
-        );
-        shells.push(s);
-        pumps.push(p);
-        rws.push(r);
+    println!("(order rotates each round; own CPU = this process's user + system time)");
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    let mut cpus: [Vec<u64>; 4] = Default::default();
+    for round in 0..rounds {
+        let mut line = format!("round {}:", round + 1);
+        for j in 0..OUTPUT_NAMES.len() {
+            let i = (round + j) % OUTPUT_NAMES.len();
+            if !wanted(i) {
+                continue;
+            }
+            let cpu0 = own_cpu_ms();
+            let took = match i {
+                0 => shell(dir.path()),
+                1 => rt.block_on(command(dir.path())),
+                2 => rt.block_on(pump(dir.path())),
+                _ => rw_loop(dir.path()),
+            };
+            let cpu = own_cpu_ms() - cpu0;
+            let rotating = matches!(i, 1 | 2).then_some(ROTATE_BYTES);
+            let bytes = remove_all(dir.path(), rotating);
+            // The capture ends the last, unterminated line with a newline in the file.
+            let expected = match rotating {
+                Some(_) => SHELL_BYTES + u64::from(BYTES % LINE != 0),
+                None => SHELL_BYTES,
+            };
+            assert_eq!(bytes, expected, "{} wrote {bytes} bytes", OUTPUT_NAMES[i]);
+            line += &format!(
+                "  {} {:.3} s ({bytes} B{})",
+                OUTPUT_NAMES[i],
+                took.as_secs_f64(),
+                if i == 0 {
+                    String::new()
+                } else {
+                    format!(", CPU {cpu} ms")
+                }
+            );
+            times[i].push(took);
+            cpus[i].push(cpu);
+        }
+        println!("{line}  load {}", load());
     }
     let mb = (BYTES as f64) / 1e6;
-    for (name, v) in [("shell", &shells), ("pump", &pumps), ("rw_loop", &rws)] {
+    for (i, name) in OUTPUT_NAMES.iter().enumerate() {
+        let v = &times[i];
+        if v.is_empty() {
+            continue;
+        }
         let best = *v.iter().min().expect("a round");
         let med = median(v.clone());
+        let cpu = if i == 0 {
+            String::new()
+        } else {
+            let mut c = cpus[i].clone();
+            c.sort_unstable();
+            format!(
+                "  own CPU median {} ms (min {}, max {})",
+                c[c.len() / 2],
+                c[0],
+                c[c.len() - 1]
+            )
+        };
         println!(
-            "{name:7} best {:.3} s ({:.0} MB/s)  median {:.3} s ({:.0} MB/s)",
+            "{name:8} best {:.3} s ({:.0} MB/s)  median {:.3} s ({:.0} MB/s){cpu}",
             best.as_secs_f64(),
             mb / best.as_secs_f64(),
             med.as_secs_f64(),
@@ -436,16 +521,18 @@ fn throughput(rounds: usize) {
         );
     }
     let best = |v: &Vec<Duration>| v.iter().min().copied().expect("a round");
-    println!(
-        "speed ratio shell/pump: best {:.3}, median {:.3} (goal >= 0.9)",
-        best(&shells).as_secs_f64() / best(&pumps).as_secs_f64(),
-        median(shells.clone()).as_secs_f64() / median(pumps.clone()).as_secs_f64()
-    );
-    println!(
-        "speed ratio shell/rw_loop: best {:.3}, median {:.3} (the pipe hop alone)",
-        best(&shells).as_secs_f64() / best(&rws).as_secs_f64(),
-        median(shells.clone()).as_secs_f64() / median(rws.clone()).as_secs_f64()
-    );
+    for i in 1..OUTPUT_NAMES.len() {
+        if times[0].is_empty() || times[i].is_empty() {
+            continue;
+        }
+        println!(
+            "speed ratio shell/{}: best {:.3}, median {:.3}{}",
+            OUTPUT_NAMES[i],
+            best(&times[0]).as_secs_f64() / best(&times[i]).as_secs_f64(),
+            median(times[0].clone()).as_secs_f64() / median(times[i].clone()).as_secs_f64(),
+            if i == 1 { " (goal >= 0.9)" } else { "" }
+        );
+    }
 }
 
 fn main() {
@@ -472,7 +559,10 @@ fn main() {
         rss_parent();
     }
     if wants("output") {
-        throughput(rounds);
+        let variants: Vec<String> = arg("--variants")
+            .map(|v| v.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        throughput(rounds, &variants);
     }
     println!("load average at end: {}", load());
 }
