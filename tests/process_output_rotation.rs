@@ -282,3 +282,117 @@ async fn a_failing_log_file_is_counted_and_never_stops_the_reader() {
     assert_eq!(sink.tail().len(), 3, "the tail got every line");
     assert!(sink.file_errors() >= 1);
 }
+
+#[tokio::test]
+async fn a_burst_of_complete_lines_is_written_in_one_piece_without_splitting_across_files() {
+    // Only a log file (no tail, follower, callback or timestamps), and a reader that hands
+    // over 64 KiB at a time: the pump gives the file runs of many whole lines at once.
+    const MAX_BYTES: u64 = 1000;
+    let dir = TempDir::new("burst");
+    let log = dir.join("app.log");
+    let sink = OutputConfig::new()
+        .log_file(&log)
+        .rotate(MAX_BYTES, 10_000)
+        .build()
+        .unwrap();
+    let sent: Vec<String> = (0..5_000)
+        .map(|i| format!("{i} {}", "x".repeat(i % 120)))
+        .collect();
+    let input: String = sent.iter().map(|l| format!("{l}\n")).collect();
+    sink.pump(input.as_bytes(), Stream::Stdout).await.unwrap();
+
+    let lines: Vec<String> = all_lines(&log);
+    assert!(lines == sent, "lines lost, repeated, split or out of order");
+    let files = log_files(&log);
+    assert!(
+        files.len() > 100,
+        "only {} files: no rotation?",
+        files.len()
+    );
+    for pair in files.windows(2) {
+        // `file_lines` checks that each file ends with a whole line.
+        let size = std::fs::metadata(&pair[0]).unwrap().len();
+        assert!(size <= MAX_BYTES, "{} has {size} bytes", pair[0].display());
+        // Rotated only when the next line would not have fitted, as line by line.
+        let next = file_lines(&pair[1])[0].len() as u64 + 1;
+        assert!(
+            size + next > MAX_BYTES,
+            "{} rotated too early",
+            pair[0].display()
+        );
+    }
+    assert_eq!(sink.file_errors(), 0);
+}
+
+/// A reader that hands over its bytes in chunks of irregular sizes (1 to ~8 KiB), so that
+/// lines and UTF-8 characters straddle reads.
+struct Chunked {
+    bytes: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl tokio::io::AsyncRead for Chunked {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.step = (self.step * 7 + 13) % 8191 + 1;
+        let n = self
+            .step
+            .min(buf.remaining())
+            .min(self.bytes.len() - self.at);
+        buf.put_slice(&self.bytes[self.at..self.at + n]);
+        self.at += n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn the_log_file_gets_the_same_bytes_whether_or_not_anything_needs_single_lines() {
+    // Lines of 0 to 700 bytes (longer than max_line), invalid UTF-8, CRLF, 2-byte characters
+    // across the cut, and a last line without a newline.
+    let mut input = Vec::new();
+    for i in 0..20_000usize {
+        match i % 97 {
+            0 => input.extend_from_slice("é".repeat(350).as_bytes()),
+            1 => input.extend_from_slice(b"bad \xff\xfe bytes\r"),
+            _ => input.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, (i * 31) % 450)),
+        }
+        input.push(b'\n');
+    }
+    input.extend_from_slice(b"no newline at the end");
+    let mut logs = Vec::new();
+    let dirs = [TempDir::new("same-lines"), TempDir::new("same-runs")];
+    for (dir, tail) in dirs.iter().zip([10, 0]) {
+        let log = dir.join("app.log");
+        let sink = OutputConfig::new()
+            .log_file(&log)
+            .rotate(50_000, 10_000)
+            .max_line(500)
+            .tail(tail)
+            .build()
+            .unwrap();
+        let reader = Chunked {
+            bytes: input.clone(),
+            at: 0,
+            step: 1,
+        };
+        sink.pump(reader, Stream::Stdout).await.unwrap();
+        let files: Vec<Vec<u8>> = log_files(&log)
+            .iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect();
+        logs.push(files);
+    }
+    assert!(
+        logs[0].len() > 10,
+        "only {} files: no rotation?",
+        logs[0].len()
+    );
+    assert_eq!(logs[0].len(), logs[1].len(), "as many files either way");
+    for (n, (lines, runs)) in logs[0].iter().zip(&logs[1]).enumerate() {
+        assert!(lines == runs, "file {n} differs");
+    }
+}

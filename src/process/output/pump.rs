@@ -31,8 +31,16 @@ impl OutputSink {
     ///   most the file buffer (128 KiB) is not yet in the file.
     ///
     /// Cost: memory of one buffer of `max_line + 64 KiB`; about one `write(2)` to the log
-    /// file per 128 KiB, or per burst of output when the child writes less; per line, a `memchr` scan and a copy into the file buffer, plus one allocation
-    /// when a tail, callback or subscriber wants the line. The file is written synchronously
+    /// file per pipe read (whole lines of at least 16 KiB are written straight from the read
+    /// buffer, smaller ones buffered up to 128 KiB until the pipe is idle). When nothing needs
+    /// single lines (no tail, callback, subscriber or timestamps), a read's whole lines go to
+    /// the file as one run, found with one backward `memrchr` scan per `max_line` bytes;
+    /// otherwise each line costs a `memchr` scan, and one allocation when a tail, callback or
+    /// subscriber wants it. Most of the CPU time is waking up: the pump runs once per read
+    /// the reader completes, and a plain Tokio pipe completes one per `write(2)` of the child
+    /// when the pump keeps up. [`Command::capture`](crate::process::Command::capture) reads
+    /// its pipes at a pace (at most once per millisecond while output streams), which cuts
+    /// that by an order of magnitude under heavy output. The file is written synchronously
     /// on this task (to the page cache, no `fsync`): a slow disk delays this task's thread.
     /// That was chosen over `tokio::fs` because in `examples/output_throughput` a plain
     /// `tokio::io::copy` into a `tokio::fs::File` (one blocking-pool hop per write) was slower
@@ -78,20 +86,21 @@ impl OutputSink {
             match read {
                 Ok(0) => {
                     splitter.finish(&mut pieces);
-                    self.deliver(stream, time, splitter.buf(), &pieces);
+                    self.deliver(stream, time, splitter.buf(), &pieces, true);
                     self.flush(stream);
                     tracing::debug!(%stream, "output ended");
                     return Ok(());
                 }
                 Ok(n) => {
-                    splitter.split(n, &mut pieces);
-                    self.deliver(stream, time, splitter.buf(), &pieces);
+                    let lines = self.wants_lines();
+                    splitter.split(n, lines, &mut pieces);
+                    self.deliver(stream, time, splitter.buf(), &pieces, lines);
                     unflushed = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
                     splitter.finish(&mut pieces);
-                    self.deliver(stream, time, splitter.buf(), &pieces);
+                    self.deliver(stream, time, splitter.buf(), &pieces, true);
                     self.flush(stream);
                     return Err(OutputError::Read { stream, source });
                 }
@@ -136,11 +145,16 @@ impl Splitter {
         &self.buf
     }
 
-    /// Takes `n` newly read bytes and lists the lines (or pieces) now ready.
-    fn split(&mut self, n: usize, pieces: &mut Vec<Piece>) {
+    /// Takes `n` newly read bytes and lists the lines (or pieces) now ready: one piece per
+    /// line when `lines`, else runs of whole lines (see [`split_runs`](Self::split_runs)).
+    fn split(&mut self, n: usize, lines: bool, pieces: &mut Vec<Piece>) {
         pieces.clear();
-        let scan_from = self.start;
         self.end += n;
+        if !lines {
+            self.split_runs(pieces);
+            return;
+        }
+        let scan_from = self.start;
         let mut line_start = self.start;
         for newline in memchr::memchr_iter(b'\n', &self.buf[scan_from..self.end]) {
             let newline = scan_from + newline;
@@ -157,6 +171,45 @@ impl Splitter {
                 newline: false,
             });
             self.start += cut;
+        }
+    }
+
+    /// For the log file alone: lists the same bytes as [`split`](Self::split) would, but each
+    /// run of whole lines as one piece (its range spans their inner `\n`s), found with one
+    /// backward scan per `max_line + 1` bytes instead of one scan per line. Every line in
+    /// such a window is at most `max_line` long, so the cuts are exactly those of `split`.
+    fn split_runs(&mut self, pieces: &mut Vec<Piece>) {
+        let mut run: Option<std::ops::Range<usize>> = None;
+        loop {
+            let window_end = self
+                .end
+                .min(self.start.saturating_add(self.max_line).saturating_add(1));
+            let window = &self.buf[self.start..window_end];
+            if let Some(last) = memchr::memrchr(b'\n', window) {
+                let newline = self.start + last;
+                match &mut run {
+                    Some(run) => run.end = newline,
+                    None => run = Some(self.start..newline),
+                }
+                self.start = newline + 1;
+            } else if window.len() > self.max_line {
+                // No `\n` within `max_line + 1` bytes: a line too long, cut as `split` does.
+                if let Some(range) = run.take() {
+                    pieces.push(whole_lines(range));
+                }
+                let cut = cut_point(&self.buf[self.start..self.end], self.max_line);
+                pieces.push(Piece {
+                    range: self.start..self.start + cut,
+                    continued: true,
+                    newline: false,
+                });
+                self.start += cut;
+            } else {
+                break;
+            }
+        }
+        if let Some(range) = run {
+            pieces.push(whole_lines(range));
         }
     }
 
@@ -192,6 +245,15 @@ impl Splitter {
     }
 }
 
+/// A piece of one or more whole lines: `range` ends just before the last one's `\n`.
+fn whole_lines(range: std::ops::Range<usize>) -> Piece {
+    Piece {
+        range,
+        continued: false,
+        newline: true,
+    }
+}
+
 /// Where to cut `bytes` (longer than `max`): at `max`, or up to 3 bytes earlier so that a
 /// UTF-8 character is not cut in two. Always at least 1.
 fn cut_point(bytes: &[u8], max: usize) -> usize {
@@ -223,7 +285,7 @@ mod tests {
 
     fn feed(splitter: &mut Splitter, bytes: &[u8], pieces: &mut Vec<Piece>) {
         splitter.free()[..bytes.len()].copy_from_slice(bytes);
-        splitter.split(bytes.len(), pieces);
+        splitter.split(bytes.len(), true, pieces);
     }
 
     #[test]
@@ -275,6 +337,40 @@ mod tests {
             texts(&splitter, &pieces),
             [("aé".into(), true), ("éb".into(), false)]
         );
+    }
+
+    fn feed_runs(splitter: &mut Splitter, bytes: &[u8], pieces: &mut Vec<Piece>) {
+        splitter.free()[..bytes.len()].copy_from_slice(bytes);
+        splitter.split(bytes.len(), false, pieces);
+    }
+
+    #[test]
+    fn without_a_need_for_lines_a_burst_of_whole_lines_is_one_piece() {
+        let mut splitter = Splitter::new(16);
+        let mut pieces = Vec::new();
+        feed_runs(&mut splitter, b"ab\ncd\nef\ngh", &mut pieces);
+        assert_eq!(texts(&splitter, &pieces), [("ab\ncd\nef".into(), false)]);
+        assert!(pieces[0].newline);
+        feed_runs(&mut splitter, b"i\n", &mut pieces);
+        assert_eq!(texts(&splitter, &pieces), [("ghi".into(), false)]);
+    }
+
+    #[test]
+    fn without_a_need_for_lines_an_overlong_line_is_still_cut_between_runs() {
+        let mut splitter = Splitter::new(4);
+        let mut pieces = Vec::new();
+        feed_runs(&mut splitter, b"ab\ncd\nefghijk\nlm\nnopqrstu", &mut pieces);
+        assert_eq!(
+            texts(&splitter, &pieces),
+            [
+                ("ab\ncd".into(), false),
+                ("efgh".into(), true),
+                ("ijk\nlm".into(), false),
+                ("nopq".into(), true),
+            ]
+        );
+        splitter.finish(&mut pieces);
+        assert_eq!(texts(&splitter, &pieces), [("rstu".into(), false)]);
     }
 
     #[test]

@@ -62,8 +62,9 @@ impl RotatingFile {
 
     /// Writes each piece of `buf` as a line (`prefix`, the bytes, `\n`), rotating before a
     /// line that would not fit. A line that does not fit even an empty file goes alone into
-    /// one. Lines that lie with their `\n` one after the other in `buf` are written with one
-    /// call, so the cost per line is only the bookkeeping.
+    /// one. Pieces that lie with their `\n` one after the other in `buf` (and pieces that are
+    /// runs of whole lines) are written as one run without a prefix, see
+    /// [`write_run`](Self::write_run), so the cost per line is only the bookkeeping.
     pub(super) fn write_pieces(
         &mut self,
         prefix: &[u8],
@@ -73,35 +74,72 @@ impl RotatingFile {
         if self.out.is_none() {
             self.reopen()?;
         }
-        // Bytes of `buf` counted in `size` but not yet written: whole lines, in order.
+        // Whole lines of `buf`, each with its `\n`, not yet written.
         let mut run = 0..0;
         for piece in pieces {
+            if prefix.is_empty() && piece.newline {
+                let with_newline = piece.range.start..piece.range.end + 1;
+                if run.is_empty() || run.end != with_newline.start {
+                    self.write_run(&buf[run])?;
+                    run = with_newline;
+                } else {
+                    run.end = with_newline.end;
+                }
+                continue;
+            }
+            self.write_run(&buf[run])?;
+            run = 0..0;
             let line = &buf[piece.range.clone()];
             let len = (prefix.len() + line.len() + 1) as u64;
             if let Some(rotation) = self.rotation {
                 if self.size > 0 && self.size + len > rotation.max_bytes {
-                    self.write_raw(&buf[run.clone()])?;
-                    run = 0..0;
                     self.rotate(rotation.keep)?;
                 }
             }
-            let as_in_buf = prefix.is_empty() && piece.newline;
-            if as_in_buf && !run.is_empty() && run.end == piece.range.start {
-                run.end = piece.range.end + 1;
-            } else {
-                self.write_raw(&buf[run.clone()])?;
-                run = 0..0;
-                if as_in_buf {
-                    run = piece.range.start..piece.range.end + 1;
-                } else {
-                    self.write_raw(prefix)?;
-                    self.write_raw(line)?;
-                    self.write_raw(b"\n")?;
-                }
-            }
+            self.write_raw(prefix)?;
+            self.write_raw(line)?;
+            self.write_raw(b"\n")?;
             self.size += len;
         }
-        self.write_raw(&buf[run])
+        self.write_run(&buf[run])
+    }
+
+    /// Writes whole lines (each ending with `\n`), rotating between them exactly as if they
+    /// were written one by one: the longest head of lines that fits goes into the live file
+    /// in one call (found with one backward scan), then the file rotates.
+    fn write_run(&mut self, mut run: &[u8]) -> io::Result<()> {
+        while !run.is_empty() {
+            let room = match self.rotation {
+                Some(rotation) => rotation.max_bytes.saturating_sub(self.size),
+                None => u64::MAX,
+            };
+            if run.len() as u64 <= room {
+                return self.write_counted(run);
+            }
+            // `room < run.len()`, so it fits a usize.
+            let fitting = &run[..room as usize];
+            let head = match memchr::memrchr(b'\n', fitting) {
+                Some(last) => last + 1,
+                // Not even the first line fits; an empty file takes it whole.
+                None if self.size == 0 => memchr::memchr(b'\n', run).map_or(run.len(), |i| i + 1),
+                None => 0,
+            };
+            let (now, rest) = run.split_at(head);
+            self.write_counted(now)?;
+            run = rest;
+            if let Some(rotation) = self.rotation {
+                if !run.is_empty() {
+                    self.rotate(rotation.keep)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_counted(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_raw(bytes)?;
+        self.size += bytes.len() as u64;
+        Ok(())
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {

@@ -37,10 +37,11 @@ pub struct OutputSink {
     file_errors: AtomicU64,
 }
 
-/// A piece of a read buffer that is one line to deliver.
+/// A piece of a read buffer that is one line to deliver, or, when no destination needs
+/// lines ([`OutputSink::wants_lines`] is false), a run of whole lines for the log file.
 #[derive(Clone, Debug)]
 pub(super) struct Piece {
-    /// The line's bytes, without its `\n`.
+    /// The line's bytes, without its `\n` (a run: with every `\n` but the last).
     pub(super) range: Range<usize>,
     /// The child's line goes on in the next piece.
     pub(super) continued: bool,
@@ -127,13 +128,34 @@ impl OutputSink {
         self.file_errors.load(Ordering::Relaxed)
     }
 
+    /// Whether anything needs the output cut into single lines: a tail, a callback, a
+    /// subscriber, or timestamps (one per line in the log file). Otherwise the pump may hand
+    /// over runs of whole lines, which only the log file gets.
+    pub(super) fn wants_lines(&self) -> bool {
+        self.timestamps
+            || self.tail.is_some()
+            || self.on_line.is_some()
+            || self.follow.receiver_count() > 0
+    }
+
     /// Delivers the pieces of one pipe read to every destination (the log file's writer
-    /// buffers them; [`flush`](Self::flush) hands them to the OS).
-    pub(super) fn deliver(&self, stream: Stream, time: SystemTime, buf: &[u8], pieces: &[Piece]) {
+    /// buffers them; [`flush`](Self::flush) hands them to the OS). `lines` says whether each
+    /// piece is a single line (else runs of lines, for the log file only).
+    pub(super) fn deliver(
+        &self,
+        stream: Stream,
+        time: SystemTime,
+        buf: &[u8],
+        pieces: &[Piece],
+        lines: bool,
+    ) {
         if pieces.is_empty() {
             return;
         }
         self.write_file(stream, time, buf, pieces);
+        if !lines {
+            return;
+        }
         let wants_lines =
             self.tail.is_some() || self.on_line.is_some() || self.follow.receiver_count() > 0;
         if !wants_lines {
