@@ -147,3 +147,58 @@ async fn a_group_restart_with_a_concurrent_stop_order_stops_the_group_at_once_an
     run.await.unwrap().unwrap();
     assert_eq!(alive_tasks(), baseline);
 }
+
+/// A temporary child that fails when asked to stop.
+fn fails_when_stopped(id: &str) -> ChildSpec {
+    ChildSpec::task(id, |ctx| async move {
+        ctx.shutdown_requested().await;
+        Err("refused to stop cleanly".into())
+    })
+    .restart(overseer::Restart::Temporary)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_temporary_bystander_reached_by_the_stop_chain_ahead_of_its_manager_is_removed_like_one_the_manager_asked()
+ {
+    // On this current-thread runtime the last child's exit asks `temp` to stop, and `temp`
+    // exits, before the manager has handled the first exit: the manager must still treat
+    // `temp`'s exit as the stop it is, not as a temporary child failing on its own (which
+    // would cascade).
+    let crash = Arc::new(Notify::new());
+    let trigger = crash.clone();
+    let tree = ProcessManager::builder("root")
+        .strategy(Strategy::OneForAll)
+        .intensity(10, Duration::from_secs(60))
+        .child(fails_when_stopped("temp"))
+        .child(ChildSpec::task("steady", |ctx| async move {
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .child(ChildSpec::task("crasher", move |ctx| {
+            let crash = trigger.clone();
+            async move {
+                tokio::select! {
+                    _ = crash.notified() => Err("crash".into()),
+                    _ = ctx.shutdown_requested() => Ok(()),
+                }
+            }
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/crasher", common::is_running).await;
+    crash.notify_one();
+    common::next_event(&mut events, |e| {
+        e.path == "root/steady" && matches!(e.kind, EventKind::Running)
+    })
+    .await;
+    let snapshot = handle.snapshot().await.unwrap();
+    assert!(
+        snapshot.iter().all(|n| n.path != "root/temp"),
+        "the temporary bystander is removed, not restarted"
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}

@@ -80,8 +80,12 @@ impl Run {
                 .emit(|| child.path(), move || EventKind::Exited { status });
         }
 
-        if let Some(stop) = running.stop {
-            self.after_stop(key, *stop, &status);
+        let stop = running
+            .stop
+            .map(|stop| *stop)
+            .or_else(|| self.chained_stop(key, generation, now));
+        if let Some(stop) = stop {
+            self.after_stop(key, stop, &status);
             return;
         }
         match &mut self.phase {
@@ -105,6 +109,30 @@ impl Run {
                 self.finish_slot(key);
             }
         }
+    }
+
+    /// The terms of the stop of a child asked by its sibling's task (the stop chain of a
+    /// one-at-a-time sequence, see `Run::link_sequence`) before this manager got to it: the
+    /// terms `stop_or_settle` would have given it. `None` when the run was not asked.
+    fn chained_stop(&self, key: u32, generation: u64, now: Instant) -> Option<StopRequest> {
+        let slot = self.slots.get(key)?;
+        let (Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. }) = &self.phase else {
+            return None;
+        };
+        if !slot.child.stop.is_requested(generation) {
+            return None;
+        }
+        let temporary = slot.child.spec.restart == Restart::Temporary;
+        Some(StopRequest {
+            then: match seq.then {
+                AfterStop::Start if temporary => AfterStop::Remove,
+                then => then,
+            },
+            started: now,
+            deadline: None,
+            brutal: false,
+            timed_out: false,
+        })
     }
 
     /// A child that was asked to stop has exited.
