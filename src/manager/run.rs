@@ -268,11 +268,7 @@ impl Run {
                 _ = &mut self.sleep, if self.armed.is_some() => Wake::Timer,
             };
             match wake {
-                Wake::Children => {
-                    for msg in msgs.drain(..) {
-                        self.on_child_msg(msg);
-                    }
-                }
+                Wake::Children => self.on_child_msgs(&mut msgs),
                 Wake::Command(cmd) => self.on_command(cmd),
                 Wake::Cancelled => {
                     cancel_seen = true;

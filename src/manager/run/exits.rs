@@ -3,12 +3,19 @@
 use super::*;
 
 impl Run {
-    pub(super) fn on_child_msg(&mut self, msg: ChildMsg) {
+    /// Handles a batch of reports from children.
+    pub(super) fn on_child_msgs(&mut self, msgs: &mut Vec<ChildMsg>) {
         // A shutdown request that arrived with these reports comes first: exits during a
-        // shutdown are not restarted.
+        // shutdown are not restarted. (Checked once per batch: the check takes a lock.)
         if matches!(self.phase, Phase::Running) && self.token.is_cancelled() {
             self.begin_shutdown(Reason::Requested, false);
         }
+        for msg in msgs.drain(..) {
+            self.on_child_msg(msg);
+        }
+    }
+
+    fn on_child_msg(&mut self, msg: ChildMsg) {
         match msg {
             ChildMsg::Ready { key, generation } => self.on_ready(key, generation),
             ChildMsg::Exited {
