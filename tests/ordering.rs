@@ -208,3 +208,48 @@ async fn a_nested_manager_stopped_by_its_parent_stops_its_children_in_reverse_or
     );
     assert_eq!(log.with_prefix("start:").len(), 3, "nothing was restarted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_multi_thread_runtime_hundreds_of_children_still_stop_strictly_one_after_another_in_reverse_order()
+ {
+    // The stop passes from child to child on whatever worker runs them: each child must be
+    // asked only after the one declared after it has finished.
+    let n = 300;
+    let log = Log::default();
+    let tree = ProcessManager::builder("root")
+        .children((0..n).map(|i| {
+            let log = log.clone();
+            ChildSpec::task(format!("c{i}"), move |ctx| {
+                let log = log.clone();
+                async move {
+                    log.push(format!("start:{i}"));
+                    ctx.shutdown_requested().await;
+                    log.push(format!("stop:{i}"));
+                    tokio::task::yield_now().await;
+                    log.push(format!("stopped:{i}"));
+                    Ok(())
+                }
+            })
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, &format!("root/c{}", n - 1), common::is_running).await;
+    while log.with_prefix("start:").len() < n {
+        tokio::task::yield_now().await;
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    let stops: Vec<String> = log
+        .entries()
+        .into_iter()
+        .filter(|e| !e.starts_with("start:"))
+        .collect();
+    let expected: Vec<String> = (0..n)
+        .rev()
+        .flat_map(|i| [format!("stop:{i}"), format!("stopped:{i}")])
+        .collect();
+    assert_eq!(stops, expected);
+}
