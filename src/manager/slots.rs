@@ -36,9 +36,14 @@ pub(crate) struct StopRequest {
     pub(crate) timed_out: bool,
 }
 
+/// A moment of a manager's run, as nanoseconds after the run's slots were made: 8 bytes where
+/// an `Instant` takes 16, in every running child's slot (see [`Slots::stamp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp(u64);
+
 pub(crate) struct Running {
     pub(crate) join: AbortHandle,
-    pub(crate) since: Instant,
+    pub(crate) since: Stamp,
     pub(crate) ready: bool,
     /// Boxed: only children being stopped have one, and it would make every slot 32 bytes bigger.
     pub(crate) stop: Option<Box<StopRequest>>,
@@ -67,7 +72,8 @@ pub(crate) struct Slot {
     pub(crate) restarts: u32,
     /// Consecutive restarts, for backoff.
     pub(crate) attempt: u32,
-    pub(crate) last_exit: Option<ExitStatus>,
+    /// Boxed: it is read rarely, and inline it would make every slot 16 bytes bigger.
+    pub(crate) last_exit: Option<Box<ExitStatus>>,
     /// Commands waiting for this child's stop, restart or removal to finish.
     /// Boxed: almost no slot has any, and an empty `Vec` would make every slot 16 bytes bigger.
     #[allow(
@@ -128,10 +134,6 @@ impl Slot {
         }
     }
 
-    pub(crate) fn uptime(&self, now: Instant) -> Option<Duration> {
-        self.running()
-            .map(|r| now.saturating_duration_since(r.since))
-    }
 
     /// Answers `reply` once this slot's stop, restart or removal has finished.
     pub(crate) fn add_waiter(&mut self, reply: Reply<()>) {
@@ -148,7 +150,6 @@ impl Slot {
 }
 
 /// The slots of one manager run, in declared order.
-#[derive(Default)]
 pub(crate) struct Slots {
     slab: Slab<Slot>,
     /// `(key, seq)` in declared order; entries whose slot is gone or reused are skipped and
@@ -168,6 +169,24 @@ pub(crate) struct Slots {
     pending_sorted: bool,
     /// How many slots are pending now.
     pending_count: usize,
+    /// The origin of [`Stamp`]s.
+    origin: Instant,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots {
+            slab: Slab::new(),
+            order: None,
+            stale: 0,
+            by_id: OnceCell::new(),
+            next_seq: 0,
+            pending: Vec::new(),
+            pending_sorted: true,
+            pending_count: 0,
+            origin: Instant::now(),
+        }
+    }
 }
 
 impl Slots {
@@ -181,6 +200,24 @@ impl Slots {
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
+    }
+
+    /// `now` as a [`Stamp`] of this run.
+    pub(crate) fn stamp(&self, now: Instant) -> Stamp {
+        let nanos = now.saturating_duration_since(self.origin).as_nanos();
+        Stamp(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// How long before `now` the moment `since` was.
+    pub(crate) fn elapsed(&self, since: Stamp, now: Instant) -> Duration {
+        now.saturating_duration_since(self.origin)
+            .saturating_sub(Duration::from_nanos(since.0))
+    }
+
+    /// How long the slot's current run has been running.
+    pub(crate) fn uptime(&self, key: u32, now: Instant) -> Option<Duration> {
+        let since = self.get(key)?.running()?.since;
+        Some(self.elapsed(since, now))
     }
 
     /// The key the next inserted slot will get.

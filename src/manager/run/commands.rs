@@ -315,8 +315,8 @@ impl Run {
                 state: slot.public_state(),
                 pid: slot.running().and_then(|_| runnable.pid()),
                 restarts: slot.restarts,
-                uptime: slot.uptime(now),
-                last_exit: slot.last_exit.clone(),
+                uptime: self.slots.uptime(key, now),
+                last_exit: slot.last_exit.as_deref().cloned(),
                 children: Vec::new(),
             });
         }

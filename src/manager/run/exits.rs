@@ -57,7 +57,7 @@ impl Run {
             return;
         };
         let now = Instant::now();
-        let uptime = now.saturating_duration_since(running.since);
+        let uptime = self.slots.elapsed(running.since, now);
         let status = match exit {
             RawExit::Completed => ExitStatus::Completed,
             RawExit::Failed(e) => ExitStatus::Failed(Arc::from(e)),
@@ -65,7 +65,7 @@ impl Run {
             RawExit::Aborted => ExitStatus::Aborted,
         };
         let slot = self.slots.get_mut(key).expect("slot checked above");
-        slot.last_exit = Some(status.clone());
+        slot.last_exit = Some(Box::new(status.clone()));
         slot.link = None;
         let child = slot.child.clone();
         let unread = child.inbox.clear();

@@ -70,7 +70,7 @@ impl Run {
                 return true;
             };
             let completed = matches!(other.state, SlotState::Exited)
-                && other.last_exit.as_ref().is_some_and(ExitStatus::is_success);
+                && other.last_exit.as_deref().is_some_and(ExitStatus::is_success);
             match dep.condition {
                 Condition::Started => other.running().is_some() || completed,
                 Condition::Ready => other.running().is_some_and(|r| r.ready) || completed,
@@ -106,11 +106,12 @@ impl Run {
         // The task owns the runnable: `run`'s future borrows it.
         let runnable = child.spec.runnable.clone();
         let join = start.spawn(async move { runnable.run(ctx).await });
+        let since = self.slots.stamp(now);
         self.set_state(
             key,
             SlotState::Running(Running {
                 join,
-                since: now,
+                since,
                 ready: false,
                 stop: None,
             }),
