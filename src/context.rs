@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::control::Control;
 use crate::handle::Handle;
 use crate::manager::shared::{ChildMsg, ChildShared, TaskEnv};
+use crate::manager::stop_signal::{OneRun, StopSignal};
 use crate::path::ChildPath;
 
 /// What a child's run gets from its manager: its path, a shutdown signal, an inbox of control
@@ -60,7 +61,7 @@ impl Context {
     /// Completes when this run is asked to stop (its manager stops it, restarts it, or shuts
     /// down). After that the run has until its shutdown timeout to return.
     pub fn shutdown_requested(&self) -> impl Future<Output = ()> + Send + '_ {
-        self.child.stop.requested(self.generation)
+        StopSignal::requested(self)
     }
 
     /// Whether this run has been asked to stop.
@@ -128,6 +129,16 @@ impl Context {
     /// A handle to the whole tree (its root manager), to send messages or add children.
     pub fn handle(&self) -> Handle {
         self.child.run.tree.clone()
+    }
+}
+
+impl OneRun for Context {
+    fn stop_signal(&self) -> &StopSignal {
+        &self.child.stop
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation
     }
 }
 

@@ -64,12 +64,11 @@ impl StopSignal {
         self.mark.load(Ordering::Acquire) >= generation
     }
 
-    /// Completes once run `generation` has been asked to stop.
-    pub(crate) fn requested(&self, generation: u64) -> Requested<'_> {
+    /// Completes once `run` has been asked to stop.
+    pub(crate) fn requested<R: OneRun + ?Sized>(run: &R) -> Requested<'_, R> {
         Requested {
-            signal: self,
-            generation,
-            notified: self.notify.notified(),
+            run,
+            notified: run.stop_signal().notify.notified(),
         }
     }
 
@@ -105,34 +104,40 @@ impl StopSignal {
     }
 }
 
+/// One run of a child: its stop signal and its generation.
+pub(crate) trait OneRun {
+    fn stop_signal(&self) -> &StopSignal;
+    fn generation(&self) -> u64;
+}
+
 pin_project! {
     /// The future of [`StopSignal::requested`]. Written out rather than as an `async fn`,
-    /// which would take about twice the room in every waiting child's task.
-    pub(crate) struct Requested<'a> {
-        signal: &'a StopSignal,
-        generation: u64,
+    /// which would take about twice the room in every waiting child's task; it keeps one
+    /// reference to the run (a `Context`) rather than the signal and the generation, which
+    /// is 8 bytes less in every future that waits for a stop.
+    pub(crate) struct Requested<'a, R: ?Sized> {
+        run: &'a R,
         #[pin]
         notified: Notified<'a>,
     }
 }
 
-impl Future for Requested<'_> {
+impl<R: OneRun + ?Sized> Future for Requested<'_, R> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
+        let (signal, generation) = (this.run.stop_signal(), this.run.generation());
         loop {
-            if this.signal.is_requested(*this.generation) {
+            if signal.is_requested(generation) {
                 return Poll::Ready(());
             }
             match this.notified.as_mut().poll(cx) {
                 // Woken by a request (or a request for another run): look again.
-                Poll::Ready(()) => this.notified.set(this.signal.notify.notified()),
+                Poll::Ready(()) => this.notified.set(signal.notify.notified()),
                 // Now registered: a request made since the look above wakes us; one made
                 // before it is seen by looking once more.
-                Poll::Pending if this.signal.is_requested(*this.generation) => {
-                    return Poll::Ready(());
-                }
+                Poll::Pending if signal.is_requested(generation) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -179,13 +184,24 @@ mod tests {
         assert!(s.token(1).is_cancelled());
     }
 
+    struct Run(Arc<StopSignal>, u64);
+
+    impl OneRun for Run {
+        fn stop_signal(&self) -> &StopSignal {
+            &self.0
+        }
+        fn generation(&self) -> u64 {
+            self.1
+        }
+    }
+
     #[tokio::test]
     async fn every_waiter_of_a_run_wakes_on_its_request() {
         let s = Arc::new(StopSignal::default());
         let waiters: Vec<_> = (0..3)
             .map(|_| {
-                let s = s.clone();
-                tokio::spawn(async move { s.requested(1).await })
+                let run = Run(s.clone(), 1);
+                tokio::spawn(async move { StopSignal::requested(&run).await })
             })
             .collect();
         tokio::task::yield_now().await;
