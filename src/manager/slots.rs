@@ -72,17 +72,28 @@ pub(crate) struct Slot {
     pub(crate) restarts: u32,
     /// Consecutive restarts, for backoff.
     pub(crate) attempt: u32,
-    /// Boxed: it is read rarely, and inline it would make every slot 16 bytes bigger.
-    pub(crate) last_exit: Option<Box<ExitStatus>>,
+    /// How its last run ended, in one byte; a failure's details are in `extra`.
+    last: Option<LastExit>,
+    /// The rarely used parts, boxed: one pointer in every slot instead of 40 bytes.
+    extra: Option<Box<SlotExtra>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LastExit {
+    Completed,
+    Aborted,
+    /// A failure or a panic: the status is `SlotExtra::failure`.
+    Failure,
+}
+
+#[derive(Default)]
+struct SlotExtra {
     /// Commands waiting for this child's stop, restart or removal to finish.
-    /// Boxed: almost no slot has any, and an empty `Vec` would make every slot 16 bytes bigger.
-    #[allow(
-        clippy::box_collection,
-        reason = "one pointer in every slot instead of three"
-    )]
-    waiters: Option<Box<Vec<Reply<()>>>>,
+    waiters: Vec<Reply<()>>,
     /// For nested managers: the environment of the current run, to pass a stop deadline.
-    pub(crate) link: Option<Arc<TaskEnv>>,
+    link: Option<Arc<TaskEnv>>,
+    /// The last exit, when it was a failure or a panic.
+    failure: Option<ExitStatus>,
 }
 
 impl Slot {
@@ -94,9 +105,8 @@ impl Slot {
             generation: 0,
             restarts: 0,
             attempt: 0,
-            last_exit: None,
-            waiters: None,
-            link: None,
+            last: None,
+            extra: None,
         }
     }
 
@@ -134,18 +144,57 @@ impl Slot {
         }
     }
 
+    fn extra(&mut self) -> &mut SlotExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
 
     /// Answers `reply` once this slot's stop, restart or removal has finished.
     pub(crate) fn add_waiter(&mut self, reply: Reply<()>) {
-        self.waiters
-            .get_or_insert_with(Default::default)
-            .push(reply);
+        self.extra().waiters.push(reply);
     }
 
     pub(crate) fn answer_waiters(&mut self) {
-        for w in self.waiters.take().into_iter().flat_map(|ws| *ws) {
+        let Some(extra) = &mut self.extra else {
+            return;
+        };
+        for w in extra.waiters.drain(..) {
             let _ = w.send(Ok(()));
         }
+    }
+
+    /// For nested managers: the environment of the current run.
+    pub(crate) fn link(&self) -> Option<&Arc<TaskEnv>> {
+        self.extra.as_ref()?.link.as_ref()
+    }
+
+    pub(crate) fn set_link(&mut self, link: Option<Arc<TaskEnv>>) {
+        if link.is_some() || self.extra.is_some() {
+            self.extra().link = link;
+        }
+    }
+
+    /// How the last run ended, if one has.
+    pub(crate) fn last_exit(&self) -> Option<ExitStatus> {
+        Some(match self.last? {
+            LastExit::Completed => ExitStatus::Completed,
+            LastExit::Aborted => ExitStatus::Aborted,
+            LastExit::Failure => self.extra.as_ref()?.failure.clone()?,
+        })
+    }
+
+    pub(crate) fn last_exit_succeeded(&self) -> bool {
+        self.last == Some(LastExit::Completed)
+    }
+
+    pub(crate) fn set_last_exit(&mut self, status: &ExitStatus) {
+        self.last = Some(match status {
+            ExitStatus::Completed => LastExit::Completed,
+            ExitStatus::Aborted => LastExit::Aborted,
+            ExitStatus::Failed(_) | ExitStatus::Panicked(_) => {
+                self.extra().failure = Some(status.clone());
+                LastExit::Failure
+            }
+        });
     }
 }
 

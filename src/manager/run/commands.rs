@@ -316,7 +316,7 @@ impl Run {
                 pid: slot.running().and_then(|_| runnable.pid()),
                 restarts: slot.restarts,
                 uptime: self.slots.uptime(key, now),
-                last_exit: slot.last_exit.as_deref().cloned(),
+                last_exit: slot.last_exit(),
                 children: Vec::new(),
             });
         }

@@ -65,8 +65,8 @@ impl Run {
             RawExit::Aborted => ExitStatus::Aborted,
         };
         let slot = self.slots.get_mut(key).expect("slot checked above");
-        slot.last_exit = Some(Box::new(status.clone()));
-        slot.link = None;
+        slot.set_last_exit(&status);
+        slot.set_link(None);
         let child = slot.child.clone();
         let unread = child.inbox.clear();
         if unread > 0 {

@@ -69,8 +69,7 @@ impl Run {
             let Some(other) = self.slots.find(&dep.on).and_then(|k| self.slots.get(k)) else {
                 return true;
             };
-            let completed = matches!(other.state, SlotState::Exited)
-                && other.last_exit.as_deref().is_some_and(ExitStatus::is_success);
+            let completed = matches!(other.state, SlotState::Exited) && other.last_exit_succeeded();
             match dep.condition {
                 Condition::Started => other.running().is_some() || completed,
                 Condition::Ready => other.running().is_some_and(|r| r.ready) || completed,
@@ -87,12 +86,12 @@ impl Run {
             };
             slot.generation += 1;
             is_manager = slot.child.spec.runnable().as_manager().is_some();
-            slot.link = is_manager.then(|| TaskEnv::new(self.env.clone(), self.tracker.token()));
+            slot.set_link(is_manager.then(|| TaskEnv::new(self.env.clone(), self.tracker.token())));
             let ctx = Context::new(
                 slot.child.clone(),
                 slot.generation,
                 slot.restarts,
-                slot.link.clone(),
+                slot.link().cloned(),
             );
             (slot.child.clone(), ctx)
         };

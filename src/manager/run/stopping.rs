@@ -17,7 +17,7 @@ impl Run {
         let policy = slot.child.spec.shutdown_policy();
         let seq_no = slot.seq;
         let generation = slot.generation;
-        let link = slot.link.clone();
+        let link = slot.link().cloned();
         let Some(running) = slot.running_mut() else {
             return;
         };
@@ -308,7 +308,7 @@ impl Run {
                 continue;
             };
             let askable =
-                slot.link.is_none() && slot.child.spec.shutdown_policy() != Shutdown::Brutal;
+                slot.link().is_none() && slot.child.spec.shutdown_policy() != Shutdown::Brutal;
             if let Some(before) = before {
                 before
                     .stop
