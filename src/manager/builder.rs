@@ -1,6 +1,5 @@
 //! Building a [`ProcessManager`], with every spec checked before anything runs.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -122,7 +121,10 @@ impl ProcessManagerBuilder {
         })?;
         self.policy.intensity.validate()?;
         self.policy.backoff.validate()?;
-        let mut seen: HashSet<&str> = HashSet::with_capacity(self.children.len());
+        // foldhash rather than SipHash: ids come from the program, and this check is a fair
+        // part of building a manager of many children.
+        let mut seen: foldhash::HashSet<&str> =
+            foldhash::HashSet::with_capacity_and_hasher(self.children.len(), Default::default());
         for spec in &self.children {
             spec.validate()?;
             if spec.body.significant && self.policy.auto_shutdown == AutoShutdown::Never {

@@ -1,7 +1,6 @@
 //! A manager's children: slots in declared order, found by key or id.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -207,7 +206,7 @@ pub(crate) struct Slots {
     order: Option<Vec<(u32, u64)>>,
     stale: usize,
     /// Keys by id, built on the first lookup: a tree nobody addresses by id never pays for it.
-    by_id: OnceCell<HashMap<Arc<str>, u32>>,
+    by_id: OnceCell<foldhash::HashMap<Arc<str>, u32>>,
     next_seq: u64,
     /// Pending slots as `(seq, key)`, for starting them in declared order. Cleaned lazily by
     /// [`pending`](Self::pending): an entry whose slot left the pending state stays until
