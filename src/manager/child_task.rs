@@ -17,57 +17,47 @@ use super::shared::{ChildMsg, ChildShared, RawExit, TaskEnv};
 use crate::error::RunResult;
 use crate::path::JoinedPath;
 
-/// What spawning one run of a child needs besides its future.
-pub(crate) struct TaskStart<'a> {
-    pub(crate) child: Arc<ChildShared>,
-    pub(crate) generation: u64,
-    /// Held by the task so that the managers above it wait for it (see [`TaskEnv`]).
-    pub(crate) env: Option<Arc<TaskEnv>>,
-    pub(crate) tracker: &'a TaskTracker,
-}
-
-impl TaskStart<'_> {
-    /// Spawns `run` (one run of the child) on the current runtime, tracked by its manager.
-    ///
-    /// The run's exit is reported exactly once: by the run returning, by a panic, or, when the
-    /// task is aborted or dropped (even before its first poll), by the guard's destructor.
-    pub(crate) fn spawn<F>(self, run: F) -> AbortHandle
-    where
-        F: Future<Output = RunResult> + Send + 'static,
-    {
-        let TaskStart {
-            child,
-            generation,
-            env,
-            tracker,
-        } = self;
-        let span = tracing::info_span!(
-            "child",
-            path = %JoinedPath(child.run.path.as_str(), &child.id)
-        );
-        // Made here and moved into the task, not made by the task: a task aborted before its
-        // first poll drops its future unpolled, and the guard must be in it to report the exit.
-        let guard = ExitGuard {
-            child,
-            generation,
-            reported: false,
-        };
-        let task = ChildRun {
-            run: AssertUnwindSafe(run).catch_unwind(),
-            guard,
-            _env: env,
-        };
-        // Only the abort handle is kept: exits are reported through the channel, and dropping
-        // the join handle now, while the task runs, is the cheap path. A span that no
-        // subscriber wants is left out of the task: it would only make every child's task
-        // bigger.
-        let join = if span.is_disabled() {
-            tokio::spawn(tracker.track_future(task))
-        } else {
-            tokio::spawn(tracker.track_future(task.instrument(span)))
-        };
-        join.abort_handle()
-    }
+/// Spawns one run of `child` on the current runtime, tracked by its manager's `tracker`. The
+/// task holds `env` so that the managers above it wait for it (see [`TaskEnv`]).
+///
+/// The run's exit is reported exactly once: by the run returning, by a panic, or, when the
+/// task is aborted or dropped (even before its first poll), by the guard's destructor.
+pub(crate) fn spawn(
+    child: Arc<ChildShared>,
+    ctx: crate::context::Context,
+    env: Option<Arc<TaskEnv>>,
+    tracker: &TaskTracker,
+) -> AbortHandle {
+    let generation = ctx.generation;
+    // The task owns the runnable: `run`'s future borrows it.
+    let runnable = child.spec.runnable.clone();
+    let run = async move { runnable.run(ctx).await };
+    let span = tracing::info_span!(
+        "child",
+        path = %JoinedPath(child.run.path.as_str(), &child.id)
+    );
+    // Made here and moved into the task, not made by the task: a task aborted before its
+    // first poll drops its future unpolled, and the guard must be in it to report the exit.
+    let guard = ExitGuard {
+        child,
+        generation,
+        reported: false,
+    };
+    let task = ChildRun {
+        run: AssertUnwindSafe(run).catch_unwind(),
+        guard,
+        _env: env,
+    };
+    // Only the abort handle is kept: exits are reported through the channel, and dropping
+    // the join handle now, while the task runs, is the cheap path. A span that no
+    // subscriber wants is left out of the task: it would only make every child's task
+    // bigger.
+    let join = if span.is_disabled() {
+        tokio::spawn(tracker.track_future(task))
+    } else {
+        tokio::spawn(tracker.track_future(task.instrument(span)))
+    };
+    join.abort_handle()
 }
 
 pin_project! {

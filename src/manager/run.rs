@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
-use super::child_task::TaskStart;
+use super::child_task;
 use super::config::StopOrder;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
 use super::mailbox::Command;

@@ -96,15 +96,7 @@ impl Run {
             (slot.child.clone(), ctx)
         };
         self.shared.emit(|| child.path(), || EventKind::Starting);
-        let start = TaskStart {
-            child: child.clone(),
-            generation: ctx.generation,
-            env: self.env.clone(),
-            tracker: &self.tracker,
-        };
-        // The task owns the runnable: `run`'s future borrows it.
-        let runnable = child.spec.runnable.clone();
-        let join = start.spawn(async move { runnable.run(ctx).await });
+        let join = child_task::spawn(child.clone(), ctx, self.env.clone(), &self.tracker);
         let since = self.slots.stamp(now);
         self.set_state(
             key,
