@@ -12,6 +12,7 @@ use super::mailbox::Reply;
 use super::shared::{ChildShared, TaskEnv};
 use crate::error::ExitStatus;
 use crate::snapshot::ChildState;
+use crate::spec::Restart;
 
 /// What follows once a child that is being stopped has exited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +141,15 @@ impl Slot {
             SlotState::Restarting { .. } => ChildState::Restarting,
             SlotState::Exited => ChildState::Exited,
             SlotState::Stopped => ChildState::Stopped,
+        }
+    }
+
+    /// What follows this child's stop in a sequence whose children all get `then`: a
+    /// temporary bystander of a group restart is removed, not started again (as in OTP).
+    pub(crate) fn after_sequence_stop(&self, then: AfterStop) -> AfterStop {
+        match then {
+            AfterStop::Start if self.child.spec.restart == Restart::Temporary => AfterStop::Remove,
+            then => then,
         }
     }
 

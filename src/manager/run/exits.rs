@@ -120,7 +120,7 @@ impl Run {
 
     /// The terms of the stop of a child asked by its sibling's task (the stop chain of a
     /// one-at-a-time sequence, see `Run::link_sequence`) before this manager got to it: the
-    /// terms `stop_or_settle` would have given it. `None` when the run was not asked.
+    /// terms `stop_or_settle` gives a child it asks. `None` when the run was not asked.
     fn chained_stop(&self, key: u32, generation: u64, now: Instant) -> Option<StopRequest> {
         let slot = self.slots.get(key)?;
         let (Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. }) = &self.phase else {
@@ -129,12 +129,8 @@ impl Run {
         if !slot.child.stop.is_requested(generation) {
             return None;
         }
-        let temporary = slot.child.spec.restart == Restart::Temporary;
         Some(StopRequest {
-            then: match seq.then {
-                AfterStop::Start if temporary => AfterStop::Remove,
-                then => then,
-            },
+            then: slot.after_sequence_stop(seq.then),
             started: now,
             deadline: None,
             brutal: false,

@@ -333,12 +333,7 @@ impl Run {
         let Some(slot) = self.slots.get(key) else {
             return false;
         };
-        // A temporary bystander of a group restart is not started again.
-        let then = if then == AfterStop::Start && slot.child.spec.restart == Restart::Temporary {
-            AfterStop::Remove
-        } else {
-            then
-        };
+        let then = slot.after_sequence_stop(then);
         match &slot.state {
             SlotState::Running(_) => {
                 self.begin_stop(key, deadline, then, immediate);
