@@ -316,14 +316,14 @@ impl Slots {
         if let Some(by_id) = self.by_id.get_mut() {
             by_id.remove(&slot.child.id);
         }
-        if matches!(slot.state, SlotState::Pending) {
-            self.pending_count -= 1;
-        }
         self.stale += 1;
         if self.stale > 32 && self.stale * 2 > order.len() {
             let slab = &self.slab;
             order.retain(|&(k, seq)| slab.get(k as usize).is_some_and(|s| s.seq == seq));
             self.stale = 0;
+        }
+        if matches!(slot.state, SlotState::Pending) {
+            self.leave_pending();
         }
         Some(slot)
     }
@@ -384,14 +384,7 @@ impl Slots {
                 let seq = slot.seq;
                 self.push_pending(seq, key);
             }
-            (true, false) => {
-                self.pending_count -= 1;
-                if self.pending_count == 0 {
-                    // Only stale entries left: drop them with their room.
-                    self.pending = Vec::new();
-                    self.pending_sorted = true;
-                }
-            }
+            (true, false) => self.leave_pending(),
             _ => {}
         }
         Some(old)
@@ -414,6 +407,16 @@ impl Slots {
 
     pub(crate) fn has_pending(&self) -> bool {
         self.pending_count > 0
+    }
+
+    /// A slot stopped being pending (its entry in the list goes stale).
+    fn leave_pending(&mut self) {
+        self.pending_count -= 1;
+        if self.pending_count == 0 {
+            // Only stale entries left: drop them with their room.
+            self.pending = Vec::new();
+            self.pending_sorted = true;
+        }
     }
 
     fn push_pending(&mut self, seq: u64, key: u32) {
