@@ -281,9 +281,14 @@ mod tests {
             .collect()
     }
 
-    fn feed(splitter: &mut Splitter, bytes: &[u8], pieces: &mut Vec<Piece>) {
+    /// Reads `bytes` into the splitter, wanting single lines (`lines`) or runs of them.
+    fn feed_as(lines: bool, splitter: &mut Splitter, bytes: &[u8], pieces: &mut Vec<Piece>) {
         splitter.free()[..bytes.len()].copy_from_slice(bytes);
-        splitter.split(bytes.len(), true, pieces);
+        splitter.split(bytes.len(), lines, pieces);
+    }
+
+    fn feed(splitter: &mut Splitter, bytes: &[u8], pieces: &mut Vec<Piece>) {
+        feed_as(true, splitter, bytes, pieces);
     }
 
     #[test]
@@ -338,8 +343,7 @@ mod tests {
     }
 
     fn feed_runs(splitter: &mut Splitter, bytes: &[u8], pieces: &mut Vec<Piece>) {
-        splitter.free()[..bytes.len()].copy_from_slice(bytes);
-        splitter.split(bytes.len(), false, pieces);
+        feed_as(false, splitter, bytes, pieces);
     }
 
     #[test]
