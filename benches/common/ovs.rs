@@ -1,6 +1,6 @@
 //! overseer, with its default stop order (one child at a time, in reverse order; see
 //! [`concurrent`] for the pool setting): one root `ProcessManager` with `n` children made from one closure
-//! (`ChildSpec::task` once, then `with_id` for the rest, the idiom for a pool of
+//! (`ChildSpec::task` once, then `ChildSpec::replicas`, the idiom for a pool of
 //! identical workers). Each child signals [`Started`], awaits
 //! `ctx.shutdown_requested()` and returns `Ok`. Child 0 of `cascade` is
 //! `Temporary` and fails when told: its failure is not absorbed, so the root
@@ -27,7 +27,7 @@ pub fn build(
     fail: Option<Arc<Notify>>,
 ) -> ProcessManager {
     let signalled = started.clone();
-    let worker = ChildSpec::task("c0", move |ctx| {
+    let worker = ChildSpec::task("c", move |ctx| {
         let started = signalled.clone();
         async move {
             started.signal();
@@ -36,20 +36,20 @@ pub fn build(
         }
     });
     let mut builder = ProcessManager::builder("root").stop_order(order);
-    let mut first = 0;
+    let mut pool = n;
     if let Some(fail) = fail {
         builder = builder.child(failing(fail, started));
-        first = 1;
+        pool -= 1;
     }
     builder
-        .children((first..n).map(|i| worker.with_id(format!("c{i}"))))
+        .children(worker.replicas(pool))
         .build()
         .expect("valid tree")
 }
 
 /// Child 0 of `cascade`: signals like the others, then fails when `fail` fires.
 fn failing(fail: Arc<Notify>, started: Started) -> ChildSpec {
-    ChildSpec::task("c0", move |ctx| {
+    ChildSpec::task("failing", move |ctx| {
         let (fail, started) = (fail.clone(), started.clone());
         async move {
             started.signal();
