@@ -202,3 +202,57 @@ async fn a_temporary_bystander_reached_by_the_stop_chain_ahead_of_its_manager_is
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_child_that_ends_on_its_own_during_a_reverse_stop_does_not_hurry_the_child_before_it() {
+    // Stop order c, b, a. While `c` takes its time, `b` ends on its own; `a` must still wait
+    // for `c`. (`b` is linked to ask `a` when its run ends, but only a run that was asked to
+    // stop may pass the stop on.)
+    let log = Log::default();
+    let (release_c, b_go) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let c_asked = Arc::new(Notify::new());
+    let (a_log, c_log) = (log.clone(), log.clone());
+    let (release, go, asked) = (release_c.clone(), b_go.clone(), c_asked.clone());
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::task("a", move |ctx| {
+            let log = a_log.clone();
+            async move {
+                ctx.shutdown_requested().await;
+                log.push("a asked");
+                Ok(())
+            }
+        }))
+        .child(ChildSpec::task("b", move |_ctx| {
+            let go = go.clone();
+            async move {
+                go.notified().await;
+                Ok(())
+            }
+        }))
+        .child(ChildSpec::task("c", move |ctx| {
+            let (log, release, asked) = (c_log.clone(), release.clone(), asked.clone());
+            async move {
+                ctx.shutdown_requested().await;
+                asked.notify_one();
+                release.notified().await;
+                log.push("c stopped");
+                Ok(())
+            }
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/c", common::is_running).await;
+    handle.shutdown().unwrap();
+    // `c` is asked first (the sequence is linked by then); then `b` ends while `c` is still
+    // stopping.
+    c_asked.notified().await;
+    b_go.notify_one();
+    common::event_of(&mut events, "root/b", common::is_exited).await;
+    release_c.notify_one();
+    run.await.unwrap().unwrap();
+    assert_eq!(log.entries(), ["c stopped", "a asked"]);
+    assert_eq!(alive_tasks(), 0);
+}

@@ -97,7 +97,7 @@ impl ExitGuard {
     fn report(&mut self, exit: RawExit) {
         self.reported = true;
         // Before the exit is sent: the next child of a stop sequence hears of it first.
-        self.child.stop.pass_on();
+        self.child.stop.pass_on(self.generation);
         let _ = self.child.run.tx.send(ChildMsg::Exited {
             key: self.child.key,
             generation: self.generation,

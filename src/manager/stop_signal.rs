@@ -95,11 +95,16 @@ impl StopSignal {
         lock(&self.links).next = next;
     }
 
-    /// Run by a child's task as its run ends: passes the stop on down the chain.
-    pub(crate) fn pass_on(&self) {
+    /// Run by a child's task as its run `generation` ends: passes the stop on down the chain.
+    /// Only a run that was asked to stop passes it on: one that ended on its own, ahead of its
+    /// turn, must not hurry the next child ahead of the children before it; the manager asks
+    /// that one in turn.
+    pub(crate) fn pass_on(&self, generation: u64) {
         let next = lock(&self.links).next.take();
-        if let Some((child, generation)) = next {
-            child.stop.request(generation);
+        if let Some((child, next_generation)) = next
+            && self.is_requested(generation)
+        {
+            child.stop.request(next_generation);
         }
     }
 }
