@@ -196,8 +196,8 @@ impl ChildSpec {
 
     /// `n` copies of this spec for a pool of identical workers, named `{id}-0` to
     /// `{id}-{n-1}`. Like [`with_id`](Self::with_id), the copies share everything but their
-    /// ids; each id costs one allocation and no formatting, about a fifth of what
-    /// `with_id(format!(..))` costs.
+    /// ids; each id is written into one reused buffer without the formatting machinery and
+    /// costs one allocation: about half of what `with_id(format!(..))` costs.
     ///
     /// ```
     /// use overseer::{ChildSpec, ProcessManager};
@@ -220,9 +220,10 @@ impl ChildSpec {
         id.push_str(&self.id);
         id.push('-');
         let prefix = id.len();
+        let mut digits = itoa::Buffer::new();
         (0..n).map(move |i| {
             id.truncate(prefix);
-            push_decimal(&mut id, i);
+            id.push_str(digits.format(i));
             ChildSpec {
                 id: Arc::from(id.as_str()),
                 body: body.clone(),
@@ -254,23 +255,6 @@ impl ChildSpec {
             });
         }
         Ok(())
-    }
-}
-
-/// Appends `n` in decimal: what `write!(s, "{n}")` does, without the formatting machinery.
-fn push_decimal(s: &mut String, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[start..] {
-        s.push(char::from(d));
     }
 }
 
@@ -330,15 +314,6 @@ mod tests {
         assert!(replicas.iter().all(|r| Arc::ptr_eq(&r.body, &spec.body)));
         assert_eq!(spec.replicas(12).len(), 12);
         assert_eq!(spec.replicas(0).count(), 0);
-    }
-
-    #[test]
-    fn decimal_ids_match_what_format_writes() {
-        for n in [0, 1, 9, 10, 99, 100, 12_345, 1_000_000, usize::MAX] {
-            let mut s = String::from("w-");
-            push_decimal(&mut s, n);
-            assert_eq!(s, format!("w-{n}"));
-        }
     }
 
     #[test]
