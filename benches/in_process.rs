@@ -2,6 +2,9 @@
 //! (`JoinSet` + `CancellationToken`) and the peers processmanager 0.6 and
 //! tokio-graceful-shutdown 0.20, over a flat tree of `n` trivial long-lived children.
 //! Groups: `start/N` and `shutdown/N` for N in 1000, 10000, 100000, and `cascade/10000`.
+//! `shutdown/N` also times two raw stops in the reverse order overseer keeps by default
+//! (`raw-ordered`: one child at a time, each awaited; `raw-chain`: each child cancels the one
+//! before it), the raw lower bound of that order.
 //!
 //! ```sh
 //! cargo bench --bench in_process 2>/dev/null
@@ -15,7 +18,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ovs, pm, raw, tgs};
+use common::{ovs, pm, raw, raw_chain, raw_ordered, tgs};
 use criterion::{Criterion, SamplingMode, criterion_group};
 use tokio::runtime::Runtime;
 
@@ -88,6 +91,8 @@ fn shutdown_benches(c: &mut Criterion) {
         start_then_shutdown!(g, "raw", n, shutdown, raw);
         start_then_shutdown!(g, "overseer", n, shutdown, ovs);
         start_then_shutdown!(g, "overseer-concurrent", n, shutdown, ovs::concurrent);
+        start_then_shutdown!(g, "raw-ordered", n, shutdown, raw_ordered);
+        start_then_shutdown!(g, "raw-chain", n, shutdown, raw_chain);
         start_then_shutdown!(g, "processmanager", n, shutdown, pm);
         start_then_shutdown!(g, "tokio-graceful-shutdown", n, shutdown, tgs);
         g.finish();

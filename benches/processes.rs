@@ -18,7 +18,9 @@
 //!   - `raw`: `SIGTERM` to each of 100 `tokio::process::Child`ren, then await all `wait()`s;
 //!   - `overseer_reverse`: `handle.shutdown()` until `run()` returns, default
 //!     [`StopOrder::Reverse`] (one child at a time, 100 sequential round trips);
-//!   - `overseer_concurrent`: the same with [`StopOrder::Concurrent`].
+//!   - `overseer_concurrent`: the same with [`StopOrder::Concurrent`];
+//!   - `raw_one_by_one`: raw in the reverse order: `SIGTERM` to the last child, await its
+//!     `wait()`, then the one before: the lower bound of the default order.
 //!
 //! ```sh
 //! cargo bench --bench processes -- --warm-up-time 1 --measurement-time 5
@@ -42,7 +44,7 @@ use std::time::Duration;
 use criterion::{Criterion, SamplingMode, criterion_group};
 use procs::{
     STOP_N, overseer_restarts, overseer_runs_until_give_up, overseer_stop_concurrent,
-    overseer_stop_reverse, raw_group_restarts, raw_restarts, raw_stop,
+    overseer_stop_reverse, raw_group_restarts, raw_restarts, raw_stop, raw_stop_one_by_one,
 };
 use tokio::runtime::Runtime;
 
@@ -108,6 +110,7 @@ fn stop_benches(c: &mut Criterion) {
     one!("raw", raw_stop);
     one!("overseer_reverse", overseer_stop_reverse);
     one!("overseer_concurrent", overseer_stop_concurrent);
+    one!("raw_one_by_one", raw_stop_one_by_one);
     g.finish();
 }
 

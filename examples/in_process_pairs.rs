@@ -8,19 +8,24 @@
 //! ```
 //!
 //! Each round runs raw, then overseer (default stop order): start `n` children, shut them
-//! down, then a first-error cascade over `n` more. The adapters are the bench ones
-//! (benches/common), pulled in by path, so the trees are exactly the benchmarked ones. For
-//! each measurement it prints the best and the median time of each side over all rounds,
-//! and their ratios.
+//! down, then a first-error cascade over `n` more. Then three more shutdowns of `n`
+//! children, as ratios to raw's: overseer with `StopOrder::Concurrent`, and two raw stops in
+//! the reverse order that overseer keeps by default: `raw_ordered` (cancel the last child,
+//! await it, then the one before) and `raw_chain` (each child, once cancelled, cancels the
+//! one before it). The adapters are the bench ones (benches/common), pulled in by path, so
+//! the trees are exactly the benchmarked ones. For each measurement it prints the best and
+//! the median time of each side over all rounds, and their ratios.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
 
-use common::{ovs, raw};
+use common::{ovs, raw, raw_chain, raw_ordered};
+use overseer::StopOrder;
 
 const MEASUREMENTS: [&str; 3] = ["start", "shutdown", "cascade"];
+const OTHER_STOPS: [&str; 3] = ["overseer Concurrent", "raw_ordered", "raw_chain"];
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -38,6 +43,8 @@ fn main() {
         let rounds = rounds_arg.unwrap_or(if n >= 100_000 { 8 } else { 30 });
         // times[side][measurement]: one entry per round.
         let mut times: [[Vec<Duration>; 3]; 2] = Default::default();
+        // Shutdowns of the `OTHER_STOPS`.
+        let mut other_stops: [Vec<Duration>; 3] = Default::default();
         for _ in 0..rounds {
             let (started, running) = runtime.block_on(raw::start(n));
             let stopped = runtime.block_on(raw::shutdown(running));
@@ -47,6 +54,12 @@ fn main() {
             let stopped = runtime.block_on(ovs::shutdown(running));
             let cascade = runtime.block_on(ovs::cascade(n));
             push(&mut times[1], [started, stopped, cascade]);
+            let (_, running) = runtime.block_on(ovs::start_with(n, StopOrder::Concurrent));
+            other_stops[0].push(runtime.block_on(ovs::shutdown(running)));
+            let (_, running) = runtime.block_on(raw_ordered::start(n));
+            other_stops[1].push(runtime.block_on(raw_ordered::shutdown(running)));
+            let (_, running) = runtime.block_on(raw_chain::start(n));
+            other_stops[2].push(runtime.block_on(raw_chain::shutdown(running)));
         }
         for (m, name) in MEASUREMENTS.iter().enumerate() {
             let (raw_best, raw_median) = best_and_median(&mut times[0][m]);
@@ -60,6 +73,17 @@ fn main() {
                 ms(raw_median),
                 ms(ovs_median),
                 ms(ovs_median) / ms(raw_median),
+            );
+        }
+        let (raw_best, raw_median) = best_and_median(&mut times[0][1]);
+        for (name, stops) in OTHER_STOPS.iter().zip(&mut other_stops) {
+            let (best, median) = best_and_median(stops);
+            println!(
+                "shutdown n={n:6} {name:19}: best {:8.3} ms = {:.2}x raw | median {:8.3} ms = {:.2}x raw",
+                ms(best),
+                ms(best) / ms(raw_best),
+                ms(median),
+                ms(median) / ms(raw_median),
             );
         }
     }

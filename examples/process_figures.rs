@@ -6,7 +6,8 @@
 //!    implementations, so that a change in the machine's load hits all of them alike. Per
 //!    round: `K` restarts of each (`raw`, `raw_group`, `overseer`, `overseer_no_events`),
 //!    then one stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`,
-//!    `overseer_reverse`).
+//!    `overseer_reverse`, and `raw_one_by_one`: raw stopping them last first, each awaited
+//!    before the next is signalled, the lower bound of the reverse order).
 //!    Reported: the median over the rounds, and the median of the per-round ratios; for the
 //!    restarts also percentiles of the single restart gaps, pooled over the rounds.
 //! 1. **Supervisor RSS with 100 idle children.** One fresh process per measurement: the
@@ -175,19 +176,25 @@ fn interleaved() {
         "## Stop {} children, interleaved: {INTERLEAVED_ROUNDS} rounds (ms)",
         procs::STOP_N
     );
-    let names = ["raw", "overseer_concurrent", "overseer_reverse"];
+    let names = [
+        "raw",
+        "overseer_concurrent",
+        "overseer_reverse",
+        "raw_one_by_one",
+    ];
     let mut rows = Vec::new();
     for round in 0..INTERLEAVED_ROUNDS {
-        let mut row = [0.0; 3];
-        for j in 0..3 {
-            let i = (round + j) % 3;
+        let mut row = [0.0; 4];
+        for j in 0..4 {
+            let i = (round + j) % 4;
             let took = rt.block_on(async {
                 let n = procs::STOP_N;
                 tokio::spawn(async move {
                     match i {
                         0 => procs::raw_stop(n).await,
                         1 => procs::overseer_stop_concurrent(n).await,
-                        _ => procs::overseer_stop_reverse(n).await,
+                        2 => procs::overseer_stop_reverse(n).await,
+                        _ => procs::raw_stop_one_by_one(n).await,
                     }
                 })
                 .await

@@ -3,6 +3,8 @@
 //! long-lived children, for
 //!
 //! * [`raw`] – the honest lower bound: one `JoinSet` + one `CancellationToken`,
+//! * [`raw_ordered`], [`raw_chain`] – raw reverse-order stops (shutdown only): one child at
+//!   a time, each awaited, and a stop passed from child to child,
 //! * [`ovs`] – overseer,
 //! * [`pm`]  – `processmanager` 0.6,
 //! * [`tgs`] – `tokio-graceful-shutdown` 0.20.
@@ -17,6 +19,8 @@
 pub mod ovs;
 pub mod pm;
 pub mod raw;
+pub mod raw_chain;
+pub mod raw_ordered;
 pub mod tgs;
 
 use std::sync::Arc;

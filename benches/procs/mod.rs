@@ -178,6 +178,32 @@ pub async fn raw_stop(n: usize) -> Duration {
     took
 }
 
+/// The same children stopped one at a time, last first: SIGTERM to one, await its `wait()`,
+/// then the next. The raw lower bound of a reverse-order stop (`StopOrder::Reverse`).
+pub async fn raw_stop_one_by_one(n: usize) -> Duration {
+    let mut children: Vec<tokio::process::Child> = (0..n)
+        .map(|_| {
+            tokio::process::Command::new("sleep")
+                .arg("1000")
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn sleep")
+        })
+        .collect();
+    let t0 = Instant::now();
+    let mut statuses = Vec::with_capacity(n);
+    for child in children.iter_mut().rev() {
+        kill_process(pid_of(child), Signal::TERM).expect("SIGTERM");
+        statuses.push(child.wait().await);
+    }
+    let took = t0.elapsed();
+    for status in statuses {
+        assert_eq!(status.expect("wait").code(), None, "killed by SIGTERM");
+    }
+    took
+}
+
 /// A manager with `n` `sleep 1000` children, every one of them spawned (all `Ready`).
 pub async fn overseer_start(
     n: usize,
