@@ -58,10 +58,12 @@ async fn the_configured_stop_signal_is_sent_instead_of_sigterm() {
         s.path("marker"),
         s.path("pid")
     );
+    // The background `sleep` ignores both signals (TERM inherited, INT as an asynchronous
+    // command of a non-interactive shell): it is SIGKILLed when the stop timeout ends.
     let cmd = Command::shell(script)
         .stop_signal(Signal::INT)
-        .stop_timeout(Duration::from_secs(20));
-    // A SIGTERM would be ignored and the manager would abort the run after 3 s.
+        .stop_timeout(Duration::from_millis(500));
+    // A SIGTERM would be ignored: the leader would be killed without writing the marker.
     let spec = cmd
         .into_spec("p")
         .shutdown(Shutdown::Timeout(Duration::from_secs(3)));
@@ -72,7 +74,7 @@ async fn the_configured_stop_signal_is_sent_instead_of_sigterm() {
 }
 
 #[tokio::test]
-async fn a_grandchild_holding_stdout_does_not_hold_up_the_stop() {
+async fn a_grandchild_holding_stdout_and_ignoring_the_stop_signal_is_killed_at_the_stop_timeout() {
     let s = Scratch::new();
     // The grandchild ignores SIGTERM and keeps the inherited stdout open; the leader dies of
     // SIGTERM at once.
@@ -81,15 +83,66 @@ async fn a_grandchild_holding_stdout_does_not_hold_up_the_stop() {
         s.path("grandchild"),
         s.path("pid")
     );
-    let cmd = Command::shell(script).stop_timeout(Duration::from_secs(20));
-    // Waiting for the grandchild (or for the end of its output) would exceed 3 s.
+    let cmd = Command::shell(script).stop_timeout(Duration::from_millis(500));
+    // Waiting for the grandchild's end (or for the end of its output) would exceed 5 s.
     let spec = cmd
         .into_spec("p")
-        .shutdown(Shutdown::Timeout(Duration::from_secs(3)));
-    let (result, pid, _) = start_then_shut_down(&s, spec).await;
+        .shutdown(Shutdown::Timeout(Duration::from_secs(5)));
+    let (result, pid, took) = start_then_shut_down(&s, spec).await;
     result.unwrap();
+    assert!(took >= Duration::from_millis(500), "stopped after {took:?}");
     let grandchild = s.pid("grandchild").await;
     assert_dead(grandchild).await;
+    assert_clean(&[pid]).await;
+}
+
+/// A shell script for a leader with one member that traps SIGTERM, takes `cleanup` to clean
+/// up, then writes "clean" into `marker` and exits. The leader writes its pid into `pid` once
+/// the member's trap is set, then waits (for ever, or for `leader_wait` to end).
+fn leader_with_a_slow_member(s: &Scratch, cleanup: &str, leader_wait: &str) -> String {
+    let member = format!(
+        "trap \"sleep {cleanup}; echo clean > {}; exit 0\" TERM; echo $$ > {}; \
+         while :; do sleep 0.05; done",
+        s.path("marker"),
+        s.path("member")
+    );
+    format!(
+        "sh -c '{member}' & while [ ! -s {} ]; do sleep 0.01; done; echo $$ > {}; {leader_wait}",
+        s.path("member"),
+        s.path("pid")
+    )
+}
+
+#[tokio::test]
+async fn a_member_of_the_group_gets_its_grace_period_after_the_leader_has_exited() {
+    let s = Scratch::new();
+    // On SIGTERM the leader (no trap) dies at once; the member needs 0.3 s to clean up.
+    let script = leader_with_a_slow_member(&s, "0.3", "wait");
+    let cmd = Command::shell(script).stop_timeout(Duration::from_secs(30));
+    // The stop ends when the member is gone, long before the stop timeout: a stop that waited
+    // for the timeout would be aborted by the manager after 10 s, a failure.
+    let spec = cmd
+        .into_spec("p")
+        .shutdown(Shutdown::Timeout(Duration::from_secs(10)));
+    let (result, pid, _) = start_then_shut_down(&s, spec).await;
+    result.unwrap();
+    assert_eq!(s.line("marker").await, "clean");
+    let member = s.pid("member").await;
+    assert_dead(member).await;
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn when_the_leader_exits_on_its_own_the_rest_of_its_group_gets_the_stop_signal_first() {
+    let s = Scratch::new();
+    // The leader exits 0 as soon as its member is set up.
+    let script = leader_with_a_slow_member(&s, "0.1", "true");
+    run_once(Command::shell(script).stop_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(s.line("marker").await, "clean");
+    let (pid, member) = (s.pid("pid").await, s.pid("member").await);
+    assert_dead(member).await;
     assert_clean(&[pid]).await;
 }
 

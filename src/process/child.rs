@@ -71,7 +71,8 @@ impl Runnable for Command {
 
 impl Command {
     /// Waits for the spawned process to exit, forwarding reloads and stopping its group when
-    /// asked to. Returns once the leader is reaped and the rest of its group killed.
+    /// asked to. Returns once the leader is reaped and the rest of its group has exited
+    /// (given the stop signal and the stop timeout, then SIGKILLed).
     async fn supervise(&self, group: &mut Group, ctx: &mut Context, program: &str) -> RunResult {
         // A reload-as-restart asks the manager to restart this child; the manager answers by
         // requesting a stop, which the loop below sees as `Control::Shutdown`.
@@ -93,6 +94,9 @@ impl Command {
                         source,
                     })?;
                     tracing::info!(program, %status, "process exited");
+                    // What is left of the group gets the stop sequence, as in a stop.
+                    let deadline = tokio::time::Instant::now() + self.stop_timeout;
+                    group.settle(Some(self.stop_signal), deadline).await;
                     return Ok(exit::check(status, &self.success_codes, program)?);
                 }
                 Some(result) = wait_for(&mut restart) => {

@@ -43,19 +43,26 @@ impl Default for OnReload {
 /// - **Own process group.** Each process leads a new process group; every signal (stop,
 ///   reload, kill) goes to the whole group, so its own children are reached too.
 /// - **Stop.** When its run is asked to stop, the group gets the
-///   [stop signal](Self::stop_signal) (default `SIGTERM`), the leader gets up to the
-///   [stop timeout](Self::stop_timeout) (default 10 s) to exit, then the whole group gets
-///   `SIGKILL`. Completion is the leader's exit, never the end of its output, so a grandchild
-///   holding a pipe cannot hold up a stop. A requested stop is a success (`Ok`), whatever the
-///   exit status.
-/// - **The group dies with the leader.** Whenever the leader exits (on its own or stopped),
-///   the rest of its group is SIGKILLed: a run leaves no process behind. Programs that
-///   daemonize (fork and exit) are therefore not supported; run them in the foreground.
+///   [stop signal](Self::stop_signal) (default `SIGTERM`), then `SIGCONT`; the whole group
+///   gets up to the [stop timeout](Self::stop_timeout) (default 10 s) to exit, then what is
+///   left of it gets `SIGKILL`. The leader exiting early does not cut the others' grace
+///   period short: a worker behind a wrapper script finishes its own shutdown. The run ends
+///   when the leader has exited and nobody else of the group is left (or they were killed),
+///   never at the end of its output, so a grandchild holding a pipe cannot hold up a stop
+///   beyond the stop timeout. A requested stop is a success (`Ok`), whatever the exit status.
+/// - **The group ends with the leader.** Whenever the leader exits on its own, what is left of
+///   its group gets the same sequence: the stop signal, up to the stop timeout, `SIGKILL`; a
+///   run leaves no process behind. Programs that daemonize (fork and exit) are therefore not
+///   supported; run them in the foreground. The exit is reported (and a restart begins) once
+///   the group is gone.
 /// - **Abort.** If the run's future is dropped (its manager aborts it when the
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
 ///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.
-/// - **Reaped.** The leader is waited for through Tokio (driven by SIGCHLD, no polling);
-///   other members of the group are reparented to init, which reaps them.
+/// - **Reaped.** The leader is waited for through Tokio (driven by its pidfd or SIGCHLD, no
+///   polling); other members of the group are reparented to init, which reaps them. Their end
+///   has no event we can wait on, so while members outlive the leader, the group is probed
+///   with `kill(-pgid, 0)` 1, 2, 4 … up to 50 ms apart, until the stop timeout; when nobody is
+///   left, which is the usual case, that is one system call.
 /// - **Exit status.** Exit code 0 (or another of the [success codes](Self::success_codes)) is
 ///   `Ok`; another code is [`ProcessError::Exited`], a signal [`ProcessError::Signaled`].
 /// - **Ready** is reported as soon as the process is spawned.
@@ -241,8 +248,8 @@ impl Command {
     /// - **Never blocks the child** beyond the pipe's capacity (raised to 1 MiB on Linux when
     ///   the system allows): the pipes are read as fast as the log file takes the bytes, also
     ///   while the process is being stopped.
-    /// - **Never holds up a stop or an exit.** A run ends when the leader has exited and its
-    ///   group is killed; what is still in the pipes is then read until they end, or until
+    /// - **Never holds up a stop or an exit.** A run ends when the leader has exited and the
+    ///   rest of its group is gone (see *Stop* above); what is still in the pipes is then read until they end, or until
     ///   they stay silent for 100 ms (at most 1 s), and the pipes are dropped. Only a process
     ///   that left the group (a new session) can keep a pipe open that long; what it writes
     ///   later is lost.
@@ -289,8 +296,9 @@ impl Command {
         self
     }
 
-    /// How long the leader gets to exit after the stop signal before the group is SIGKILLed
-    /// (default [`DEFAULT_STOP_TIMEOUT`](Self::DEFAULT_STOP_TIMEOUT)). Also applies to
+    /// How long the group gets to exit after the stop signal before what is left of it is
+    /// SIGKILLed (default [`DEFAULT_STOP_TIMEOUT`](Self::DEFAULT_STOP_TIMEOUT)); also the grace
+    /// period of what is left of the group after the leader exits on its own. Also applies to
     /// pre-start commands.
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;

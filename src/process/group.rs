@@ -1,24 +1,38 @@
-//! A spawned process group: its leader, signals to the whole group, the stop sequence, and the
-//! drop guard that kills the group when a run is abandoned.
+//! A spawned process group: its leader, signals to the whole group, the stop sequence (for
+//! the leader and for whatever is left of the group after it), and the drop guard that kills
+//! the group when a run is abandoned.
 
 use std::io;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use rustix::process::{Pid, kill_process_group};
+use rustix::process::{Pid, kill_process_group, test_kill_process_group};
+use tokio::time::Instant;
 
 use super::signal::Signal;
+use super::{ends, stats};
+
+/// The longest pause between two looks at whether members of a group are left after its
+/// leader has exited. The looks start 1 ms apart and double up to this.
+const MEMBER_PROBE_MAX_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A process spawned as the leader of its own process group (pgid = its pid).
 ///
-/// Invariant: the group is signalled only while the leader is unreaped (alive or a zombie),
-/// which keeps its pid, hence the pgid, from being reused — and once more right after the
-/// leader is reaped, to kill what is left of the group. Dropping a `Group` whose leader was
-/// not reaped SIGKILLs the whole group and hands the leader to Tokio's orphan reaper.
+/// Invariant: the group is signalled while the leader is unreaped (alive or a zombie), which
+/// keeps its pid, hence the pgid, from being reused; after the leader is reaped, only right
+/// after a probe (`kill(-pgid, 0)`) found members left. Linux does not reuse a pid while any
+/// process still has it as its process group id, so the only exposure is the moment between
+/// such a probe and the signal, in which the last member would have to exit and its pid be
+/// handed to a new group leader. Dropping a `Group` whose leader was not reaped, or whose
+/// leftover members were not dealt with, SIGKILLs the whole group; an unreaped leader is then
+/// handed to Tokio's orphan reaper.
 pub(crate) struct Group {
     child: tokio::process::Child,
     pgid: Pid,
     reaped: bool,
+    /// Nothing of the group is left to signal: the leader is reaped and the rest of the group
+    /// has exited or been SIGKILLed.
+    settled: bool,
 }
 
 impl Group {
@@ -34,6 +48,7 @@ impl Group {
             child,
             pgid,
             reaped: false,
+            settled: false,
         })
     }
 
@@ -65,32 +80,104 @@ impl Group {
         }
     }
 
-    /// Waits for the leader to exit (driven by SIGCHLD, no polling), reaps it, then SIGKILLs
-    /// whatever is left of its group. Cancel safe: dropping the future loses nothing.
+    /// Waits for the leader to exit (driven by its pidfd or SIGCHLD, no polling) and reaps
+    /// it. The rest of the group may still run: follow with [`settle`](Self::settle). Cancel
+    /// safe: dropping the future loses nothing.
     pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
         let status = self.child.wait().await?;
-        if !self.reaped {
-            self.reaped = true;
-            // The leader is gone; its group must not outlive it.
-            self.kill_group(Signal::KILL);
-        }
+        self.reaped = true;
         Ok(status)
     }
 
+    /// After the leader has exited: what is left of the group gets `signal` (if any; `None`
+    /// when it already got the stop signal) followed by `SIGCONT`, and until `deadline` to
+    /// end; then the whole group gets `SIGKILL`. Returns at once when nobody is left, the
+    /// usual case. Members that have ended but wait, as zombies, for a parent that does not
+    /// reap them (some containers' init) count as gone.
+    ///
+    /// Cost: one `kill(-pgid, 0)` when the group is empty. While members are left: a scan of
+    /// `/proc` to find them (see [`stats::live_members`]), a pidfd per member to wait for
+    /// their end by event, and a scan again after they ended, for members they started in
+    /// the meantime. Where members cannot be found or watched (no `/proc` or no pidfds), the
+    /// group is probed with `kill(-pgid, 0)` 1, 2, 4 … up to [`MEMBER_PROBE_MAX_INTERVAL`]
+    /// apart.
+    pub(crate) async fn settle(&mut self, signal: Option<Signal>, deadline: Instant) {
+        if self.settled || !self.reaped {
+            return;
+        }
+        let mut signal = signal;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let members = if self.has_members() {
+                stats::live_members(self.pid())
+            } else {
+                Some(Vec::new())
+            };
+            if members.as_ref().is_some_and(Vec::is_empty) {
+                self.settled = true;
+                return;
+            }
+            if let Some(signal) = signal.take() {
+                self.kill_group(signal);
+                if signal != Signal::KILL {
+                    self.kill_group(Signal::CONT);
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let by_event = match &members {
+                Some(pids) => {
+                    match tokio::time::timeout_at(deadline, ends::all_ended(pids)).await {
+                        Ok(by_event) => by_event,
+                        Err(_) => break,
+                    }
+                }
+                None => false,
+            };
+            if !by_event {
+                tokio::time::sleep_until((now + pause).min(deadline)).await;
+                pause = (pause * 2).min(MEMBER_PROBE_MAX_INTERVAL);
+            }
+        }
+        tracing::debug!(
+            pgid = self.pid(),
+            "members of the group outlived the stop timeout; killing them"
+        );
+        self.kill_group(Signal::KILL);
+        self.settled = true;
+    }
+
+    /// Whether any process still belongs to the group (zombies included).
+    fn has_members(&self) -> bool {
+        match test_kill_process_group(self.pgid) {
+            Ok(()) => true,
+            Err(rustix::io::Errno::SRCH) => false,
+            Err(e) => {
+                // EPERM: a member we may not signal (it changed its user); nothing we can do.
+                tracing::warn!(pgid = self.pid(), error = %e, "cannot probe process group");
+                false
+            }
+        }
+    }
+
     /// Stops the group: `signal` (then `SIGCONT`, so that stopped processes see it) to the
-    /// whole group, up to `timeout` for the leader to exit, then SIGKILL to the whole group,
-    /// whether or not the leader had exited. Returns the leader's exit status.
+    /// whole group, up to `timeout` for the leader to exit and, within the same `timeout`, for
+    /// the rest of the group; then SIGKILL to the whole group. Returns the leader's exit
+    /// status.
     pub(crate) async fn stop(
         &mut self,
         signal: Signal,
         timeout: Duration,
     ) -> io::Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
         self.signal(signal);
         if signal != Signal::KILL {
             self.signal(Signal::CONT);
         }
-        match tokio::time::timeout(timeout, self.wait()).await {
-            Ok(status) => status,
+        let status = match tokio::time::timeout_at(deadline, self.wait()).await {
+            Ok(status) => status?,
             Err(_) => {
                 tracing::debug!(
                     pgid = self.pid(),
@@ -98,9 +185,11 @@ impl Group {
                     "stop timed out; killing the group"
                 );
                 self.signal(Signal::KILL);
-                self.wait().await
+                self.wait().await?
             }
-        }
+        };
+        self.settle(None, deadline).await;
+        Ok(status)
     }
 }
 
@@ -111,6 +200,9 @@ impl Drop for Group {
             // is not reaped, so the pgid is still ours: kill the whole group. Dropping `child`
             // then queues the leader for Tokio's orphan reaper, which reaps it on the next
             // SIGCHLD; grandchildren are reparented to init (or a subreaper), which reaps them.
+            self.kill_group(Signal::KILL);
+        } else if !self.settled && self.has_members() {
+            // Abandoned while the rest of the group had its grace period.
             self.kill_group(Signal::KILL);
         }
     }

@@ -28,6 +28,7 @@
 mod capture;
 mod child;
 mod command;
+mod ends;
 mod envfile;
 mod error;
 mod exit;

@@ -57,7 +57,11 @@ pub(crate) async fn run(
     let status = capture
         .alongside(async {
             tokio::select! {
-                status = group.wait() => Some(status),
+                status = group.wait() => {
+                    let deadline = tokio::time::Instant::now() + stop_timeout;
+                    group.settle(Some(stop_signal), deadline).await;
+                    Some(status)
+                }
                 () = shutdown.cancelled() => {
                     let status = group.stop(stop_signal, stop_timeout).await;
                     tracing::debug!(program, ?status, "pre-start command stopped");

@@ -41,11 +41,31 @@ pub(crate) struct Usage {
 }
 
 /// Scans `/proc` for the live members of process group `pgid` and sums their usage. `None`
-/// when `/proc` cannot be read (not Linux). Cost: one `readdir` of `/proc` and one small
-/// read of `/proc/<pid>/stat` per process on the system.
+/// when `/proc` cannot be read (not Linux). Cost: see [`live_members`].
 pub(crate) fn group_usage(pgid: u32) -> Option<Usage> {
     let page = rustix::param::page_size() as u64;
     let mut usage = Usage::default();
+    for_each_live_member(pgid, |_, stat| {
+        usage.processes += 1;
+        usage.rss_bytes = usage
+            .rss_bytes
+            .saturating_add(stat.rss_pages.saturating_mul(page));
+        usage.cpu_ticks = usage.cpu_ticks.saturating_add(stat.cpu_ticks);
+    })?;
+    Some(usage)
+}
+
+/// The pids of the live members of process group `pgid`. A zombie (a member that has ended
+/// and waits for its parent, which in some containers is an init that never reaps) does not
+/// count. `None` when `/proc` cannot be read (not Linux). Cost: one `readdir` of `/proc` and
+/// one small read of `/proc/<pid>/stat` per process on the system.
+pub(crate) fn live_members(pgid: u32) -> Option<Vec<u32>> {
+    let mut pids = Vec::new();
+    for_each_live_member(pgid, |pid, _| pids.push(pid))?;
+    Some(pids)
+}
+
+fn for_each_live_member(pgid: u32, mut each: impl FnMut(u32, &Stat)) -> Option<()> {
     for entry in std::fs::read_dir("/proc").ok()? {
         let Some(pid) = entry
             .ok()
@@ -61,14 +81,10 @@ pub(crate) fn group_usage(pgid: u32) -> Option<Usage> {
             continue;
         };
         if stat.pgrp == pgid && stat.state != 'Z' {
-            usage.processes += 1;
-            usage.rss_bytes = usage
-                .rss_bytes
-                .saturating_add(stat.rss_pages.saturating_mul(page));
-            usage.cpu_ticks = usage.cpu_ticks.saturating_add(stat.cpu_ticks);
+            each(pid, &stat);
         }
     }
-    Some(usage)
+    Some(())
 }
 
 /// The fields of `/proc/<pid>/stat` that matter here.
