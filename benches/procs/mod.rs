@@ -154,9 +154,9 @@ pub async fn overseer_restarts(k: u64) -> Duration {
 
 // ----- stop 100 -----------------------------------------------------------------------------
 
-/// 100 `sleep 1000` children held as Tokio `Child`ren; SIGTERM to each, then every wait.
-pub async fn raw_stop(n: usize) -> Duration {
-    let mut children: Vec<tokio::process::Child> = (0..n)
+/// `n` `sleep 1000` processes held as Tokio `Child`ren (killed if dropped).
+fn spawn_sleepers(n: usize) -> Vec<tokio::process::Child> {
+    (0..n)
         .map(|_| {
             tokio::process::Command::new("sleep")
                 .arg("1000")
@@ -165,7 +165,12 @@ pub async fn raw_stop(n: usize) -> Duration {
                 .spawn()
                 .expect("spawn sleep")
         })
-        .collect();
+        .collect()
+}
+
+/// 100 `sleep 1000` children held as Tokio `Child`ren; SIGTERM to each, then every wait.
+pub async fn raw_stop(n: usize) -> Duration {
+    let mut children = spawn_sleepers(n);
     let t0 = Instant::now();
     for child in &children {
         kill_process(pid_of(child), Signal::TERM).expect("SIGTERM");
@@ -181,16 +186,7 @@ pub async fn raw_stop(n: usize) -> Duration {
 /// The same children stopped one at a time, last first: SIGTERM to one, await its `wait()`,
 /// then the next. The raw lower bound of a reverse-order stop (`StopOrder::Reverse`).
 pub async fn raw_stop_one_by_one(n: usize) -> Duration {
-    let mut children: Vec<tokio::process::Child> = (0..n)
-        .map(|_| {
-            tokio::process::Command::new("sleep")
-                .arg("1000")
-                .stdin(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("spawn sleep")
-        })
-        .collect();
+    let mut children = spawn_sleepers(n);
     let t0 = Instant::now();
     let mut statuses = Vec::with_capacity(n);
     for child in children.iter_mut().rev() {
