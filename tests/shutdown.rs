@@ -6,8 +6,11 @@ mod common;
 use std::future::pending;
 use std::time::Duration;
 
-use common::{Live, Log, alive_tasks};
-use overseer::{Cause, ChildSpec, ProcessManager, Shutdown};
+use std::sync::Arc;
+
+use common::{Live, Log, alive_tasks, event_of, is_exited};
+use overseer::{Cause, ChildSpec, EventKind, ExitStatus, ProcessManager, Restart, Shutdown};
+use tokio::sync::Notify;
 use tokio::time::{Instant, sleep};
 
 const S: Duration = Duration::from_secs(1);
@@ -259,4 +262,68 @@ async fn dropping_the_run_future_aborts_the_tree() {
         tokio::task::yield_now().await;
     }
     assert!(log.entries().is_empty());
+}
+
+/// A tree of `a` (which fails on its own once `fail` is notified, with `restart`) and `b`
+/// (which takes 2 s to stop). A shutdown is requested; while `b` is stopping and `a` waits
+/// for its turn, `a` fails. Returns the shutdown's result.
+async fn a_fails_on_its_own_while_b_stops(restart: Restart) -> Result<(), overseer::TreeError> {
+    let live = Live::default();
+    let fail = Arc::new(Notify::new());
+    let a = {
+        let (live, fail) = (live.clone(), fail.clone());
+        ChildSpec::task("a", move |_ctx| {
+            let (live, fail) = (live.clone(), fail.clone());
+            async move {
+                let _alive = live.enter();
+                fail.notified().await;
+                Err("a broke".into())
+            }
+        })
+        .restart(restart)
+    };
+    let tree = ProcessManager::builder("root")
+        .child(a)
+        .child(slow("b", 2 * S, &live))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    while live.count() < 2 {
+        tokio::task::yield_now().await;
+    }
+    handle.shutdown().unwrap();
+    fail.notify_one();
+    let exited = event_of(&mut events, "root/a", is_exited).await;
+    assert!(
+        matches!(
+            exited.kind,
+            EventKind::Exited {
+                status: ExitStatus::Failed(_)
+            }
+        ),
+        "{exited:?}"
+    );
+    let result = run.await.unwrap();
+    assert_eq!(live.count(), 0);
+    result
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_child_that_fails_on_its_own_during_a_requested_shutdown_does_not_fail_it() {
+    // Had the manager not been stopping, it would have restarted `a`: the failure is absorbed
+    // (an event and a warning), as it would have been a moment before the request.
+    a_fails_on_its_own_while_b_stops(Restart::Permanent)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_temporary_child_that_fails_on_its_own_during_a_shutdown_is_still_an_error() {
+    let err = a_fails_on_its_own_while_b_stops(Restart::Temporary)
+        .await
+        .unwrap_err();
+    assert_eq!(err.first().path.as_str(), "root/a");
+    assert!(matches!(err.first().cause, Cause::Error(_)), "{err}");
 }

@@ -85,6 +85,8 @@ enum Phase {
     },
     Stopping {
         seq: Sequence,
+        /// Why the manager stops.
+        reason: Reason,
     },
 }
 

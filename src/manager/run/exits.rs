@@ -111,8 +111,7 @@ impl Run {
                 }
             }
             Phase::Stopping { .. } => {
-                let failures = failures_of(&child.path(), &status);
-                self.record(failures);
+                self.record_unasked_exit(key, &status);
                 self.finish_slot(key);
             }
         }
@@ -302,6 +301,38 @@ impl Run {
             let child = slot.child.clone();
             self.shared.emit(|| child.path(), || EventKind::Stopped);
         }
+    }
+
+    /// Records the failure of a run that ended on its own, unasked, while this manager stops
+    /// its children. During a shutdown that was requested (by a parent, a handle, a signal or
+    /// significant children), a permanent or transient child's failure is absorbed as its
+    /// restart policy would have absorbed it a moment earlier: it is reported like any
+    /// absorbed failure (a warning and an `Exited` event), and the shutdown still succeeds,
+    /// whether the failure came just before the request or just after. A temporary child's
+    /// failure is never absorbed, and during a cascade or after giving up every later failure
+    /// is kept.
+    pub(super) fn record_unasked_exit(&mut self, key: u32, status: &ExitStatus) {
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        let requested = matches!(
+            self.phase,
+            Phase::Stopping {
+                reason: Reason::Requested | Reason::AutoShutdown,
+                ..
+            }
+        );
+        if requested && slot.child.spec.restart != Restart::Temporary {
+            if !matches!(status, ExitStatus::Completed) {
+                tracing::debug!(
+                    path = %slot.child.path(),
+                    "failure absorbed: the manager is stopping, no restart"
+                );
+            }
+            return;
+        }
+        let failures = failures_of(&slot.child.path(), status);
+        self.record(failures);
     }
 
     pub(super) fn record(&mut self, failures: Vec<Failure>) {

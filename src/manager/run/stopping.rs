@@ -165,21 +165,20 @@ impl Run {
             then: AfterStop::Stay,
         };
         // A group restart in progress becomes part of the shutdown.
+        let mut deferred = Vec::new();
         if let Phase::Regrouping { seq: old, .. } = &self.phase {
             seq.current = old.current;
-            for exit in std::mem::take(&mut self.deferred_exits) {
-                if let Some(slot) = self.slots.get(exit.key) {
-                    let failures = failures_of(&slot.child.path(), &exit.status);
-                    self.record(failures);
-                }
-            }
+            deferred = std::mem::take(&mut self.deferred_exits);
             let refusal = self.shutting_down();
             for cmd in self.deferred_commands.drain(..) {
                 cmd.refuse(refusal.clone());
             }
         }
         tracing::debug!(manager = %self.shared.path, ?reason, "manager shutting down");
-        self.phase = Phase::Stopping { seq };
+        self.phase = Phase::Stopping { seq, reason };
+        for exit in deferred {
+            self.record_unasked_exit(exit.key, &exit.status);
+        }
     }
 
     /// Drives the sequence of the current phase as far as it goes without waiting.
@@ -387,11 +386,7 @@ impl Run {
             if matches!(self.phase, Phase::Running) {
                 self.decide(exit.key, exit.status, exit.uptime);
             } else {
-                let path = self.slots.get(exit.key).map(|s| s.child.path());
-                if let Some(path) = path {
-                    let failures = failures_of(&path, &exit.status);
-                    self.record(failures);
-                }
+                self.record_unasked_exit(exit.key, &exit.status);
                 self.finish_slot(exit.key);
             }
         }
