@@ -59,10 +59,12 @@ impl Default for OnReload {
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
 ///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.
 /// - **Reaped.** The leader is waited for through Tokio (driven by its pidfd or SIGCHLD, no
-///   polling); other members of the group are reparented to init, which reaps them. Their end
-///   has no event we can wait on, so while members outlive the leader, the group is probed
-///   with `kill(-pgid, 0)` 1, 2, 4 … up to 50 ms apart, until the stop timeout; when nobody is
-///   left, which is the usual case, that is one system call.
+///   polling); other members of the group are reparented to init, which reaps them. Members
+///   that outlive the leader are found by a scan of `/proc` and waited for through pidfds;
+///   where there are no pidfds or no `/proc`, the group is probed with `kill(-pgid, 0)` 1, 2,
+///   4 … up to 50 ms apart. When nobody is left, the usual case, this costs one system call.
+///   A member that has ended but waits as a zombie for a parent that never reaps (some
+///   containers' init) counts as gone.
 /// - **Exit status.** Exit code 0 (or another of the [success codes](Self::success_codes)) is
 ///   `Ok`; another code is [`ProcessError::Exited`], a signal [`ProcessError::Signaled`].
 /// - **Ready** is reported as soon as the process is spawned.
@@ -249,10 +251,10 @@ impl Command {
     ///   the system allows): the pipes are read as fast as the log file takes the bytes, also
     ///   while the process is being stopped.
     /// - **Never holds up a stop or an exit.** A run ends when the leader has exited and the
-    ///   rest of its group is gone (see *Stop* above); what is still in the pipes is then read until they end, or until
-    ///   they stay silent for 100 ms (at most 1 s), and the pipes are dropped. Only a process
-    ///   that left the group (a new session) can keep a pipe open that long; what it writes
-    ///   later is lost.
+    ///   rest of its group is gone (see *Stop* above); what is still in the pipes is then read
+    ///   until they end, or until they stay silent for 100 ms (at most 1 s), and the pipes are
+    ///   dropped. Only a process that left the group (a new session) can keep a pipe open
+    ///   that long; what it writes later is lost.
     /// - **One sink across restarts.** Every run of this command pumps into the same sink, so
     ///   log files continue, the tail holds lines of successive runs and subscribers keep
     ///   following. Clones of this `Command` share the sink too (their lines interleave);

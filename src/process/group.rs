@@ -141,11 +141,14 @@ impl Group {
                 pause = (pause * 2).min(MEMBER_PROBE_MAX_INTERVAL);
             }
         }
-        tracing::debug!(
-            pgid = self.pid(),
-            "members of the group outlived the stop timeout; killing them"
-        );
-        self.kill_group(Signal::KILL);
+        // Looked at again right before the signal (see the invariant on `Group`).
+        if self.has_members() {
+            tracing::debug!(
+                pgid = self.pid(),
+                "members of the group outlived the stop timeout; killing them"
+            );
+            self.kill_group(Signal::KILL);
+        }
         self.settled = true;
     }
 
