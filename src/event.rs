@@ -1,8 +1,8 @@
 //! Lifecycle events: a stream of what happens to every node of a tree.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -59,16 +59,22 @@ pub enum EventKind {
 }
 
 /// One event channel per manager; events bubble up to every ancestor's channel.
+///
+/// The channel (its ring of `capacity` slots, about 100 bytes each) is made by the first
+/// subscription: a manager nobody subscribes to costs no buffer. Events published before it
+/// exists have no receiver and would be dropped by the channel anyway.
 pub(crate) struct EventBus {
     /// `None` marks the end of a run of the manager that owns the bus.
-    tx: broadcast::Sender<Option<Event>>,
+    tx: OnceLock<broadcast::Sender<Option<Event>>>,
+    capacity: usize,
     subscribers: AtomicUsize,
 }
 
 impl EventBus {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
         Arc::new(EventBus {
-            tx: broadcast::channel(capacity.max(1)).0,
+            tx: OnceLock::new(),
+            capacity: capacity.max(1),
             subscribers: AtomicUsize::new(0),
         })
     }
@@ -78,18 +84,23 @@ impl EventBus {
     }
 
     pub(crate) fn publish(&self, event: Event) {
-        let _ = self.tx.send(Some(event));
+        if let Some(tx) = self.tx.get() {
+            let _ = tx.send(Some(event));
+        }
     }
 
     /// Ends every current subscription: the owning manager's run is over.
     pub(crate) fn end_of_run(&self) {
-        let _ = self.tx.send(None);
+        if let Some(tx) = self.tx.get() {
+            let _ = tx.send(None);
+        }
     }
 
     pub(crate) fn subscribe(self: &Arc<Self>) -> Events {
         self.subscribers.fetch_add(1, Ordering::Relaxed);
+        let tx = self.tx.get_or_init(|| broadcast::channel(self.capacity).0);
         Events {
-            rx: BroadcastStream::new(self.tx.subscribe()),
+            rx: BroadcastStream::new(tx.subscribe()),
             bus: self.clone(),
             missed: 0,
             ended: false,
@@ -152,5 +163,44 @@ impl std::fmt::Debug for Events {
         f.debug_struct("Events")
             .field("missed", &self.missed)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Event {
+        Event {
+            path: ChildPath::root("root"),
+            kind: EventKind::Stopped,
+            at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn a_bus_makes_its_channel_only_for_its_first_subscriber() {
+        let bus = EventBus::new(1024);
+        bus.publish(event());
+        bus.end_of_run();
+        assert!(bus.tx.get().is_none(), "no subscriber, no buffer");
+        let mut events = bus.subscribe();
+        assert!(bus.tx.get().is_some());
+        bus.publish(event());
+        bus.end_of_run();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let first = events
+                .recv()
+                .await
+                .expect("the event published after subscribing");
+            assert!(matches!(first.kind, EventKind::Stopped), "{first:?}");
+            assert!(
+                events.recv().await.is_none(),
+                "the end of the run ends the stream"
+            );
+        });
     }
 }
