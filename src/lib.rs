@@ -6,6 +6,7 @@
 pub mod builtin;
 mod context;
 mod control;
+mod deadline;
 mod error;
 mod event;
 mod handle;

@@ -253,3 +253,26 @@ async fn a_temporary_child_is_not_counted_as_a_restart() {
         .unwrap();
     tree.run().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backoff_too_large_for_the_clock_waits_for_ever_without_a_panic() {
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let tree = ProcessManager::builder("root")
+        .backoff(Backoff::fixed(Duration::MAX))
+        .child(crasher("c", &starts, S))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    loop {
+        let ev = events.recv().await.expect("events");
+        if ev.path == "root/c" && matches!(ev.kind, overseer::EventKind::Restarting { .. }) {
+            break;
+        }
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(starts.lock().unwrap().len(), 1, "never restarted");
+    assert_eq!(alive_tasks(), 0);
+}

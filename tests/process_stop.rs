@@ -246,3 +246,13 @@ fn a_spec_made_with_new_lets_the_stop_sequence_run_to_its_end() {
     let spec = ChildSpec::new("sleeper", command).shutdown(Shutdown::Brutal);
     assert_eq!(spec.shutdown_policy(), Shutdown::Brutal);
 }
+
+#[tokio::test]
+async fn a_stop_timeout_too_large_for_the_clock_means_no_sigkill_and_no_panic() {
+    let s = Scratch::new();
+    let script = format!("echo $$ > {}; exec sleep 30", s.path("pid"));
+    let cmd = Command::shell(script).stop_timeout(Duration::MAX);
+    let (result, pid, _) = start_then_shut_down(&s, cmd.into_spec("p")).await;
+    result.unwrap();
+    assert_clean(&[pid]).await;
+}

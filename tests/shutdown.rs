@@ -327,3 +327,17 @@ async fn a_temporary_child_that_fails_on_its_own_during_a_shutdown_is_still_an_e
     assert_eq!(err.first().path.as_str(), "root/a");
     assert!(matches!(err.first().cause, Cause::Error(_)), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_too_large_for_the_clock_mean_no_timeout_and_no_panic() {
+    let live = Live::default();
+    let tree = ProcessManager::builder("root")
+        .shutdown_timeout(Duration::MAX)
+        .child(slow("a", S, &live).shutdown(Shutdown::Timeout(Duration::MAX)))
+        .build()
+        .unwrap();
+    let (result, took) = shut_down(tree, &live, 1).await;
+    result.unwrap();
+    assert_eq!(took, S);
+    assert_eq!(live.count(), 0);
+}

@@ -54,7 +54,7 @@ impl Default for OnReload {
 ///   its group gets the same sequence: the stop signal, up to the stop timeout, `SIGKILL`; a
 ///   run leaves no process behind. Programs that daemonize (fork and exit) are therefore not
 ///   supported; run them in the foreground. The exit is reported (and a restart begins) once
-///   the group is gone.
+///   the group is gone; a stop asked for meanwhile is part of that same grace period.
 /// - **Abort.** If the run's future is dropped (its manager aborts it when the
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
 ///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.

@@ -3,8 +3,9 @@
 
 /// Waits until every process of `pids` has ended (exited; a zombie has ended). Returns
 /// `false` at once, without waiting, when the processes cannot be watched this way (no
-/// pidfds: not Linux, or a kernel older than 5.3), so that the caller looks again later
-/// instead. A pid that is already gone counts as ended.
+/// pidfds: not Linux, a kernel older than 5.3, or none of the pids exists here, e.g. when
+/// `/proc` belongs to another pid namespace), so that the caller looks again later instead
+/// of at once. A pid that is already gone counts as ended.
 ///
 /// Cost: one pidfd and one reactor registration per process, for the time of the wait.
 #[cfg(target_os = "linux")]
@@ -28,6 +29,10 @@ pub(crate) async fn all_ended(pids: &[u32]) -> bool {
             Err(rustix::io::Errno::SRCH) => {}
             Err(_) => return false,
         }
+    }
+    if watched.is_empty() {
+        // Nothing to wait for: gone already, or not visible from here. Not an event.
+        return false;
     }
     for fd in &watched {
         // A pidfd becomes readable when its process ends.

@@ -13,8 +13,19 @@ use super::signal::Signal;
 use super::{ends, stats};
 
 /// The longest pause between two looks at whether members of a group are left after its
-/// leader has exited. The looks start 1 ms apart and double up to this.
+/// leader has exited, where their end cannot be waited for by event. The looks start 1 ms
+/// apart and double up to this.
 const MEMBER_PROBE_MAX_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How often the members of a group are listed again while their end is waited for by
+/// event: a member that left the group, or whose pid was reused, is then no longer waited
+/// for.
+const MEMBER_RESCAN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// `timeout` from now; a timeout too large for the clock is about thirty years away.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    crate::deadline::after_or_far(Instant::now(), timeout)
+}
 
 /// A process spawned as the leader of its own process group (pgid = its pid).
 ///
@@ -93,14 +104,20 @@ impl Group {
     /// when it already got the stop signal) followed by `SIGCONT`, and until `deadline` to
     /// end; then the whole group gets `SIGKILL`. Returns at once when nobody is left, the
     /// usual case. Members that have ended but wait, as zombies, for a parent that does not
-    /// reap them (some containers' init) count as gone.
+    /// reap them (some containers' init) count as gone; when only such members are found,
+    /// the group still gets a `SIGKILL` (harmless to zombies; it ends a process whose main
+    /// thread has exited while its other threads run, which `/proc` shows as a zombie).
     ///
     /// Cost: one `kill(-pgid, 0)` when the group is empty. While members are left: a scan of
-    /// `/proc` to find them (see [`stats::live_members`]), a pidfd per member to wait for
-    /// their end by event, and a scan again after they ended, for members they started in
-    /// the meantime. Where members cannot be found or watched (no `/proc` or no pidfds), the
-    /// group is probed with `kill(-pgid, 0)` 1, 2, 4 … up to [`MEMBER_PROBE_MAX_INTERVAL`]
-    /// apart.
+    /// `/proc` to find them (see [`stats::live_members`]) and a pidfd per member to wait for
+    /// their end by event, scanning again when they have ended (for members they started in
+    /// the meantime) and at least every [`MEMBER_RESCAN_INTERVAL`] (for members that left the
+    /// group, or whose pid was reused, which would otherwise be waited for in vain). Where
+    /// members cannot be found or watched (no `/proc`, no pidfds), the group is probed with
+    /// `kill(-pgid, 0)` 1, 2, 4 … up to [`MEMBER_PROBE_MAX_INTERVAL`] apart.
+    ///
+    /// The stop signal's control messages are not read meanwhile: a stop requested during
+    /// this grace period ends with it, at the latest at `deadline`.
     pub(crate) async fn settle(&mut self, signal: Option<Signal>, deadline: Instant) {
         if self.settled || !self.reaped {
             return;
@@ -108,16 +125,20 @@ impl Group {
         let mut signal = signal;
         let mut pause = Duration::from_millis(1);
         loop {
-            let members = if self.has_members() {
-                stats::live_members(self.pid())
-            } else {
-                Some(Vec::new())
-            };
-            if members.as_ref().is_some_and(Vec::is_empty) {
+            if !self.has_members() {
                 self.settled = true;
                 return;
             }
-            if let Some(signal) = signal.take() {
+            let members = stats::live_members(self.pid());
+            if members.as_ref().is_some_and(Vec::is_empty) {
+                // Only zombies, as far as `/proc` tells: see above. Probed just before.
+                self.kill_group(Signal::KILL);
+                self.settled = true;
+                return;
+            }
+            if let Some(signal) = signal.take()
+                && self.has_members()
+            {
                 self.kill_group(signal);
                 if signal != Signal::KILL {
                     self.kill_group(Signal::CONT);
@@ -127,12 +148,13 @@ impl Group {
             if now >= deadline {
                 break;
             }
+            let look_again = (now + MEMBER_RESCAN_INTERVAL).min(deadline);
             let by_event = match &members {
                 Some(pids) => {
-                    match tokio::time::timeout_at(deadline, ends::all_ended(pids)).await {
-                        Ok(by_event) => by_event,
-                        Err(_) => break,
-                    }
+                    // `Err`: time to look again; the loop then checks the deadline.
+                    tokio::time::timeout_at(look_again, ends::all_ended(pids))
+                        .await
+                        .unwrap_or(true)
                 }
                 None => false,
             };
@@ -174,7 +196,7 @@ impl Group {
         signal: Signal,
         timeout: Duration,
     ) -> io::Result<ExitStatus> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         self.signal(signal);
         if signal != Signal::KILL {
             self.signal(Signal::CONT);

@@ -73,9 +73,13 @@ fn for_each_live_member(pgid: u32, mut each: impl FnMut(u32, &Stat)) -> Option<(
         else {
             continue;
         };
-        // A process may end between the readdir and the read: skip it.
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
+        // A process may end between the readdir and the read: skip it. Any other error
+        // (out of file descriptors, say) leaves the list unknown, not empty.
+        let text = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => continue,
+            Err(_) => return None,
         };
         let Some(stat) = parse_stat(&text) else {
             continue;

@@ -1,6 +1,7 @@
 //! Reports from children: readiness and exits, and the restart decisions they lead to.
 
 use super::*;
+use crate::deadline;
 
 impl Run {
     /// Handles a batch of reports from children.
@@ -344,7 +345,7 @@ impl Run {
             self.set_state(key, SlotState::Pending);
             return;
         }
-        let due = Instant::now() + delay;
+        let due = deadline::after_or_far(Instant::now(), delay);
         let Some(slot) = self.slots.get(key) else {
             return;
         };

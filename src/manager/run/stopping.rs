@@ -24,7 +24,8 @@ impl Run {
         let now = Instant::now();
         let brutal = immediate || policy == Shutdown::Brutal;
         let own = match policy {
-            Shutdown::Timeout(d) => Some(now + d),
+            // A timeout too large for the clock never expires.
+            Shutdown::Timeout(d) => crate::deadline::after(now, d),
             Shutdown::Brutal | Shutdown::Infinity => None,
         };
         let deadline = match (own, deadline) {
@@ -147,7 +148,11 @@ impl Run {
             return;
         }
         let now = Instant::now();
-        let own = self.mgr.inner.shutdown_timeout.map(|d| now + d);
+        let own = self
+            .mgr
+            .inner
+            .shutdown_timeout
+            .and_then(|d| crate::deadline::after(now, d));
         let from_parent = self.env.as_ref().and_then(|e| *lock(&e.stop_deadline));
         let deadline = match (own, from_parent) {
             (Some(a), Some(b)) => Some(a.min(b)),
