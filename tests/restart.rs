@@ -233,3 +233,69 @@ async fn a_restart_emits_restarting_and_gives_a_fresh_context() {
     .await;
     assert_eq!(log.with_prefix("start:b"), ["start:b:0", "start:b:1"]);
 }
+
+/// A permanent child that fails when `fail` is notified and otherwise runs until asked to
+/// stop, which takes it `stop_takes`.
+fn breakable(
+    id: &str,
+    fail: &std::sync::Arc<tokio::sync::Notify>,
+    stop_takes: Duration,
+) -> ChildSpec {
+    let fail = fail.clone();
+    ChildSpec::task(id, move |ctx| {
+        let fail = fail.clone();
+        async move {
+            tokio::select! {
+                () = fail.notified() => Err("broke".into()),
+                () = ctx.shutdown_requested() => {
+                    tokio::time::sleep(stop_takes).await;
+                    Ok(())
+                }
+            }
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_during_a_group_restart_are_all_restarted_once_it_is_over() {
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let fails: Vec<Arc<Notify>> = (0..4).map(|_| Arc::new(Notify::new())).collect();
+    let tree = ProcessManager::builder("root")
+        .strategy(Strategy::RestForOne)
+        .intensity(10, Duration::from_secs(60))
+        .child(breakable("a1", &fails[0], Duration::ZERO))
+        .child(breakable("a2", &fails[1], Duration::ZERO))
+        .child(breakable("b", &fails[2], Duration::ZERO))
+        .child(breakable("c", &fails[3], Duration::from_secs(2)))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    runs(
+        &mut events,
+        &[("root/a1", 1), ("root/a2", 1), ("root/b", 1), ("root/c", 1)],
+    )
+    .await;
+    // `b` fails: `b` and `c` restart together, and `c` takes 2 s to stop. Meanwhile `a1` and
+    // `a2` fail; their exits wait for the group restart, and each then starts its own.
+    fails[2].notify_one();
+    loop {
+        let ev = events.recv().await.expect("events");
+        if ev.path == "root/b" && matches!(ev.kind, EventKind::Restarting { .. }) {
+            break;
+        }
+    }
+    fails[0].notify_one();
+    fails[1].notify_one();
+    let a2_again = tokio::time::timeout(Duration::from_secs(60), async {
+        runs(&mut events, &[("root/a2", 1)]).await;
+    })
+    .await;
+    assert!(a2_again.is_ok(), "a2 was never restarted");
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}

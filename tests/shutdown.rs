@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use common::{Live, Log, alive_tasks, event_of, is_exited};
+use common::{Live, Log, alive_tasks, event_of, is_exited, is_running};
 use overseer::{Cause, ChildSpec, EventKind, ExitStatus, ProcessManager, Restart, Shutdown};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep};
@@ -340,4 +340,73 @@ async fn timeouts_too_large_for_the_clock_mean_no_timeout_and_no_panic() {
     result.unwrap();
     assert_eq!(took, S);
     assert_eq!(live.count(), 0);
+}
+
+/// A permanent child that fails each time `fail` is notified.
+fn failing_on(id: &str, fail: &Arc<Notify>) -> ChildSpec {
+    let fail = fail.clone();
+    ChildSpec::task(id, move |_ctx| {
+        let fail = fail.clone();
+        async move {
+            fail.notified().await;
+            Err("broke".into())
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_during_a_requested_shutdown_that_exceeds_the_restart_intensity_is_still_an_error()
+ {
+    let live = Live::default();
+    let fail = Arc::new(Notify::new());
+    let tree = ProcessManager::builder("root")
+        .intensity(1, 60 * S)
+        .child(failing_on("a", &fail))
+        .child(slow("b", 2 * S, &live))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    event_of(&mut events, "root/a", is_running).await;
+    // The one restart the intensity allows.
+    fail.notify_one();
+    event_of(&mut events, "root/a", |k| {
+        matches!(k, EventKind::Restarting { .. })
+    })
+    .await;
+    event_of(&mut events, "root/a", is_running).await;
+    // A moment before the request, this failure would make the manager give up.
+    handle.shutdown().unwrap();
+    fail.notify_one();
+    let err = run.await.unwrap().unwrap_err();
+    assert!(matches!(err.first().cause, Cause::GaveUp { .. }), "{err}");
+    assert_eq!(live.count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn once_a_temporary_child_fails_during_a_shutdown_later_failures_are_kept_too() {
+    let live = Live::default();
+    let (fail_t, fail_p) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let tree = ProcessManager::builder("root")
+        .intensity(10, 60 * S)
+        .child(failing_on("p", &fail_p))
+        .child(failing_on("t", &fail_t).restart(Restart::Temporary))
+        .child(slow("b", 2 * S, &live))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    event_of(&mut events, "root/b", is_running).await;
+    handle.shutdown().unwrap();
+    // As a cascade would: the temporary child's failure leads, the permanent one's follows.
+    fail_t.notify_one();
+    event_of(&mut events, "root/t", is_exited).await;
+    fail_p.notify_one();
+    event_of(&mut events, "root/p", is_exited).await;
+    let err = run.await.unwrap().unwrap_err();
+    assert_eq!(err.first().path.as_str(), "root/t", "{err}");
+    let later: Vec<&str> = err.later().iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(later, ["root/p"], "{err}");
 }

@@ -112,7 +112,7 @@ impl Run {
                 }
             }
             Phase::Stopping { .. } => {
-                self.record_unasked_exit(key, &status);
+                self.record_unasked_exit(key, &status, uptime);
                 self.finish_slot(key);
             }
         }
@@ -246,30 +246,7 @@ impl Run {
                 self.begin_shutdown(Reason::Failed, false);
             }
             Decision::GiveUp => {
-                let failure = Failure {
-                    path: self.shared.path.clone(),
-                    cause: Cause::GaveUp {
-                        max_restarts: self.policy.intensity.max_restarts,
-                        period: self.policy.intensity.period,
-                        last_child: path,
-                        last_exit: status.clone(),
-                    },
-                };
-                tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
-                {
-                    let failure = failure.clone();
-                    self.shared.emit(
-                        || self.shared.path.clone(),
-                        move || EventKind::GaveUp { failure },
-                    );
-                }
-                // A nested manager's own failures happened first: they lead.
-                if let ExitStatus::Failed(e) = &status
-                    && let Some(nested) = e.downcast_ref::<TreeError>()
-                {
-                    self.record(nested.clone().into_failures());
-                }
-                self.record(vec![failure]);
+                self.record_give_up(path, &status);
                 self.finish_slot(key);
                 self.begin_shutdown(Reason::GaveUp, false);
             }
@@ -304,18 +281,20 @@ impl Run {
         }
     }
 
-    /// Records the failure of a run that ended on its own, unasked, while this manager stops
-    /// its children. During a shutdown that was requested (by a parent, a handle, a signal or
-    /// significant children), a permanent or transient child's failure is absorbed as its
-    /// restart policy would have absorbed it a moment earlier: it is reported like any
-    /// absorbed failure (a warning and an `Exited` event), and the shutdown still succeeds,
-    /// whether the failure came just before the request or just after. A temporary child's
-    /// failure is never absorbed, and during a cascade or after giving up every later failure
-    /// is kept.
-    pub(super) fn record_unasked_exit(&mut self, key: u32, status: &ExitStatus) {
+    /// Records what a run that ended on its own, unasked, while this manager stops its
+    /// children, adds to the result. During a cascade or after giving up, every failure is
+    /// kept. During a shutdown that was requested (by a parent, a handle, a signal or
+    /// significant children), the exit gets the decision it would have got a moment earlier,
+    /// without the restart: a failure a restart would have absorbed is reported like any
+    /// absorbed failure (a warning and an `Exited` event) and the shutdown still succeeds; a
+    /// failure that would have started a cascade (a temporary child's) or exceeded the restart
+    /// intensity is kept, and the shutdown then keeps every later failure too. So the outcome
+    /// does not depend on whether the failure came just before the request or just after.
+    pub(super) fn record_unasked_exit(&mut self, key: u32, status: &ExitStatus, uptime: Duration) {
         let Some(slot) = self.slots.get(key) else {
             return;
         };
+        let path = slot.child.path();
         let requested = matches!(
             self.phase,
             Phase::Stopping {
@@ -323,17 +302,69 @@ impl Run {
                 ..
             }
         );
-        if requested && slot.child.spec.restart != Restart::Temporary {
-            if !matches!(status, ExitStatus::Completed) {
-                tracing::debug!(
-                    path = %slot.child.path(),
-                    "failure absorbed: the manager is stopping, no restart"
-                );
-            }
+        if !requested {
+            self.record(failures_of(&path, status));
             return;
         }
-        let failures = failures_of(&slot.child.path(), status);
-        self.record(failures);
+        let exit = decide::Exit {
+            restart: slot.child.spec.restart,
+            failed: !status.is_success(),
+            significant: slot.child.spec.significant,
+            uptime,
+            attempt: slot.attempt,
+            other_significant_alive: self.counts.significant_live > 0,
+        };
+        let now = Instant::now();
+        match decide::decide(&self.policy, exit, &mut self.window, now, fastrand::f64()) {
+            Decision::Restart { .. } | Decision::Done | Decision::AutoShutdown => {
+                if exit.failed {
+                    tracing::debug!(path = %path, "failure absorbed: the manager is stopping, no restart");
+                }
+            }
+            Decision::Escalate => {
+                self.record(failures_of(&path, status));
+                self.set_stop_reason(Reason::Failed);
+            }
+            Decision::GiveUp => {
+                self.record_give_up(path, status);
+                self.set_stop_reason(Reason::GaveUp);
+            }
+        }
+    }
+
+    fn set_stop_reason(&mut self, new: Reason) {
+        if let Phase::Stopping { reason, .. } = &mut self.phase {
+            *reason = new;
+        }
+    }
+
+    /// Records (and announces) that the restart intensity was exceeded by `last_child`'s
+    /// exit; a nested manager's own failures come first.
+    fn record_give_up(&mut self, last_child: ChildPath, status: &ExitStatus) {
+        let failure = Failure {
+            path: self.shared.path.clone(),
+            cause: Cause::GaveUp {
+                max_restarts: self.policy.intensity.max_restarts,
+                period: self.policy.intensity.period,
+                last_child,
+                last_exit: status.clone(),
+            },
+        };
+        tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
+        {
+            let failure = failure.clone();
+            self.shared.emit(
+                || self.shared.path.clone(),
+                move || EventKind::GaveUp { failure },
+            );
+        }
+        // A nested manager's own failures happened first: they lead.
+        if let ExitStatus::Failed(e) = status
+            && let Some(nested) = e.downcast_ref::<TreeError>()
+        {
+            self.record(nested.clone().into_failures());
+        }
+        self.record(vec![failure]);
     }
 
     pub(super) fn record(&mut self, failures: Vec<Failure>) {

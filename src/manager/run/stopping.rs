@@ -170,10 +170,13 @@ impl Run {
             then: AfterStop::Stay,
         };
         // A group restart in progress becomes part of the shutdown.
-        let mut deferred = Vec::new();
         if let Phase::Regrouping { seq: old, .. } = &self.phase {
             seq.current = old.current;
-            deferred = std::mem::take(&mut self.deferred_exits);
+        }
+        // What waited for a group restart (also one that has just ended, when the shutdown
+        // request came with its last exit) is settled now.
+        let deferred = std::mem::take(&mut self.deferred_exits);
+        if !self.deferred_commands.is_empty() {
             let refusal = self.shutting_down();
             for cmd in self.deferred_commands.drain(..) {
                 cmd.refuse(refusal.clone());
@@ -182,7 +185,8 @@ impl Run {
         tracing::debug!(manager = %self.shared.path, ?reason, "manager shutting down");
         self.phase = Phase::Stopping { seq, reason };
         for exit in deferred {
-            self.record_unasked_exit(exit.key, &exit.status);
+            self.record_unasked_exit(exit.key, &exit.status, exit.uptime);
+            self.finish_slot(exit.key);
         }
     }
 
@@ -387,12 +391,20 @@ impl Run {
             }
             self.schedule_start(key, delay);
         }
-        for exit in std::mem::take(&mut self.deferred_exits) {
-            if matches!(self.phase, Phase::Running) {
-                self.decide(exit.key, exit.status, exit.uptime);
-            } else {
-                self.record_unasked_exit(exit.key, &exit.status);
-                self.finish_slot(exit.key);
+        let mut deferred = std::mem::take(&mut self.deferred_exits).into_iter();
+        while let Some(exit) = deferred.next() {
+            match self.phase {
+                Phase::Running => self.decide(exit.key, exit.status, exit.uptime),
+                // One of them began another group restart: the rest wait for that one.
+                Phase::Regrouping { .. } => {
+                    self.deferred_exits.push(exit);
+                    self.deferred_exits.extend(deferred);
+                    break;
+                }
+                Phase::Stopping { .. } => {
+                    self.record_unasked_exit(exit.key, &exit.status, exit.uptime);
+                    self.finish_slot(exit.key);
+                }
             }
         }
         while matches!(self.phase, Phase::Running) {
