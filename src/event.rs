@@ -1,7 +1,7 @@
 //! Lifecycle events: a stream of what happens to every node of a tree.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -68,7 +68,16 @@ pub(crate) struct EventBus {
     tx: OnceLock<broadcast::Sender<Option<Event>>>,
     capacity: usize,
     subscribers: AtomicUsize,
+    /// Where the owning manager is: [`NOT_STARTED`], [`RUNNING`] or [`ENDED`].
+    stage: AtomicU8,
 }
+
+/// No run has begun yet: a subscription waits for the first one.
+const NOT_STARTED: u8 = 0;
+/// A run is under way.
+const RUNNING: u8 = 1;
+/// The last run has ended: a subscription taken now ends at once.
+const ENDED: u8 = 2;
 
 impl EventBus {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
@@ -76,7 +85,13 @@ impl EventBus {
             tx: OnceLock::new(),
             capacity: capacity.max(1),
             subscribers: AtomicUsize::new(0),
+            stage: AtomicU8::new(NOT_STARTED),
         })
+    }
+
+    /// A run of the owning manager begins.
+    pub(crate) fn run_started(&self) {
+        self.stage.store(RUNNING, Ordering::SeqCst);
     }
 
     pub(crate) fn has_subscribers(&self) -> bool {
@@ -89,8 +104,11 @@ impl EventBus {
         }
     }
 
-    /// Ends every current subscription: the owning manager's run is over.
+    /// Ends every current subscription: the owning manager's run is over. Subscriptions taken
+    /// from now on (until another run begins) end at once.
     pub(crate) fn end_of_run(&self) {
+        // Before the send: a subscription made after the send sees the stage.
+        self.stage.store(ENDED, Ordering::SeqCst);
         if let Some(tx) = self.tx.get() {
             let _ = tx.send(None);
         }
@@ -99,11 +117,15 @@ impl EventBus {
     pub(crate) fn subscribe(self: &Arc<Self>) -> Events {
         self.subscribers.fetch_add(1, Ordering::Relaxed);
         let tx = self.tx.get_or_init(|| broadcast::channel(self.capacity).0);
+        let rx = tx.subscribe();
+        // After `subscribe`: a run that ended before it is seen here, one that ends after it
+        // sends this receiver its end.
+        let ended = self.stage.load(Ordering::SeqCst) == ENDED;
         Events {
-            rx: BroadcastStream::new(tx.subscribe()),
+            rx: BroadcastStream::new(rx),
             bus: self.clone(),
             missed: 0,
-            ended: false,
+            ended,
         }
     }
 }
@@ -123,7 +145,9 @@ pub struct Events {
 
 impl Events {
     /// The next event; `None` once the run of the manager this subscription was taken from
-    /// has ended (after its last child stopped), and from then on.
+    /// has ended (after its last child stopped), and from then on. A subscription taken
+    /// before the manager runs waits for its run; one taken after its run has ended (and
+    /// before another begins, for a nested manager that its parent restarts) ends at once.
     pub async fn recv(&mut self) -> Option<Event> {
         futures_util::StreamExt::next(self).await
     }
@@ -184,6 +208,7 @@ mod tests {
         bus.publish(event());
         bus.end_of_run();
         assert!(bus.tx.get().is_none(), "no subscriber, no buffer");
+        bus.run_started();
         let mut events = bus.subscribe();
         assert!(bus.tx.get().is_some());
         bus.publish(event());
@@ -202,5 +227,21 @@ mod tests {
                 "the end of the run ends the stream"
             );
         });
+    }
+
+    #[test]
+    fn a_subscription_waits_for_the_first_run_but_not_after_the_last() {
+        let bus = EventBus::new(4);
+        let before = bus.subscribe();
+        assert!(!before.ended, "taken before any run: it waits for the run");
+        bus.run_started();
+        bus.end_of_run();
+        let after = bus.subscribe();
+        assert!(after.ended, "taken after the run: nothing more will come");
+        bus.run_started();
+        assert!(
+            !bus.subscribe().ended,
+            "a new run (a restarted nested manager)"
+        );
     }
 }

@@ -228,3 +228,20 @@ async fn the_event_stream_ends_after_the_last_event_of_its_managers_run() {
     assert!(events.recv().await.is_none());
     drop(handle);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_subscription_taken_after_the_run_has_ended_ends_at_once() {
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::task("w", |ctx| async move {
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    let mut late = handle.events();
+    assert!(late.recv().await.is_none());
+}

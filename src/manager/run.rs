@@ -188,6 +188,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         }]));
     };
     *lock(&inner.path) = path.clone();
+    inner.bus.run_started();
     buses.insert(0, inner.bus.clone());
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(RunShared {
