@@ -255,3 +255,54 @@ async fn a_child_added_after_a_removal_comes_last_in_declared_order_though_it_re
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_nested_manager_aborted_by_its_parent_runs_again_when_restarted() {
+    let pool = ProcessManager::builder("pool")
+        .child(ChildSpec::new("idle", Idle))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("pool", pool).shutdown(overseer::Shutdown::Brutal))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    let idle_runs = async |events: &mut overseer::Events| {
+        common::event_of(events, "root/pool/idle", common::is_running).await;
+    };
+    idle_runs(&mut events).await;
+    // `Brutal`: the pool's task is aborted, not asked; its next run must still start.
+    handle.restart("root/pool").await.unwrap();
+    idle_runs(&mut events).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_sent_right_after_a_nested_manager_restarts_waits_for_its_new_run() {
+    let pool = ProcessManager::builder("pool")
+        .child(ChildSpec::new("idle", Idle))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .intensity(1000, std::time::Duration::from_secs(1))
+        .child(ChildSpec::new("pool", pool))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    for i in 0..50 {
+        handle.restart("root/pool").await.unwrap();
+        // The parent shows the pool running as soon as it spawned its new run; a command sent
+        // now must reach that run, not be refused as if the pool were between runs.
+        handle
+            .add_child("root/pool", ChildSpec::new(format!("extra{i}"), Idle))
+            .await
+            .unwrap_or_else(|e| panic!("round {i}: {e}"));
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}

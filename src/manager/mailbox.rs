@@ -104,21 +104,74 @@ impl Mailbox {
         self.tx.send(cmd).map_err(|e| e.0)
     }
 
-    /// Takes the receiver for a run; `None` when a run is already in progress.
-    pub(crate) fn open(&self) -> Option<mpsc::UnboundedReceiver<Command>> {
+    /// Takes the receiver for a run; `None` when a run is already in progress. The receiver
+    /// goes back to the mailbox when the returned guard is dropped, also when the run's task
+    /// is aborted.
+    pub(crate) fn open<'a>(&'a self, path: &ChildPath) -> Option<OpenMailbox<'a>> {
         let rx = lock(&self.rx).take()?;
         *lock(&self.state) = State::Running;
-        Some(rx)
+        Some(OpenMailbox {
+            mailbox: self,
+            rx,
+            path: path.clone(),
+        })
+    }
+
+    /// A run is about to begin (its parent has just spawned it): commands queue for it again
+    /// instead of being refused as between runs.
+    pub(crate) fn expect_run(&self) {
+        let mut state = lock(&self.state);
+        if *state == State::Stopped {
+            *state = State::NotStarted;
+        }
+    }
+
+    /// The run announced by [`expect_run`](Self::expect_run) ended without taking the
+    /// receiver (its task was aborted before it first ran): refuses what queued for it.
+    pub(crate) fn run_never_opened(&self, path: &ChildPath) {
+        let mut rx = lock(&self.rx);
+        if let Some(rx) = rx.as_mut() {
+            *lock(&self.state) = State::Stopped;
+            refuse_queued(rx, path);
+        }
     }
 
     /// Ends a run: refuses everything still queued and keeps the receiver for the next run.
-    pub(crate) fn close(&self, mut rx: mpsc::UnboundedReceiver<Command>, path: &ChildPath) {
+    fn close(&self, mut rx: mpsc::UnboundedReceiver<Command>, path: &ChildPath) {
         *lock(&self.state) = State::Stopped;
-        while let Ok(cmd) = rx.try_recv() {
-            cmd.refuse(ControlError::NotRunning {
-                path: path.to_string(),
-            });
-        }
+        refuse_queued(&mut rx, path);
         *lock(&self.rx) = Some(rx);
+    }
+}
+
+fn refuse_queued(rx: &mut mpsc::UnboundedReceiver<Command>, path: &ChildPath) {
+    while let Ok(cmd) = rx.try_recv() {
+        cmd.refuse(ControlError::NotRunning {
+            path: path.to_string(),
+        });
+    }
+}
+
+/// A run's hold on its manager's mailbox. Dropping it ends the run for the mailbox: what is
+/// still queued is refused and the receiver is kept for the next run — whether the run
+/// returned or its task was aborted.
+pub(crate) struct OpenMailbox<'a> {
+    mailbox: &'a Mailbox,
+    rx: mpsc::UnboundedReceiver<Command>,
+    path: ChildPath,
+}
+
+impl OpenMailbox<'_> {
+    pub(crate) fn receiver(&mut self) -> &mut mpsc::UnboundedReceiver<Command> {
+        &mut self.rx
+    }
+}
+
+impl Drop for OpenMailbox<'_> {
+    fn drop(&mut self) {
+        // A closed stand-in for the moment the real receiver is handed back.
+        let (_, stand_in) = mpsc::unbounded_channel();
+        let rx = std::mem::replace(&mut self.rx, stand_in);
+        self.mailbox.close(rx, &self.path);
     }
 }

@@ -181,7 +181,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
             )
         }
     };
-    let Some(mut commands) = inner.mailbox.open() else {
+    let Some(mut commands) = inner.mailbox.open(&path) else {
         return Err(TreeError::new(vec![Failure {
             path,
             cause: Cause::AlreadyRunning,
@@ -220,8 +220,9 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         started_at: Instant::now(),
     };
     tracing::debug!(manager = %path, children = inner.specs.len(), "manager starting");
-    let result = run.main(&mut commands).await;
-    inner.mailbox.close(commands, &path);
+    let result = run.main(commands.receiver()).await;
+    // Refuses what is still queued (also done by the guard if this task is aborted).
+    drop(commands);
     run.tracker.close();
     run.tracker.wait().await;
     match &result {

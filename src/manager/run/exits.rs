@@ -69,6 +69,10 @@ impl Run {
         slot.set_last_exit(&status);
         slot.set_link(None);
         let child = slot.child.clone();
+        if let Some(manager) = child.spec.runnable().as_manager() {
+            // Aborted before its task first ran: what queued for that run is refused.
+            manager.inner.mailbox.run_never_opened(&child.path());
+        }
         let unread = child.inbox.clear();
         if unread > 0 {
             tracing::warn!(path = %child.path(), unread, "child exited with unread control messages");

@@ -85,7 +85,12 @@ impl Run {
                 return;
             };
             slot.generation += 1;
-            is_manager = slot.child.spec.runnable().as_manager().is_some();
+            let manager = slot.child.spec.runnable().as_manager();
+            is_manager = manager.is_some();
+            if let Some(manager) = manager {
+                // Commands for its new run queue from now on, though its task has not run yet.
+                manager.inner.mailbox.expect_run();
+            }
             slot.set_link(is_manager.then(|| TaskEnv::new(self.env.clone(), self.tracker.token())));
             let ctx = Context::new(
                 slot.child.clone(),
