@@ -226,6 +226,17 @@ async fn an_unusable_configuration_is_refused_with_a_typed_error() {
     assert!(matches!(zero_size, Err(OutputError::InvalidConfig { .. })));
     let zero_line = OutputConfig::new().max_line(0).build();
     assert!(matches!(zero_line, Err(OutputError::InvalidConfig { .. })));
+    // "Never cut" and "never lag" said with the largest number: refused, not a panic or an
+    // allocation of that size when the reader starts.
+    let huge_line = OutputConfig::new().max_line(usize::MAX).build();
+    assert!(matches!(huge_line, Err(OutputError::InvalidConfig { .. })));
+    let huge_follow = OutputConfig::new().follow_capacity(usize::MAX).build();
+    assert!(matches!(huge_follow, Err(OutputError::InvalidConfig { .. })));
+    let largest = OutputConfig::new()
+        .max_line(overseer::process::output::MAX_MAX_LINE)
+        .follow_capacity(overseer::process::output::MAX_FOLLOW_CAPACITY)
+        .build();
+    assert!(largest.is_ok());
     let missing_dir = OutputConfig::new()
         .log_file(dir.join("no/such/dir/a.log"))
         .build();

@@ -13,6 +13,14 @@ pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 /// The default number of lines a live subscriber may fall behind before it lags.
 pub const DEFAULT_FOLLOW_CAPACITY: usize = 1024;
 
+/// The largest [`max_line`](OutputConfig::max_line) accepted: 64 MiB. A reader allocates
+/// `max_line + 64 KiB` per stream when it starts.
+pub const MAX_MAX_LINE: usize = 64 * 1024 * 1024;
+
+/// The largest [`follow_capacity`](OutputConfig::follow_capacity) accepted: 1 Mi lines (the
+/// subscribers' ring is allocated when the sink is built).
+pub const MAX_FOLLOW_CAPACITY: usize = 1 << 20;
+
 /// A per-line callback, shared by the stdout and stderr readers.
 pub type LineCallback = Arc<dyn Fn(&Line) + Send + Sync + 'static>;
 
@@ -124,8 +132,8 @@ impl OutputConfig {
     /// Cuts lines longer than `bytes` into pieces of at most `bytes` (moved back to a UTF-8
     /// character boundary when there is one within 3 bytes). Each piece is a [`Line`] and a
     /// line of its own in the log file; all but the last are marked
-    /// [`is_continued`](Line::is_continued). Bounds memory: a reader holds at most
-    /// `bytes + 64 KiB`. Must not be 0. Default [`DEFAULT_MAX_LINE`].
+    /// [`is_continued`](Line::is_continued). Bounds memory: a reader holds
+    /// `bytes + 64 KiB`. From 1 to [`MAX_MAX_LINE`]; default [`DEFAULT_MAX_LINE`].
     pub fn max_line(mut self, bytes: usize) -> Self {
         self.max_line = bytes;
         self
@@ -133,7 +141,8 @@ impl OutputConfig {
 
     /// How many lines a live subscriber may fall behind before it lags (its next `recv`
     /// returns `Lagged(missed)` and it continues with the oldest line still kept). The reader
-    /// never waits for subscribers. Must not be 0. Default [`DEFAULT_FOLLOW_CAPACITY`].
+    /// never waits for subscribers. From 1 to [`MAX_FOLLOW_CAPACITY`]; default
+    /// [`DEFAULT_FOLLOW_CAPACITY`].
     pub fn follow_capacity(mut self, lines: usize) -> Self {
         self.follow_capacity = lines;
         self
@@ -150,7 +159,8 @@ impl OutputConfig {
     /// Checks the configuration and opens the log files (appending).
     ///
     /// # Errors
-    /// [`OutputError::InvalidConfig`] for `max_bytes`, `max_line` or `follow_capacity` of 0;
+    /// [`OutputError::InvalidConfig`] for `max_bytes`, `max_line` or `follow_capacity` of 0,
+    /// or `max_line` or `follow_capacity` above [`MAX_MAX_LINE`] or [`MAX_FOLLOW_CAPACITY`];
     /// [`OutputError::Open`] when a log file cannot be opened.
     pub fn build(self) -> Result<Arc<OutputSink>, OutputError> {
         OutputSink::new(self).map(Arc::new)

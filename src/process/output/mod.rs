@@ -41,7 +41,10 @@ mod rotate;
 mod sink;
 mod tail;
 
-pub use config::{DEFAULT_FOLLOW_CAPACITY, DEFAULT_MAX_LINE, LineCallback, OutputConfig};
+pub use config::{
+    DEFAULT_FOLLOW_CAPACITY, DEFAULT_MAX_LINE, LineCallback, MAX_FOLLOW_CAPACITY, MAX_MAX_LINE,
+    OutputConfig,
+};
 pub use error::OutputError;
 pub use line::{Line, Stream};
 pub use sink::OutputSink;

@@ -56,6 +56,16 @@ impl OutputSink {
                 reason: "max_line is 0; give the longest line to keep whole, e.g. 65536",
             });
         }
+        if config.max_line > super::config::MAX_MAX_LINE {
+            return Err(OutputError::InvalidConfig {
+                reason: "max_line is above 64 MiB (MAX_MAX_LINE); a reader allocates that much",
+            });
+        }
+        if config.follow_capacity > super::config::MAX_FOLLOW_CAPACITY {
+            return Err(OutputError::InvalidConfig {
+                reason: "follow_capacity is above 1 Mi lines (MAX_FOLLOW_CAPACITY)",
+            });
+        }
         if config.follow_capacity == 0 {
             return Err(OutputError::InvalidConfig {
                 reason: "follow_capacity is 0; give how many lines a subscriber may fall behind",
@@ -189,7 +199,7 @@ impl OutputSink {
 
     fn write_file(&self, stream: Stream, time: SystemTime, buf: &[u8], pieces: &[Piece]) {
         let prefix = match self.timestamps {
-            true => format!("{} ", humantime::format_rfc3339_millis(time)),
+            true => timestamp(time),
             false => String::new(),
         };
         self.with_file(stream, |file| {
@@ -236,4 +246,33 @@ impl std::fmt::Debug for OutputSink {
 /// Our critical sections never run user code, so a poisoned lock holds consistent data.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `time` in RFC 3339 with milliseconds and a space after it. A clock outside the years
+/// 1970–9999, which the format cannot show, gives a placeholder of the same width.
+fn timestamp(time: SystemTime) -> String {
+    /// 10000-01-01T00:00:00Z, in seconds after the Unix epoch.
+    const YEAR_10000: u64 = 253_402_300_800;
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) if since.as_secs() < YEAR_10000 => {
+            format!("{} ", humantime::format_rfc3339_millis(time))
+        }
+        _ => "????-??-??T??:??:??.???Z ".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::timestamp;
+
+    #[test]
+    fn a_clock_outside_what_rfc_3339_can_show_gives_a_placeholder_not_a_panic() {
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z ");
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(timestamp(before_1970), "????-??-??T??:??:??.???Z ");
+        let year_10000 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(timestamp(year_10000), "????-??-??T??:??:??.???Z ");
+    }
 }
