@@ -272,3 +272,28 @@ async fn captured_pipes_are_enlarged_to_one_mebibyte_where_the_system_allows() {
     assert_eq!(texts(&tail, Stream::Stderr), [MIB.to_string()]);
     assert_clean(&[s.pid("pid").await]).await;
 }
+
+#[tokio::test]
+async fn a_last_line_without_its_newline_is_kept_when_the_drain_gives_up_on_a_held_pipe() {
+    let s = Scratch::new();
+    let sink = OutputConfig::new().tail(10).build().unwrap();
+    // The leader's last words have no newline; a process that left the group keeps both pipes
+    // open, so the drain gives up on them.
+    let script = format!(
+        "{}; echo $$ > {}; echo first; printf 'fatal: no newline' >&2; exit 3",
+        escape_with_the_pipes(&s),
+        s.path("pid")
+    );
+    let cmd = Command::shell(script).capture(sink.clone());
+    let result = tokio::time::timeout(PATIENCE, run_once(cmd)).await;
+    let grandchild = s.pid("grandchild").await;
+    sigkill(grandchild);
+    assert!(
+        result.expect("the run ended").is_err(),
+        "exit 3 is a failure"
+    );
+    assert_eq!(texts(&sink.tail(), Stream::Stdout), ["first"]);
+    assert_eq!(texts(&sink.tail(), Stream::Stderr), ["fatal: no newline"]);
+    assert_dead(grandchild).await;
+    assert_clean(&[s.pid("pid").await]).await;
+}

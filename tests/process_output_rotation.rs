@@ -231,7 +231,10 @@ async fn an_unusable_configuration_is_refused_with_a_typed_error() {
     let huge_line = OutputConfig::new().max_line(usize::MAX).build();
     assert!(matches!(huge_line, Err(OutputError::InvalidConfig { .. })));
     let huge_follow = OutputConfig::new().follow_capacity(usize::MAX).build();
-    assert!(matches!(huge_follow, Err(OutputError::InvalidConfig { .. })));
+    assert!(matches!(
+        huge_follow,
+        Err(OutputError::InvalidConfig { .. })
+    ));
     let largest = OutputConfig::new()
         .max_line(overseer::process::output::MAX_MAX_LINE)
         .follow_capacity(overseer::process::output::MAX_FOLLOW_CAPACITY)

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,6 +23,9 @@ use super::output::{OutputSink, Stream};
 const DRAIN_IDLE: Duration = Duration::from_millis(100);
 /// After the group is gone, the drain ends after this long whatever comes.
 const DRAIN_MAX: Duration = Duration::from_secs(1);
+/// Once the drain gives up, how long the pumps get to deliver what they hold (a last line
+/// without its `\n`): they see the end of their streams at once, so this is only a bound.
+const DRAIN_FINISH: Duration = Duration::from_millis(100);
 /// The capacity asked for each captured pipe (Linux `F_SETPIPE_SZ`): fewer wake-ups under
 /// heavy output, and more room before a child would block.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -33,7 +36,17 @@ type Pumps = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// The pumps of one run; `None` when nothing is captured or both streams have ended.
 pub(crate) struct Capture {
     pumps: Option<Pumps>,
-    progress: Arc<AtomicU64>,
+    progress: Arc<Progress>,
+}
+
+/// Shared between the drain and the readers of the pumps.
+#[derive(Default)]
+struct Progress {
+    /// Bytes read so far, so the drain can tell progress from silence.
+    bytes: AtomicU64,
+    /// Set when the drain gives up: the readers then report the end of their streams, so the
+    /// pumps deliver what they hold (a last line without its `\n`) instead of losing it.
+    give_up: AtomicBool,
 }
 
 impl Capture {
@@ -41,7 +54,7 @@ impl Capture {
     /// [`Output::Capture`](super::Output::Capture) and a sink) and prepares their pumps into
     /// `sink`. Nothing is read until the capture is polled.
     pub(crate) fn start(child: &mut tokio::process::Child, sink: Option<&Arc<OutputSink>>) -> Self {
-        let progress = Arc::new(AtomicU64::new(0));
+        let progress = Arc::new(Progress::default());
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         // As early as possible: the child may already be writing.
         stdout.iter().for_each(PipeFd::enlarge);
@@ -86,18 +99,21 @@ impl Capture {
             return;
         };
         let deadline = Instant::now() + DRAIN_MAX;
-        let mut seen = self.progress.load(Ordering::Relaxed);
+        let mut seen = self.progress.bytes.load(Ordering::Relaxed);
         loop {
             let until = deadline.min(Instant::now() + DRAIN_IDLE);
             if tokio::time::timeout_at(until, &mut pumps).await.is_ok() {
                 return;
             }
-            let now = self.progress.load(Ordering::Relaxed);
+            let now = self.progress.bytes.load(Ordering::Relaxed);
             if now == seen || Instant::now() >= deadline {
                 tracing::debug!(
                     "output still open after the process group ended (a process left the \
                      group?); dropping the pipes"
                 );
+                self.progress.give_up.store(true, Ordering::Relaxed);
+                // Polled again, the readers see the end: the pumps deliver and return.
+                let _ = tokio::time::timeout(DRAIN_FINISH, &mut pumps).await;
                 return;
             }
             seen = now;
@@ -106,7 +122,7 @@ impl Capture {
 }
 
 /// Pumps one pipe, if captured, into `sink`; a read error ends it (reported, not fatal).
-async fn pump<R>(sink: &OutputSink, pipe: Option<R>, stream: Stream, progress: &AtomicU64)
+async fn pump<R>(sink: &OutputSink, pipe: Option<R>, stream: Stream, progress: &Progress)
 where
     R: AsyncRead + Unpin + Send,
 {
@@ -137,10 +153,10 @@ impl<T: std::os::fd::AsFd> PipeFd for T {
 }
 
 /// A reader that counts the bytes read through it, so the drain can tell progress from
-/// silence.
+/// silence, and that reports the end of the stream once the drain has given up.
 struct Counted<'a, R> {
     inner: R,
-    progress: &'a AtomicU64,
+    progress: &'a Progress,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Counted<'_, R> {
@@ -149,11 +165,17 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counted<'_, R> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.progress.give_up.load(Ordering::Relaxed) {
+            // Nothing filled: the end of the stream.
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         let read = buf.filled().len().saturating_sub(before);
         if read > 0 {
-            self.progress.fetch_add(read as u64, Ordering::Relaxed);
+            self.progress
+                .bytes
+                .fetch_add(read as u64, Ordering::Relaxed);
         }
         poll
     }

@@ -253,8 +253,9 @@ impl Command {
     /// - **Never holds up a stop or an exit.** A run ends when the leader has exited and the
     ///   rest of its group is gone (see *Stop* above); what is still in the pipes is then read
     ///   until they end, or until they stay silent for 100 ms (at most 1 s), and the pipes are
-    ///   dropped. Only a process that left the group (a new session) can keep a pipe open
-    ///   that long; what it writes later is lost.
+    ///   dropped (a last line without its newline is still delivered). Only a process that
+    ///   left the group (a new session) can keep a pipe open that long; what it writes later
+    ///   is lost.
     /// - **One sink across restarts.** Every run of this command pumps into the same sink, so
     ///   log files continue, the tail holds lines of successive runs and subscribers keep
     ///   following. Clones of this `Command` share the sink too (their lines interleave);
