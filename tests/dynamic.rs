@@ -306,3 +306,91 @@ async fn a_command_sent_right_after_a_nested_manager_restarts_waits_for_its_new_
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+/// A tree with `x`, which takes 1 s to stop once asked, and an idle sibling.
+async fn with_a_slow_stopper() -> (
+    Handle,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+) {
+    let x = ChildSpec::task("x", |ctx| async move {
+        ctx.shutdown_requested().await;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        Ok(())
+    });
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("idle", Idle))
+        .child(x)
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/x", common::is_running).await;
+    (handle, run)
+}
+
+#[derive(Clone, Copy)]
+enum Cmd {
+    Stop,
+    Restart,
+    Remove,
+}
+
+async fn send_to_x(handle: Handle, cmd: Cmd) -> Result<(), ControlError> {
+    match cmd {
+        Cmd::Stop => handle.stop("root/x").await,
+        Cmd::Restart => handle.restart("root/x").await,
+        Cmd::Remove => handle.remove("root/x").await,
+    }
+}
+
+/// Sends `first` and then, while `x` is still stopping, `second`; both must be answered `Ok`.
+async fn two_commands_to_x(handle: &Handle, first: Cmd, second: Cmd) {
+    let first = tokio::spawn(send_to_x(handle.clone(), first));
+    // The first command has reached `x`: it is stopping (its stop takes 1 s).
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let second = tokio::spawn(send_to_x(handle.clone(), second));
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+}
+
+fn state_of(snap: &Snapshot, path: &str) -> Option<ChildState> {
+    snap.find(path).map(|n| n.state)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_asked_while_a_restart_is_under_way_keeps_the_child_stopped() {
+    let (handle, run) = with_a_slow_stopper().await;
+    two_commands_to_x(&handle, Cmd::Restart, Cmd::Stop).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(state_of(&snap, "root/x"), Some(ChildState::Stopped));
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_asked_while_a_stop_is_under_way_starts_the_child_again() {
+    let (handle, run) = with_a_slow_stopper().await;
+    two_commands_to_x(&handle, Cmd::Stop, Cmd::Restart).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert!(
+        matches!(
+            state_of(&snap, "root/x"),
+            Some(ChildState::Running | ChildState::Ready)
+        ),
+        "{:?}",
+        state_of(&snap, "root/x")
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removal_is_final_even_if_a_restart_is_asked_while_it_is_under_way() {
+    let (handle, run) = with_a_slow_stopper().await;
+    two_commands_to_x(&handle, Cmd::Remove, Cmd::Restart).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(state_of(&snap, "root/x"), None);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}

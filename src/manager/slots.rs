@@ -25,6 +25,22 @@ pub(crate) enum AfterStop {
     Remove,
 }
 
+impl AfterStop {
+    /// What follows a stop that is asked for again while it is under way, `self` having been
+    /// asked first. A removal is final. Otherwise the latest command wins (a stop after a
+    /// restart keeps the child stopped, a restart after a stop starts it again); a stop
+    /// sequence (`commanded` false) never undoes a command's stop or removal by restarting the
+    /// child with its group, but its `Stay` (a shutdown) cancels a restart.
+    pub(crate) fn then(self, new: AfterStop, commanded: bool) -> AfterStop {
+        match (self, new) {
+            (AfterStop::Remove, _) => AfterStop::Remove,
+            (_, new) if commanded => new,
+            (current, AfterStop::Start) => current,
+            (_, new) => new,
+        }
+    }
+}
+
 /// A stop in progress.
 pub(crate) struct StopRequest {
     pub(crate) then: AfterStop,
@@ -430,5 +446,25 @@ impl Slots {
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
         self.slab.iter_mut().map(|(_, s)| s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AfterStop::{Remove, Start, Stay};
+
+    #[test]
+    fn the_latest_command_wins_a_removal_is_final_and_a_group_restart_undoes_no_command() {
+        // Commands: the latest wins, but a removal stays a removal.
+        assert_eq!(Start.then(Stay, true), Stay);
+        assert_eq!(Stay.then(Start, true), Start);
+        assert_eq!(Remove.then(Start, true), Remove);
+        assert_eq!(Stay.then(Remove, true), Remove);
+        // Stop sequences: a group restart's `Start` changes nothing, a shutdown's `Stay`
+        // cancels a restart.
+        assert_eq!(Stay.then(Start, false), Stay);
+        assert_eq!(Remove.then(Start, false), Remove);
+        assert_eq!(Start.then(Stay, false), Stay);
+        assert_eq!(Remove.then(Stay, false), Remove);
     }
 }

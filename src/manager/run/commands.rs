@@ -98,7 +98,7 @@ impl Run {
                     slot.restarts = slot.restarts.saturating_add(1);
                 }
                 slot.add_waiter(reply);
-                self.begin_stop(key, None, then, false);
+                self.begin_stop(key, None, then, false, true);
             }
             (_, AfterStop::Remove) => {
                 self.emit_stopped(key);

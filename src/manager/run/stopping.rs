@@ -4,12 +4,16 @@ use super::*;
 
 impl Run {
     /// Asks a running child to stop under its shutdown policy, clamped by `deadline`.
+    /// `commanded`: asked by a command (stop, restart, remove) rather than by a stop sequence;
+    /// it decides which `then` wins when the child is already stopping (see
+    /// [`AfterStop::then`]).
     pub(super) fn begin_stop(
         &mut self,
         key: u32,
         deadline: Option<Instant>,
         then: AfterStop,
         immediate: bool,
+        commanded: bool,
     ) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
@@ -34,9 +38,7 @@ impl Run {
         };
         if let Some(stop) = &mut running.stop {
             // Already stopping: keep the stricter terms.
-            if then != AfterStop::Stay {
-                stop.then = then;
-            }
+            stop.then = stop.then.then(then, commanded);
             if brutal && !stop.brutal {
                 stop.brutal = true;
                 running.join.abort();
@@ -219,7 +221,7 @@ impl Run {
                     .filter(|&k| self.slots.get(k).is_some_and(|s| s.running().is_some()))
                     .collect();
                 for key in running {
-                    self.begin_stop(key, deadline, AfterStop::Stay, true);
+                    self.begin_stop(key, deadline, AfterStop::Stay, true, false);
                 }
                 return;
             }
@@ -344,7 +346,7 @@ impl Run {
         let then = slot.after_sequence_stop(then);
         match &slot.state {
             SlotState::Running(_) => {
-                self.begin_stop(key, deadline, then, immediate);
+                self.begin_stop(key, deadline, then, immediate, false);
                 true
             }
             SlotState::Pending | SlotState::Restarting { .. } if shutting_down => {
