@@ -256,3 +256,77 @@ async fn a_child_that_ends_on_its_own_during_a_reverse_stop_does_not_hurry_the_c
     assert_eq!(log.entries(), ["c stopped", "a asked"]);
     assert_eq!(alive_tasks(), 0);
 }
+
+/// A child that logs `asked:<id>` when asked to stop, takes `ms` to stop, then logs
+/// `exit:<id>`.
+fn slow_logged(id: &str, log: &Log, ms: u64) -> ChildSpec {
+    let (log, name) = (log.clone(), id.to_string());
+    ChildSpec::task(id, move |ctx| {
+        let (log, name) = (log.clone(), name.clone());
+        async move {
+            ctx.shutdown_requested().await;
+            log.push(format!("asked:{name}"));
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            log.push(format!("exit:{name}"));
+            Ok(())
+        }
+    })
+}
+
+/// `a`, `b`, `c` (slow to stop: 10, 100, 300 ms); `b` is stopped by a command, before or
+/// during the shutdown. `a` must not be asked before `c` has exited.
+async fn a_stopped_b_and_a_shutdown(stop_b_first: bool) -> Vec<String> {
+    let log = Log::default();
+    let tree = ProcessManager::builder("root")
+        .child(slow_logged("a", &log, 10))
+        .child(slow_logged("b", &log, 100))
+        .child(slow_logged("c", &log, 300))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/c", common::is_running).await;
+    let h = handle.clone();
+    let stop_b = async move {
+        let _ = h.stop("root/b").await;
+    };
+    if stop_b_first {
+        let stopping = tokio::spawn(stop_b);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        handle.shutdown().unwrap();
+        run.await.unwrap().unwrap();
+        stopping.await.unwrap();
+    } else {
+        handle.shutdown().unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let stopping = tokio::spawn(stop_b);
+        run.await.unwrap().unwrap();
+        stopping.await.unwrap();
+    }
+    log.entries()
+}
+
+fn position(log: &[String], entry: &str) -> usize {
+    log.iter()
+        .position(|e| e == entry)
+        .unwrap_or_else(|| panic!("{entry} missing in {log:?}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_stopped_by_a_command_before_a_reverse_stop_does_not_hurry_the_child_before_it() {
+    let log = a_stopped_b_and_a_shutdown(true).await;
+    assert!(
+        position(&log, "exit:c") < position(&log, "asked:a"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_stopped_by_a_command_during_a_reverse_stop_does_not_hurry_the_child_before_it() {
+    let log = a_stopped_b_and_a_shutdown(false).await;
+    assert!(
+        position(&log, "exit:c") < position(&log, "asked:a"),
+        "{log:?}"
+    );
+}

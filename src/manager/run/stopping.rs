@@ -71,7 +71,17 @@ impl Run {
         if let Some(link) = link {
             *lock(&link.stop_deadline) = deadline;
         }
+        let out_of_turn = commanded
+            && matches!(
+                &self.phase,
+                Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } if seq.current != Some(key)
+            );
         if let Some(slot) = self.slots.get(key) {
+            if out_of_turn {
+                // Asked by a command while a stop sequence runs: its end must not pass the
+                // stop on ahead of the sequence (see `link_sequence`).
+                slot.child.stop.chain(None);
+            }
             slot.child.stop.request(generation);
         }
         if let Some(at) = deadline {
@@ -317,6 +327,13 @@ impl Run {
             let Some(slot) = running(key) else {
                 continue;
             };
+            if slot.running().is_some_and(|r| r.stop.is_some()) {
+                // Already stopping, asked out of turn (by a command): its end must not ask the
+                // next child. The chain breaks here; the manager asks the next one in turn.
+                slot.child.stop.chain(None);
+                before = None;
+                continue;
+            }
             let askable =
                 slot.link().is_none() && slot.child.spec.shutdown_policy() != Shutdown::Brutal;
             if let Some(before) = before {
