@@ -96,7 +96,7 @@ impl fmt::Display for Cause {
                 last_exit,
             } => write!(
                 f,
-                "gave up after more than {max_restarts} restarts within {period:?} \
+                "gave up: one more restart would exceed {max_restarts} within {period:?} \
                  (last: {last_child} {last_exit})"
             ),
             Cause::Aborted => f.write_str("aborted from outside its manager"),

@@ -182,7 +182,10 @@ impl Backoff {
             self.initial
         };
         if self.jitter > 0.0 {
-            base.mul_f64(1.0 - self.jitter * random.clamp(0.0, 1.0))
+            // Never more than `base`; a product too large for a `Duration` (`base` near
+            // `Duration::MAX`, where seconds as `f64` round up) keeps `base`.
+            let factor = 1.0 - self.jitter * random.clamp(0.0, 1.0);
+            Duration::try_from_secs_f64(base.as_secs_f64() * factor).map_or(base, |d| d.min(base))
         } else {
             base
         }
@@ -194,6 +197,13 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_jittered_delay_too_large_for_a_duration_is_the_delay_itself_not_a_panic() {
+        let b = Backoff::fixed(Duration::MAX).jitter(0.5);
+        assert_eq!(b.delay(0, 1e-17), Duration::MAX);
+        assert!(b.delay(0, 1.0) <= Duration::MAX);
+    }
 
     #[test]
     fn no_backoff_restarts_at_once() {
