@@ -22,6 +22,11 @@ pub(crate) fn after_or_far(start: Instant, delay: Duration) -> Instant {
         .unwrap_or(start)
 }
 
+/// [`after_or_far`] from now.
+pub(crate) fn from_now_or_far(delay: Duration) -> Instant {
+    after_or_far(Instant::now(), delay)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use super::capture::Capture;
 use super::command::{Command, MemoryLimit, OnReload};
 use super::error::ProcessError;
 use super::exit;
-use super::group::{Group, deadline_after};
+use super::group::Group;
 use super::prestart::{self, Outcome};
 use super::stats;
 use crate::context::Context;
@@ -80,7 +80,7 @@ impl Command {
         let pgid = group.pid();
         let mut memory = self.memory_limit.map(|limit| {
             let mut check = tokio::time::interval_at(
-                crate::deadline::after_or_far(tokio::time::Instant::now(), limit.interval),
+                crate::deadline::from_now_or_far(limit.interval),
                 limit.interval,
             );
             check.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -95,7 +95,7 @@ impl Command {
                     })?;
                     tracing::info!(program, %status, "process exited");
                     // What is left of the group gets the stop sequence, as in a stop.
-                    let deadline = deadline_after(self.stop_timeout);
+                    let deadline = crate::deadline::from_now_or_far(self.stop_timeout);
                     group.settle(Some(self.stop_signal), deadline).await;
                     return Ok(exit::check(status, &self.success_codes, program)?);
                 }

@@ -22,11 +22,6 @@ const MEMBER_PROBE_MAX_INTERVAL: Duration = Duration::from_millis(50);
 /// for.
 const MEMBER_RESCAN_INTERVAL: Duration = Duration::from_millis(100);
 
-/// `timeout` from now; a timeout too large for the clock is about thirty years away.
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    crate::deadline::after_or_far(Instant::now(), timeout)
-}
-
 /// A process spawned as the leader of its own process group (pgid = its pid).
 ///
 /// Invariant: the group is signalled while the leader is unreaped (alive or a zombie), which
@@ -196,7 +191,7 @@ impl Group {
         signal: Signal,
         timeout: Duration,
     ) -> io::Result<ExitStatus> {
-        let deadline = deadline_after(timeout);
+        let deadline = crate::deadline::from_now_or_far(timeout);
         self.signal(signal);
         if signal != Signal::KILL {
             self.signal(Signal::CONT);

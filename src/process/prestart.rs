@@ -9,7 +9,7 @@ use super::capture::Capture;
 use super::command::Command;
 use super::error::ProcessError;
 use super::exit;
-use super::group::{Group, deadline_after};
+use super::group::Group;
 use super::output::{OutputConfig, OutputSink};
 use super::signal::Signal;
 
@@ -58,7 +58,7 @@ pub(crate) async fn run(
         .alongside(async {
             tokio::select! {
                 status = group.wait() => {
-                    let deadline = deadline_after(stop_timeout);
+                    let deadline = crate::deadline::from_now_or_far(stop_timeout);
                     group.settle(Some(stop_signal), deadline).await;
                     Some(status)
                 }

@@ -194,22 +194,12 @@ impl Run {
 
     /// Applies the restart decision for an exit that nobody asked for.
     pub(super) fn decide(&mut self, key: u32, status: ExitStatus, uptime: Duration) {
-        let Some(slot) = self.slots.get(key) else {
+        let Some(decision) = self.decision(key, &status, uptime) else {
             return;
         };
-        let spec = slot.child.spec.clone();
-        let failed = !status.is_success();
-        let exit = decide::Exit {
-            restart: spec.restart,
-            failed,
-            significant: spec.significant,
-            uptime,
-            attempt: slot.attempt,
-            other_significant_alive: self.counts.significant_live > 0,
+        let Some(path) = self.slots.get(key).map(|s| s.child.path()) else {
+            return;
         };
-        let now = Instant::now();
-        let decision = decide::decide(&self.policy, exit, &mut self.window, now, fastrand::f64());
-        let path = slot.child.path();
         match decision {
             Decision::Restart {
                 scope,
@@ -310,18 +300,12 @@ impl Run {
             self.record(failures_of(&path, status));
             return;
         }
-        let exit = decide::Exit {
-            restart: slot.child.spec.restart,
-            failed: !status.is_success(),
-            significant: slot.child.spec.significant,
-            uptime,
-            attempt: slot.attempt,
-            other_significant_alive: self.counts.significant_live > 0,
+        let Some(decision) = self.decision(key, status, uptime) else {
+            return;
         };
-        let now = Instant::now();
-        match decide::decide(&self.policy, exit, &mut self.window, now, fastrand::f64()) {
+        match decision {
             Decision::Restart { .. } | Decision::Done | Decision::AutoShutdown => {
-                if exit.failed {
+                if !status.is_success() {
                     tracing::debug!(path = %path, "failure absorbed: the manager is stopping, no restart");
                 }
             }
@@ -334,6 +318,28 @@ impl Run {
                 self.set_stop_reason(Reason::GaveUp);
             }
         }
+    }
+
+    /// The restart decision for `key`'s run that ended with `status` after `uptime`; a
+    /// restart it allows is counted in the restart window.
+    fn decision(&mut self, key: u32, status: &ExitStatus, uptime: Duration) -> Option<Decision> {
+        let slot = self.slots.get(key)?;
+        let exit = decide::Exit {
+            restart: slot.child.spec.restart,
+            failed: !status.is_success(),
+            significant: slot.child.spec.significant,
+            uptime,
+            attempt: slot.attempt,
+            other_significant_alive: self.counts.significant_live > 0,
+        };
+        let now = Instant::now();
+        Some(decide::decide(
+            &self.policy,
+            exit,
+            &mut self.window,
+            now,
+            fastrand::f64(),
+        ))
     }
 
     fn set_stop_reason(&mut self, new: Reason) {
@@ -380,7 +386,7 @@ impl Run {
             self.set_state(key, SlotState::Pending);
             return;
         }
-        let due = deadline::after_or_far(Instant::now(), delay);
+        let due = deadline::from_now_or_far(delay);
         let Some(slot) = self.slots.get(key) else {
             return;
         };
