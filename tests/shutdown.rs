@@ -270,29 +270,16 @@ async fn dropping_the_run_future_aborts_the_tree() {
 async fn a_fails_on_its_own_while_b_stops(restart: Restart) -> Result<(), overseer::TreeError> {
     let live = Live::default();
     let fail = Arc::new(Notify::new());
-    let a = {
-        let (live, fail) = (live.clone(), fail.clone());
-        ChildSpec::task("a", move |_ctx| {
-            let (live, fail) = (live.clone(), fail.clone());
-            async move {
-                let _alive = live.enter();
-                fail.notified().await;
-                Err("a broke".into())
-            }
-        })
-        .restart(restart)
-    };
     let tree = ProcessManager::builder("root")
-        .child(a)
+        .child(failing_on("a", &fail).restart(restart))
         .child(slow("b", 2 * S, &live))
         .build()
         .unwrap();
     let handle = tree.handle();
     let mut events = handle.events();
     let run = tokio::spawn(async move { tree.run().await });
-    while live.count() < 2 {
-        tokio::task::yield_now().await;
-    }
+    event_of(&mut events, "root/a", is_running).await;
+    event_of(&mut events, "root/b", is_running).await;
     handle.shutdown().unwrap();
     fail.notify_one();
     let exited = event_of(&mut events, "root/a", is_exited).await;

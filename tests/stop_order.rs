@@ -291,19 +291,18 @@ async fn a_stopped_b_and_a_shutdown(stop_b_first: bool) -> Vec<String> {
     let stop_b = async move {
         let _ = h.stop("root/b").await;
     };
-    if stop_b_first {
+    let stopping = if stop_b_first {
         let stopping = tokio::spawn(stop_b);
         tokio::time::sleep(Duration::from_millis(5)).await;
         handle.shutdown().unwrap();
-        run.await.unwrap().unwrap();
-        stopping.await.unwrap();
+        stopping
     } else {
         handle.shutdown().unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let stopping = tokio::spawn(stop_b);
-        run.await.unwrap().unwrap();
-        stopping.await.unwrap();
-    }
+        tokio::spawn(stop_b)
+    };
+    run.await.unwrap().unwrap();
+    stopping.await.unwrap();
     log.entries()
 }
 
