@@ -36,6 +36,16 @@ mod timers;
 /// How many child reports are taken from the channel per wake-up.
 const BATCH: usize = 256;
 
+/// How many times a manager that follows a stop chain (see `Run::link_sequence`) yields to the
+/// runtime, while no report has come, before it waits for the next one. A chain passes the
+/// stop from child to child faster than a worker thread parks and wakes up again: without
+/// these yields, the manager's worker would go to sleep after each exit and the child's task
+/// that reports the next one would pay for waking it (measured: 10k children stopped in
+/// reverse order took 20–40 % longer). Bounded: a chain of slow children costs the manager
+/// this many yields per child, a few microseconds, and no yield is made outside a stop
+/// sequence or when the manager was woken by anything but a child's report.
+const STOP_CHAIN_YIELDS: u32 = 16;
+
 /// Why a manager is stopping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reason {
@@ -96,13 +106,34 @@ enum TimerKind {
     StopDeadline,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Timer {
     at: Instant,
     seq: u64,
     key: u32,
     generation: u64,
     kind: TimerKind,
+}
+
+/// Earliest first; among timers due at the same instant, the child declared last first. That
+/// is the order of a stop sequence, which pushes its children's deadlines last-declared
+/// first: with equal deadlines (a concurrent stop reads the clock once), each push then stays
+/// where it lands in the heap instead of climbing to its top.
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.at
+            .cmp(&other.at)
+            .then_with(|| other.seq.cmp(&self.seq))
+            .then_with(|| self.key.cmp(&other.key))
+            .then_with(|| self.generation.cmp(&other.generation))
+            .then_with(|| self.kind.cmp(&other.kind))
+    }
+}
+
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// An exit whose decision waits until a group restart is over.
@@ -155,6 +186,8 @@ pub(crate) struct Run {
     deferred_commands: VecDeque<Command>,
     deferred_exits: Vec<DeferredExit>,
     started_at: Instant,
+    /// The clock read once per wake-up of the run (see [`Run::now`]).
+    now: Option<Instant>,
 }
 
 /// Runs `mgr` once, until it stops; returns the first failure and all later ones.
@@ -218,6 +251,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         deferred_commands: VecDeque::new(),
         deferred_exits: Vec::new(),
         started_at: Instant::now(),
+        now: None,
     };
     tracing::debug!(manager = %path, children = inner.specs.len(), "manager starting");
     let result = run.main(commands.receiver()).await;
@@ -259,10 +293,20 @@ impl Run {
         tokio::pin!(cancelled);
         let mut cancel_seen = false;
         let mut msgs = Vec::with_capacity(BATCH);
+        let mut children_woke = false;
         loop {
             self.progress();
             if let Some(result) = self.outcome() {
                 return result;
+            }
+            if children_woke && self.following_a_stop_chain() {
+                // See `STOP_CHAIN_YIELDS`.
+                for _ in 0..STOP_CHAIN_YIELDS {
+                    if !self.rx.is_empty() {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
             }
             let wake = tokio::select! {
                 biased;
@@ -271,6 +315,9 @@ impl Run {
                 _ = &mut cancelled, if !cancel_seen => Wake::Cancelled,
                 _ = &mut self.sleep, if self.armed.is_some() => Wake::Timer,
             };
+            // Everything this wake-up does happens at one instant.
+            self.now = None;
+            children_woke = matches!(wake, Wake::Children);
             match wake {
                 Wake::Children => self.on_child_msgs(&mut msgs),
                 Wake::Command(cmd) => self.on_command(cmd),
@@ -279,6 +326,24 @@ impl Run {
                     self.begin_shutdown(Reason::Requested, false);
                 }
                 Wake::Timer => self.on_timer(),
+            }
+        }
+    }
+
+    /// The time of the current wake-up: the clock is read once per wake-up, not once per
+    /// child, since one batch can stop or settle 100 000 children. Deadlines and uptimes are
+    /// then counted from the moment the manager woke up, at most one batch's work earlier.
+    pub(super) fn now(&mut self) -> Instant {
+        *self.now.get_or_insert_with(Instant::now)
+    }
+
+    /// A one-at-a-time stop sequence is under way, its children linked: their exits come one
+    /// after the other without this manager asking.
+    fn following_a_stop_chain(&self) -> bool {
+        match &self.phase {
+            Phase::Running => false,
+            Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } => {
+                seq.linked && !seq.concurrent && !seq.immediate && seq.current.is_some()
             }
         }
     }

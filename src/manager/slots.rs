@@ -1,6 +1,7 @@
 //! A manager's children: slots in declared order, found by key or id.
 
 use std::cell::OnceCell;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,9 @@ impl AfterStop {
     }
 }
 
-/// A stop in progress.
+/// A stop in progress. Kept in [`Slots`]' table of stops, not in the slot: only children being
+/// stopped have one, and a shutdown of `n` children then makes one allocation that grows, not
+/// `n` small ones.
 pub(crate) struct StopRequest {
     pub(crate) then: AfterStop,
     pub(crate) started: Instant,
@@ -57,12 +60,16 @@ pub(crate) struct StopRequest {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stamp(u64);
 
+/// Where a running child's [`StopRequest`] is in its [`Slots`]' table of stops (index + 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StopId(NonZeroU32);
+
 pub(crate) struct Running {
     pub(crate) join: AbortHandle,
     pub(crate) since: Stamp,
     pub(crate) ready: bool,
-    /// Boxed: only children being stopped have one, and it would make every slot 32 bytes bigger.
-    pub(crate) stop: Option<Box<StopRequest>>,
+    /// Set while the child is being stopped; the request itself is in [`Slots::stop`].
+    pub(crate) stop: Option<StopId>,
 }
 
 pub(crate) enum SlotState {
@@ -245,6 +252,8 @@ pub(crate) struct Slots {
     pending_count: usize,
     /// The origin of [`Stamp`]s.
     origin: Instant,
+    /// The requests of the stops in progress, by [`StopId`].
+    stops: Slab<StopRequest>,
 }
 
 impl Default for Slots {
@@ -259,6 +268,7 @@ impl Default for Slots {
             pending_sorted: true,
             pending_count: 0,
             origin: Instant::now(),
+            stops: Slab::new(),
         }
     }
 }
@@ -390,11 +400,61 @@ impl Slots {
             .collect()
     }
 
-    /// Replaces a slot's state, keeping the pending index in step; returns the old state.
-    pub(crate) fn replace_state(&mut self, key: u32, state: SlotState) -> Option<SlotState> {
+    /// The request of `key`'s stop, if it is being stopped.
+    pub(crate) fn stop(&self, key: u32) -> Option<&StopRequest> {
+        let id = self.get(key)?.running()?.stop?;
+        self.stops.get(id.0.get() as usize - 1)
+    }
+
+    pub(crate) fn stop_mut(&mut self, key: u32) -> Option<&mut StopRequest> {
+        let id = self.get(key)?.running()?.stop?;
+        self.stops.get_mut(id.0.get() as usize - 1)
+    }
+
+    /// Records the stop of running child `key`; hands `request` back if `key` is not running
+    /// or already stopping.
+    pub(crate) fn set_stop(&mut self, key: u32, request: StopRequest) -> Result<(), StopRequest> {
+        let Some(running) = self
+            .slab
+            .get_mut(key as usize)
+            .and_then(|s| s.running_mut())
+            .filter(|r| r.stop.is_none())
+        else {
+            return Err(request);
+        };
+        let entry = self.stops.vacant_entry();
+        let Some(id) = u32::try_from(entry.key() + 1)
+            .ok()
+            .and_then(NonZeroU32::new)
+        else {
+            return Err(request);
+        };
+        entry.insert(request);
+        running.stop = Some(StopId(id));
+        Ok(())
+    }
+
+    /// Replaces a slot's state, keeping the pending index in step; returns the old state and,
+    /// if the slot was being stopped, its stop request.
+    pub(crate) fn replace_state(
+        &mut self,
+        key: u32,
+        state: SlotState,
+    ) -> Option<(SlotState, Option<StopRequest>)> {
         let slot = self.slab.get_mut(key as usize)?;
         let now_pending = matches!(state, SlotState::Pending);
-        let old = std::mem::replace(&mut slot.state, state);
+        let mut old = std::mem::replace(&mut slot.state, state);
+        let stop = match &mut old {
+            SlotState::Running(r) => r
+                .stop
+                .take()
+                .and_then(|id| self.stops.try_remove(id.0.get() as usize - 1)),
+            _ => None,
+        };
+        if stop.is_some() && self.stops.is_empty() && self.stops.capacity() > 64 {
+            // The stops of a large shutdown or group restart are over: give their room back.
+            self.stops = Slab::new();
+        }
         match (matches!(old, SlotState::Pending), now_pending) {
             (false, true) => {
                 let seq = slot.seq;
@@ -403,7 +463,7 @@ impl Slots {
             (true, false) => self.leave_pending(),
             _ => {}
         }
-        Some(old)
+        Some((old, stop))
     }
 
     /// Pending keys in declared order.

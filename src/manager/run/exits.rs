@@ -48,16 +48,17 @@ impl Run {
     }
 
     pub(super) fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit) {
+        let now = self.now();
         let Some(slot) = self.slots.get(key) else {
             return;
         };
         if slot.generation != generation || slot.running().is_none() {
             return;
         }
-        let Some(SlotState::Running(running)) = self.set_state(key, SlotState::Exited) else {
+        let Some((SlotState::Running(running), stop)) = self.set_state(key, SlotState::Exited)
+        else {
             return;
         };
-        let now = Instant::now();
         let uptime = self.slots.elapsed(running.since, now);
         let status = match exit {
             RawExit::Completed => ExitStatus::Completed,
@@ -68,7 +69,9 @@ impl Run {
         let slot = self.slots.get_mut(key).expect("slot checked above");
         slot.set_last_exit(&status);
         slot.set_link(None);
-        let child = slot.child.clone();
+        // Borrowed, not cloned: a clone is two atomic operations on a line the child's task
+        // has just written.
+        let child = &self.slots.get(key).expect("slot checked above").child;
         if let Some(manager) = child.spec.runnable().as_manager() {
             // Aborted before its task first ran: what queued for that run is refused.
             manager.inner.mailbox.run_never_opened(&child.path());
@@ -92,10 +95,7 @@ impl Run {
                 .emit(|| child.path(), move || EventKind::Exited { status });
         }
 
-        let stop = running
-            .stop
-            .map(|stop| *stop)
-            .or_else(|| self.chained_stop(key, generation, now));
+        let stop = stop.or_else(|| self.chained_stop(key, generation, now));
         if let Some(stop) = stop {
             self.after_stop(key, stop, &status);
             return;
@@ -144,9 +144,13 @@ impl Run {
 
     /// A child that was asked to stop has exited.
     pub(super) fn after_stop(&mut self, key: u32, stop: StopRequest, status: &ExitStatus) {
-        let path = self.slots.get(key).map(|s| s.child.path());
         let stopping = matches!(self.phase, Phase::Stopping { .. });
-        if let Some(path) = path {
+        // The path is built only when there is something to report: most stops end cleanly.
+        let report = stop.timed_out || (stopping && !stop.brutal && !status.is_success());
+        if let Some(path) = report
+            .then(|| self.slots.get(key).map(|s| s.child.path()))
+            .flatten()
+        {
             if stop.timed_out {
                 let timeout = stop.deadline.map_or(Duration::ZERO, |d| {
                     d.saturating_duration_since(stop.started)
@@ -270,8 +274,8 @@ impl Run {
 
     pub(super) fn emit_stopped(&self, key: u32) {
         if let Some(slot) = self.slots.get(key) {
-            let child = slot.child.clone();
-            self.shared.emit(|| child.path(), || EventKind::Stopped);
+            self.shared
+                .emit(|| slot.child.path(), || EventKind::Stopped);
         }
     }
 
@@ -332,7 +336,7 @@ impl Run {
             attempt: slot.attempt,
             other_significant_alive: self.counts.significant_live > 0,
         };
-        let now = Instant::now();
+        let now = self.now();
         Some(decide::decide(
             &self.policy,
             exit,

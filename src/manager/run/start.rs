@@ -22,9 +22,14 @@ impl Run {
         key
     }
 
-    /// Moves a slot to `state`, keeping the counts in step; returns the old state.
-    pub(super) fn set_state(&mut self, key: u32, state: SlotState) -> Option<SlotState> {
-        let old = self.slots.replace_state(key, state)?;
+    /// Moves a slot to `state`, keeping the counts in step; returns the old state and, if
+    /// the slot was being stopped, its stop request.
+    pub(super) fn set_state(
+        &mut self,
+        key: u32,
+        state: SlotState,
+    ) -> Option<(SlotState, Option<StopRequest>)> {
+        let (old, stop) = self.slots.replace_state(key, state)?;
         let slot = self.slots.get(key)?;
         let flags = |s: &SlotState| {
             let live = matches!(
@@ -43,7 +48,7 @@ impl Run {
         if slot.child.spec.significant {
             adjust(&mut self.counts.significant_live, was_live, is_live);
         }
-        Some(old)
+        Some((old, stop))
     }
 
     /// Starts, in declared order, every pending child whose dependencies hold.
@@ -52,7 +57,7 @@ impl Run {
             return;
         }
         // One clock reading for the whole batch: starting 100 000 children takes milliseconds.
-        let now = Instant::now();
+        let now = self.now();
         for key in self.slots.pending() {
             if self.dependencies_hold(key) {
                 self.spawn(key, now);

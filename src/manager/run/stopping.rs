@@ -15,6 +15,7 @@ impl Run {
         immediate: bool,
         commanded: bool,
     ) {
+        let now = self.now();
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
@@ -22,10 +23,10 @@ impl Run {
         let seq_no = slot.seq;
         let generation = slot.generation;
         let link = slot.link().cloned();
-        let Some(running) = slot.running_mut() else {
+        let Some(running) = slot.running() else {
             return;
         };
-        let now = Instant::now();
+        let already_stopping = running.stop.is_some();
         let brutal = immediate || policy == Shutdown::Brutal;
         let own = match policy {
             // A timeout too large for the clock never expires.
@@ -36,13 +37,19 @@ impl Run {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(stop) = &mut running.stop {
+        if already_stopping {
+            let Some(stop) = self.slots.stop_mut(key) else {
+                return;
+            };
             // Already stopping: keep the stricter terms.
             stop.then = stop.then.then(then, commanded);
             if brutal && !stop.brutal {
                 stop.brutal = true;
-                running.join.abort();
+                self.abort(key);
             }
+            let Some(stop) = self.slots.stop_mut(key) else {
+                return;
+            };
             if let Some(d) = deadline
                 && stop.deadline.is_none_or(|old| d < old)
             {
@@ -57,15 +64,18 @@ impl Run {
             }
             return;
         }
-        running.stop = Some(Box::new(StopRequest {
+        let request = StopRequest {
             then,
             started: now,
             deadline,
             brutal,
             timed_out: false,
-        }));
+        };
+        if self.slots.set_stop(key, request).is_err() {
+            return;
+        }
         if brutal {
-            running.join.abort();
+            self.abort(key);
             return;
         }
         if let Some(link) = link {
@@ -92,6 +102,13 @@ impl Run {
                 generation,
                 kind: TimerKind::StopDeadline,
             });
+        }
+    }
+
+    /// Aborts `key`'s running task.
+    fn abort(&self, key: u32) {
+        if let Some(running) = self.slots.get(key).and_then(|s| s.running()) {
+            running.join.abort();
         }
     }
 
@@ -159,7 +176,7 @@ impl Run {
             }
             return;
         }
-        let now = Instant::now();
+        let now = self.now();
         let own = self
             .mgr
             .inner

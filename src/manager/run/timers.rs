@@ -31,17 +31,16 @@ impl Run {
             TimerKind::Restart => {
                 matches!(slot.state, SlotState::Restarting { due } if due == timer.at)
             }
-            TimerKind::StopDeadline => slot.running().is_some_and(|r| {
-                r.stop
-                    .as_ref()
-                    .is_some_and(|s| s.deadline == Some(timer.at) && !s.brutal && !s.timed_out)
-            }),
+            TimerKind::StopDeadline => self
+                .slots
+                .stop(timer.key)
+                .is_some_and(|s| s.deadline == Some(timer.at) && !s.brutal && !s.timed_out),
         }
     }
 
     pub(super) fn on_timer(&mut self) {
         self.armed = None;
-        let now = Instant::now();
+        let now = self.now();
         while let Some(Reverse(timer)) = self.timers.peek().copied() {
             if timer.at > now {
                 self.sleep.as_mut().reset(timer.at);
@@ -64,14 +63,15 @@ impl Run {
                     }
                 }
                 TimerKind::StopDeadline => {
-                    if let Some(running) = slot.running_mut()
-                        && let Some(stop) = &mut running.stop
+                    if let Some(stop) = self.slots.stop_mut(timer.key)
                         && stop.deadline == Some(timer.at)
                         && !stop.brutal
                         && !stop.timed_out
                     {
                         stop.timed_out = true;
-                        running.join.abort();
+                        if let Some(running) = self.slots.get(timer.key).and_then(|s| s.running()) {
+                            running.join.abort();
+                        }
                     }
                 }
             }
