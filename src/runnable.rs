@@ -81,6 +81,15 @@ pub trait Runnable: Send + Sync + 'static {
     fn default_shutdown(&self) -> Shutdown {
         Shutdown::Timeout(Shutdown::DEFAULT_TIMEOUT)
     }
+
+    /// Whether this child is asked to stop only once every other child of its manager has
+    /// ended, whatever the manager's [`StopOrder`](crate::StopOrder): in a shutdown and in a
+    /// group restart it comes after the rest. Among several such children the stop order
+    /// holds. Defaults to `false`; [`Signals`](crate::builtin::Signals) says `true`, so that
+    /// it still hears a second signal while the others stop.
+    fn stops_last(&self) -> bool {
+        false
+    }
 }
 
 /// A child made from a closure: see [`task`].

@@ -6,7 +6,7 @@ mod common;
 use tokio::sync::Mutex;
 
 use common::{Live, Log, alive_tasks};
-use overseer::{ChildSpec, Control, ProcessManager, Shutdown, builtin::Signals};
+use overseer::{ChildSpec, Control, ProcessManager, Shutdown, StopOrder, builtin::Signals};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::low_level::raise;
 
@@ -39,17 +39,32 @@ fn app(log: &Log, live: &Live, stubborn: bool) -> ChildSpec {
     .shutdown(Shutdown::Infinity)
 }
 
-async fn start(
+type Started = (
+    overseer::Handle,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+);
+
+async fn start(log: &Log, live: &Live, stubborn: bool) -> Started {
+    start_with(log, live, stubborn, StopOrder::Reverse, false).await
+}
+
+/// `signals_last`: `Signals` is declared after the app, not before it.
+async fn start_with(
     log: &Log,
     live: &Live,
     stubborn: bool,
-) -> (
-    overseer::Handle,
-    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
-) {
+    order: StopOrder,
+    signals_last: bool,
+) -> Started {
+    let (signals, app) = (ChildSpec::new("signals", Signals), app(log, live, stubborn));
+    let children = if signals_last {
+        [app, signals]
+    } else {
+        [signals, app]
+    };
     let tree = ProcessManager::builder("root")
-        .child(ChildSpec::new("signals", Signals))
-        .child(app(log, live, stubborn))
+        .stop_order(order)
+        .children(children)
         .build()
         .unwrap();
     let handle = tree.handle();
@@ -96,6 +111,35 @@ async fn a_second_signal_shuts_the_tree_down_at_once() {
     run.await.unwrap().unwrap();
     assert_eq!(live.count(), 0);
     assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn a_second_signal_shuts_the_tree_down_at_once_also_with_the_concurrent_order_or_signals_declared_last()
+ {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    for (order, signals_last) in [
+        (StopOrder::Concurrent, false),
+        (StopOrder::Concurrent, true),
+        (StopOrder::Reverse, true),
+    ] {
+        let (log, live) = (Log::default(), Live::default());
+        let baseline = alive_tasks();
+        let (_handle, run) = start_with(&log, &live, true, order, signals_last).await;
+        raise(SIGINT).unwrap();
+        while log.entries().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(log.entries(), ["asked to stop"]);
+        raise(SIGINT).unwrap();
+        // A guard, not a wait: an ignored second signal leaves the stubborn app running.
+        tokio::time::timeout(std::time::Duration::from_secs(30), run)
+            .await
+            .unwrap_or_else(|_| panic!("{order:?}, signals last {signals_last}: still running"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(live.count(), 0, "{order:?}, signals last: {signals_last}");
+        assert_eq!(alive_tasks(), baseline);
+    }
 }
 
 #[tokio::test]

@@ -329,3 +329,121 @@ async fn a_child_stopped_by_a_command_during_a_reverse_stop_does_not_hurry_the_c
         "{log:?}"
     );
 }
+
+/// A child that stops last: it logs when asked, then stops.
+struct Last(Log);
+
+#[async_trait::async_trait]
+impl overseer::Runnable for Last {
+    async fn run(&self, ctx: overseer::Context) -> overseer::RunResult {
+        self.0.push("start:last");
+        ctx.shutdown_requested().await;
+        self.0.push("asked:last");
+        Ok(())
+    }
+
+    fn stops_last(&self) -> bool {
+        true
+    }
+}
+
+/// A child that logs when asked and when it has ended, after a short cleanup.
+fn logs_its_end(id: &str, log: &Log) -> ChildSpec {
+    let (name, log) = (id.to_string(), log.clone());
+    ChildSpec::task(id, move |ctx| {
+        let (name, log) = (name.clone(), log.clone());
+        async move {
+            log.push(format!("start:{name}"));
+            ctx.shutdown_requested().await;
+            log.push(format!("asked:{name}"));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            log.push(format!("ended:{name}"));
+            Ok(())
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_stops_last_is_asked_only_once_every_other_child_has_ended_in_either_order() {
+    for order in [StopOrder::Reverse, StopOrder::Concurrent] {
+        for strategy in [Strategy::OneForOne, Strategy::OneForAll] {
+            let log = Log::default();
+            // Declared in the middle: either order alone would ask it before `a`.
+            let tree = ProcessManager::builder("root")
+                .stop_order(order)
+                .strategy(strategy)
+                .child(logs_its_end("a", &log))
+                .child(ChildSpec::new("last", Last(log.clone())))
+                .child(logs_its_end("b", &log))
+                .build()
+                .unwrap();
+            let handle = tree.handle();
+            let mut events = handle.events();
+            let baseline = alive_tasks();
+            let run = tokio::spawn(async move { tree.run().await });
+            common::event_of(&mut events, "root/b", |k| matches!(k, EventKind::Running)).await;
+            handle.shutdown().unwrap();
+            run.await.unwrap().unwrap();
+            let entries = log.entries();
+            let asked_last = entries.iter().position(|e| e == "asked:last").unwrap();
+            for other in ["ended:a", "ended:b"] {
+                let ended = entries.iter().position(|e| e == other).unwrap();
+                assert!(ended < asked_last, "{order:?} {strategy:?}: {entries:?}");
+            }
+            assert_eq!(alive_tasks(), baseline);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_stops_last_is_stopped_last_in_a_group_restart_too() {
+    for order in [StopOrder::Reverse, StopOrder::Concurrent] {
+        let log = Log::default();
+        let fail = Arc::new(Notify::new());
+        let failing = {
+            let (fail, log) = (fail.clone(), log.clone());
+            ChildSpec::task("failing", move |ctx| {
+                let (fail, log) = (fail.clone(), log.clone());
+                async move {
+                    log.push("start:failing");
+                    tokio::select! {
+                        _ = fail.notified() => Err("boom".into()),
+                        _ = ctx.shutdown_requested() => Ok(()),
+                    }
+                }
+            })
+        };
+        let tree = ProcessManager::builder("root")
+            .stop_order(order)
+            .strategy(Strategy::OneForAll)
+            .child(ChildSpec::new("last", Last(log.clone())))
+            .child(logs_its_end("a", &log))
+            .child(failing)
+            .build()
+            .unwrap();
+        let handle = tree.handle();
+        let mut events = handle.events();
+        let run = tokio::spawn(async move { tree.run().await });
+        common::event_of(&mut events, "root/failing", |k| {
+            matches!(k, EventKind::Running)
+        })
+        .await;
+        fail.notify_one();
+        // The group comes back: `failing` starts a second time.
+        while log
+            .entries()
+            .iter()
+            .filter(|e| *e == "start:failing")
+            .count()
+            < 2
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let entries = log.entries();
+        let asked_last = entries.iter().position(|e| e == "asked:last").unwrap();
+        let ended_a = entries.iter().position(|e| e == "ended:a").unwrap();
+        assert!(ended_a < asked_last, "{order:?}: {entries:?}");
+        handle.shutdown().unwrap();
+        run.await.unwrap().unwrap();
+    }
+}

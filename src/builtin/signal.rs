@@ -17,15 +17,13 @@ use crate::runnable::Runnable;
 /// A shutdown caused by a signal is a success: the root's run returns `Ok` unless children
 /// failed while stopping.
 ///
-/// It reports ready once its handlers are installed. Declare it first among the root's
-/// children: children stop in reverse order, so it is the last to stop and still catches the
-/// second signal while the others shut down. That needs the default
-/// [`StopOrder::Reverse`](crate::StopOrder::Reverse) at the root: with
-/// [`StopOrder::Concurrent`](crate::StopOrder::Concurrent) (or inside a nested manager that
-/// stops before its siblings) it is asked to stop with the others, stops at once, and a
-/// second signal is then ignored. While it runs, the process does not die of these signals
-/// (it installs handlers); they stay installed after it stops, and further signals are then
-/// ignored until the process exits.
+/// It reports ready once its handlers are installed. It [stops last](Runnable::stops_last):
+/// its manager asks it to stop only once every other child has ended, in either
+/// [`StopOrder`](crate::StopOrder), so it still catches the second signal while the others
+/// shut down. Put it in the root manager: inside a nested manager it stops with that
+/// manager, which may be before its siblings. While it runs, the process does not die of
+/// these signals (it installs handlers); they stay installed after it stops, and further
+/// signals are then ignored until the process exits.
 ///
 /// [`Handle::shutdown`]: crate::Handle::shutdown
 /// [`Handle::shutdown_now`]: crate::Handle::shutdown_now
@@ -78,5 +76,9 @@ impl Runnable for Signals {
                 },
             }
         }
+    }
+
+    fn stops_last(&self) -> bool {
+        true
     }
 }

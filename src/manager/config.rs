@@ -31,8 +31,10 @@ pub enum StopOrder {
     /// and the manager waits for all of them, as OTP does for `simple_one_for_one` pools. For
     /// many interchangeable children that take time to stop (connections to drain, processes
     /// to exit): their stops overlap, about `t` instead of `n · t`. For children that stop at
-    /// once it is not faster than `Reverse`: waking every child at the same moment costs more
-    /// than passing the stop along (see BENCHMARKS.md).
+    /// once the two cost about the same (see BENCHMARKS.md).
+    ///
+    /// In either order a child that [stops last](crate::Runnable::stops_last) is asked only
+    /// once every other child has ended.
     Concurrent,
 }
 

@@ -80,6 +80,10 @@ struct Sequence {
     aborted: bool,
     /// What happens to each child once stopped.
     then: AfterStop,
+    /// A concurrent sequence, once it has asked the others: the children that
+    /// [stop last](crate::Runnable::stops_last), in declared order, asked once every key of
+    /// `remaining` has ended (`None` until then).
+    last: Option<Vec<u32>>,
 }
 
 enum Phase {

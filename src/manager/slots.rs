@@ -400,6 +400,12 @@ impl Slots {
             .collect()
     }
 
+    /// Whether `key` [stops last](crate::Runnable::stops_last).
+    pub(crate) fn stops_last(&self, key: u32) -> bool {
+        self.get(key)
+            .is_some_and(|s| s.child.spec.runnable().stops_last())
+    }
+
     /// The request of `key`'s stop, if it is being stopped.
     pub(crate) fn stop(&self, key: u32) -> Option<&StopRequest> {
         let id = self.get(key)?.running()?.stop?;

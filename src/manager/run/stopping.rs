@@ -105,6 +105,19 @@ impl Run {
         }
     }
 
+    /// `keys` (in declared order) with the children that [stop last](crate::Runnable::stops_last)
+    /// moved to the front, each part still in declared order: a sequence takes its next key
+    /// from the end, so they come after everyone else.
+    fn stop_last_first(&self, keys: Vec<u32>) -> Vec<u32> {
+        if !keys.iter().any(|&k| self.slots.stops_last(k)) {
+            return keys;
+        }
+        let (mut last, others): (Vec<u32>, Vec<u32>) =
+            keys.into_iter().partition(|&k| self.slots.stops_last(k));
+        last.extend(others);
+        last
+    }
+
     /// Aborts `key`'s running task.
     fn abort(&self, key: u32) {
         if let Some(running) = self.slots.get(key).and_then(|s| s.running()) {
@@ -148,6 +161,7 @@ impl Run {
                 self.set_state(key, SlotState::Pending);
             }
         }
+        let remaining = self.stop_last_first(remaining);
         self.phase = Phase::Regrouping {
             seq: Sequence {
                 remaining,
@@ -159,6 +173,7 @@ impl Run {
                 immediate: false,
                 aborted: false,
                 then: AfterStop::Start,
+                last: None,
             },
             restart,
             failed,
@@ -188,7 +203,7 @@ impl Run {
             (a, b) => a.or(b),
         };
         let mut seq = Sequence {
-            remaining: self.slots.keys().collect(),
+            remaining: self.stop_last_first(self.slots.keys().collect()),
             current: None,
             concurrent: self.mgr.inner.stop_order == StopOrder::Concurrent,
             asked_all: false,
@@ -197,6 +212,7 @@ impl Run {
             immediate,
             aborted: false,
             then: AfterStop::Stay,
+            last: None,
         };
         // A group restart in progress becomes part of the shutdown.
         if let Phase::Regrouping { seq: old, .. } = &self.phase {
@@ -257,8 +273,21 @@ impl Run {
                     seq.asked_all = true;
                     let (deadline, then) = (seq.deadline, seq.then);
                     let keys = std::mem::take(&mut seq.remaining);
-                    let mut waiting = Vec::with_capacity(keys.len());
-                    for key in keys.into_iter().rev() {
+                    // First round: all but those that stop last; second round: those.
+                    let others = if seq.last.is_none() {
+                        let (last, others): (Vec<u32>, Vec<u32>) =
+                            keys.into_iter().partition(|&k| self.slots.stops_last(k));
+                        if let Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } =
+                            &mut self.phase
+                        {
+                            seq.last = Some(last);
+                        }
+                        others
+                    } else {
+                        keys
+                    };
+                    let mut waiting = Vec::with_capacity(others.len());
+                    for key in others.into_iter().rev() {
                         if self.stop_or_settle(key, deadline, then, false, stopping) {
                             waiting.push(key);
                         }
@@ -279,6 +308,14 @@ impl Run {
                         return;
                     }
                     seq.remaining.pop();
+                }
+                if let Some(last) = &mut seq.last
+                    && !last.is_empty()
+                {
+                    // Everyone else has ended: now those that stop last.
+                    seq.remaining = std::mem::take(last);
+                    seq.asked_all = false;
+                    continue;
                 }
                 if let Phase::Regrouping { .. } = self.phase {
                     self.finish_regroup();
