@@ -447,3 +447,52 @@ async fn a_child_that_stops_last_is_stopped_last_in_a_group_restart_too() {
         run.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_immediate_shutdown_settles_a_child_that_stops_last_and_was_still_waiting_to_start() {
+    let log = Log::default();
+    let stubborn = ChildSpec::task("stubborn", |_ctx| async move {
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+    .shutdown(overseer::Shutdown::Infinity);
+    // Never starts: `stubborn` never reports ready.
+    let last =
+        ChildSpec::new("last", Last(log.clone())).after("stubborn", overseer::Condition::Ready);
+    let tree = ProcessManager::builder("root")
+        .stop_order(StopOrder::Concurrent)
+        .child(stubborn)
+        .child(last)
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/stubborn", |k| {
+        matches!(k, EventKind::Running)
+    })
+    .await;
+    handle.shutdown().unwrap();
+    // `stubborn` is asked and ignores it; `last` waits for its round, which never comes.
+    loop {
+        let snapshot = handle.snapshot().await.unwrap();
+        let state = snapshot.find("root/stubborn").map(|s| s.state);
+        if state == Some(overseer::ChildState::Stopping) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    handle.shutdown_now().unwrap();
+    common::event_of(&mut events, "root/last", |k| {
+        matches!(k, EventKind::Stopped)
+    })
+    .await;
+    run.await.unwrap().unwrap();
+    assert!(
+        log.entries().is_empty(),
+        "it never ran: {:?}",
+        log.entries()
+    );
+    assert_eq!(alive_tasks(), baseline);
+}

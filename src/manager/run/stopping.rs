@@ -253,7 +253,9 @@ impl Run {
                 }
                 seq.aborted = true;
                 let (deadline, then) = (seq.deadline, seq.then);
-                let keys = std::mem::take(&mut seq.remaining);
+                // Those that stop last and were not asked yet come after the others.
+                let mut keys = seq.last.take().unwrap_or_default();
+                keys.append(&mut seq.remaining);
                 seq.current = None;
                 for key in keys.into_iter().rev() {
                     self.stop_or_settle(key, deadline, then, true, stopping);
