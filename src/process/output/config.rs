@@ -129,7 +129,8 @@ impl OutputConfig {
         self
     }
 
-    /// Cuts lines longer than `bytes` into pieces of at most `bytes` (moved back to a UTF-8
+    /// Cuts lines longer than `bytes` (not counting the `\n` or `\r\n` that ends them) into
+    /// pieces of at most `bytes` (moved back to a UTF-8
     /// character boundary when there is one within 3 bytes). Each piece is a [`Line`] and a
     /// line of its own in the log file; all but the last are marked
     /// [`is_continued`](Line::is_continued). Bounds memory: a reader holds

@@ -109,8 +109,9 @@ impl OutputSink {
 
 /// A read buffer and where the undelivered bytes (a partial line) start and end.
 ///
-/// Invariant between reads: `end - start <= max_line`, so at least `READ_CHUNK` bytes are free
-/// after compaction.
+/// Invariant between reads: `end - start <= max_line + 1` (the `+ 1`: a line of exactly
+/// `max_line` bytes whose `\r` has come but not its `\n`), so at least `READ_CHUNK` bytes are
+/// free after compaction.
 #[derive(Debug)]
 struct Splitter {
     buf: Vec<u8>,
@@ -122,7 +123,7 @@ struct Splitter {
 impl Splitter {
     fn new(max_line: usize) -> Self {
         Splitter {
-            buf: vec![0; max_line.saturating_add(READ_CHUNK)],
+            buf: vec![0; max_line.saturating_add(1).saturating_add(READ_CHUNK)],
             start: 0,
             end: 0,
             max_line,
@@ -162,6 +163,9 @@ impl Splitter {
         self.start = line_start;
         // A partial line longer than the limit: deliver what we must, keep the rest.
         while self.end - self.start > self.max_line {
+            if self.waits_for_its_crlf_newline(self.start, self.end) {
+                break;
+            }
             let cut = cut_point(&self.buf[self.start..self.end], self.max_line);
             pieces.push(Piece {
                 range: self.start..self.start + cut,
@@ -191,7 +195,20 @@ impl Splitter {
                 }
                 self.start = newline + 1;
             } else if window.len() > self.max_line {
-                // No `\n` within `max_line + 1` bytes: a line too long, cut as `split` does.
+                // No `\n` within `max_line + 1` bytes: a line too long, cut as `split` does,
+                // unless it is `max_line` bytes and a `\r\n`.
+                let after_cr = self.start + self.max_line + 1;
+                if self.waits_for_its_crlf_newline(self.start, self.end) {
+                    break;
+                }
+                if self.buf[after_cr - 1] == b'\r' && self.buf.get(after_cr) == Some(&b'\n') {
+                    match &mut run {
+                        Some(run) => run.end = after_cr,
+                        None => run = Some(self.start..after_cr),
+                    }
+                    self.start = after_cr + 1;
+                    continue;
+                }
                 if let Some(range) = run.take() {
                     pieces.push(whole_lines(range));
                 }
@@ -224,9 +241,20 @@ impl Splitter {
         self.start = self.end;
     }
 
+    /// Whether the bytes `start..end`, with no `\n` among them, are a line of exactly
+    /// `max_line` bytes followed by a `\r` whose `\n` may still come: kept whole until then.
+    fn waits_for_its_crlf_newline(&self, start: usize, end: usize) -> bool {
+        end - start == self.max_line + 1 && self.buf[end - 1] == b'\r'
+    }
+
     /// Lists the line `start..end` (terminator excluded), cut into pieces if it is too long.
+    /// The limit counts the line's bytes without a `\r` just before its `\n`.
     fn push_line(&self, mut start: usize, end: usize, pieces: &mut Vec<Piece>) {
-        while end - start > self.max_line {
+        let limit_end = match end > start && self.buf[end - 1] == b'\r' {
+            true => end - 1,
+            false => end,
+        };
+        while limit_end - start > self.max_line {
             let cut = cut_point(&self.buf[start..end], self.max_line);
             pieces.push(Piece {
                 range: start..start + cut,
@@ -328,6 +356,56 @@ mod tests {
         assert_eq!(texts(&splitter, &pieces), [("abcd".into(), true)]);
         feed(&mut splitter, b"\n", &mut pieces);
         assert_eq!(texts(&splitter, &pieces), [("efg".into(), false)]);
+    }
+
+    #[test]
+    fn a_crlf_line_of_exactly_the_limit_is_one_line_in_one_read_or_two() {
+        for split_at in [None, Some(5), Some(4)] {
+            let bytes: &[u8] = b"abcd\r\nef\n";
+            let (mut lines, mut runs) = (Vec::new(), Vec::new());
+            for (as_lines, out) in [(true, &mut lines), (false, &mut runs)] {
+                let mut splitter = Splitter::new(4);
+                let mut pieces = Vec::new();
+                let chunks = match split_at {
+                    None => vec![bytes],
+                    Some(at) => vec![&bytes[..at], &bytes[at..]],
+                };
+                for chunk in chunks {
+                    feed_as(as_lines, &mut splitter, chunk, &mut pieces);
+                    out.extend(texts(&splitter, &pieces));
+                }
+            }
+            // The `\r` is stripped later, by `Line::new`; what matters here: no cut, no
+            // extra piece.
+            assert_eq!(
+                lines,
+                [("abcd\r".to_string(), false), ("ef".into(), false)],
+                "{split_at:?}"
+            );
+            let joined: String = runs
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert_eq!(joined, "abcd\r\nef", "{split_at:?}: {runs:?}");
+            assert!(
+                runs.iter().all(|(_, continued)| !continued),
+                "{split_at:?}: {runs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_one_byte_over_the_limit_ending_in_cr_without_its_newline_is_still_cut() {
+        let mut splitter = Splitter::new(4);
+        let mut pieces = Vec::new();
+        feed(&mut splitter, b"abcd\r", &mut pieces);
+        assert!(pieces.is_empty(), "waits for the byte after the \\r");
+        feed(&mut splitter, b"x\n", &mut pieces);
+        assert_eq!(
+            texts(&splitter, &pieces),
+            [("abcd".into(), true), ("\rx".into(), false)]
+        );
     }
 
     #[test]
