@@ -267,6 +267,26 @@ async fn timestamps_count_toward_the_size_of_a_log_file() {
     }
 }
 
+#[tokio::test]
+async fn a_log_file_that_ends_mid_line_gets_a_newline_before_the_next_line() {
+    // What a write cut short by an error (a full disk) leaves, or a writer that died mid-line.
+    let dir = TempDir::new("mid-line");
+    let log = dir.join("app.log");
+    std::fs::write(&log, "broken half of a line").unwrap();
+    let sink = OutputConfig::new()
+        .log_file(&log)
+        .rotate(1000, 2)
+        .build()
+        .unwrap();
+    sink.pump(&b"next line\n"[..], Stream::Stdout)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "broken half of a line\nnext line\n"
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_failing_log_file_is_counted_and_never_stops_the_reader() {

@@ -177,15 +177,24 @@ impl RotatingFile {
         }
     }
 
+    /// Opens the live file for appending. If it ends in the middle of a line (a write cut
+    /// short by an error, or a writer that died mid-line before this one), a `\n` comes first,
+    /// so the next line is not glued to the broken one.
     fn reopen(&mut self) -> io::Result<&mut BufWriter<File>> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)?;
         self.size = file.metadata()?.len();
-        Ok(self
+        let mid_line = ends_mid_line(&self.path, self.size);
+        let out = self
             .out
-            .insert(BufWriter::with_capacity(WRITE_BUFFER, file)))
+            .insert(BufWriter::with_capacity(WRITE_BUFFER, file));
+        if mid_line {
+            out.write_all(b"\n")?;
+            self.size += 1;
+        }
+        Ok(out)
     }
 
     fn rotate(&mut self, keep: usize) -> io::Result<()> {
@@ -220,6 +229,20 @@ impl RotatingFile {
         name.push(format!(".{n}"));
         PathBuf::from(name)
     }
+}
+
+/// Whether the file at `path`, `len` bytes long, does not end with a `\n`. Unknown (it cannot
+/// be read) counts as no.
+fn ends_mid_line(path: &Path, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    if len == 0 {
+        return false;
+    }
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    matches!(file.read_at(&mut last, len - 1), Ok(1)) && last[0] != b'\n'
 }
 
 /// A rotated copy that someone else removed is not an error.
