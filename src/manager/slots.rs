@@ -318,12 +318,13 @@ impl Slots {
         let seq = slot.seq;
         debug_assert_eq!(seq, self.next_seq);
         self.next_seq += 1;
-        let id = slot.child.id.clone();
+        // The id is cloned only into an index that exists: most trees never build it.
+        let id = self.by_id.get().is_some().then(|| slot.child.id.clone());
         let key = self.slab.insert(slot) as u32;
         if let Some(order) = &mut self.order {
             order.push((key, seq));
         }
-        if let Some(by_id) = self.by_id.get_mut() {
+        if let (Some(by_id), Some(id)) = (self.by_id.get_mut(), id) {
             by_id.insert(id, key);
         }
         self.push_pending(seq, key);

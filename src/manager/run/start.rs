@@ -106,7 +106,8 @@ impl Run {
             (slot.child.clone(), ctx)
         };
         self.shared.emit(|| child.path(), || EventKind::Starting);
-        let join = child_task::spawn(child.clone(), ctx, self.env.clone(), &self.tracker);
+        // The task takes this reference: one atomic increment less per start.
+        let join = child_task::spawn(child, ctx, self.env.clone(), &self.tracker);
         let since = self.slots.stamp(now);
         self.set_state(
             key,
@@ -117,6 +118,9 @@ impl Run {
                 stop: None,
             }),
         );
-        self.shared.emit(|| child.path(), || EventKind::Running);
+        if let Some(slot) = self.slots.get(key) {
+            self.shared
+                .emit(|| slot.child.path(), || EventKind::Running);
+        }
     }
 }
