@@ -496,3 +496,76 @@ async fn an_immediate_shutdown_settles_a_child_that_stops_last_and_was_still_wai
     );
     assert_eq!(alive_tasks(), baseline);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_group_restart_asks_a_child_that_stops_last_only_after_a_member_stopped_by_a_command_has_ended()
+ {
+    for order in [StopOrder::Reverse, StopOrder::Concurrent] {
+        let log = Log::default();
+        let fail = Arc::new(Notify::new());
+        let slow = {
+            let log = log.clone();
+            ChildSpec::task("slow", move |ctx| {
+                let log = log.clone();
+                async move {
+                    ctx.shutdown_requested().await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    log.push("ended:slow");
+                    Ok(())
+                }
+            })
+            .shutdown(overseer::Shutdown::Infinity)
+        };
+        let failing = {
+            let fail = fail.clone();
+            ChildSpec::task("failing", move |ctx| {
+                let fail = fail.clone();
+                async move {
+                    tokio::select! {
+                        _ = fail.notified() => Err("boom".into()),
+                        _ = ctx.shutdown_requested() => Ok(()),
+                    }
+                }
+            })
+        };
+        let tree = ProcessManager::builder("root")
+            .stop_order(order)
+            .strategy(Strategy::OneForAll)
+            .child(ChildSpec::new("last", Last(log.clone())))
+            .child(slow)
+            .child(failing)
+            .build()
+            .unwrap();
+        let handle = tree.handle();
+        let mut events = handle.events();
+        let run = tokio::spawn(async move { tree.run().await });
+        common::event_of(&mut events, "root/failing", |k| {
+            matches!(k, EventKind::Running)
+        })
+        .await;
+        // `slow` is being stopped by a command when `failing` fails.
+        let stop = {
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.stop("root/slow").await })
+        };
+        loop {
+            let snapshot = handle.snapshot().await.unwrap();
+            if snapshot.find("root/slow").map(|s| s.state) == Some(overseer::ChildState::Stopping) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        fail.notify_one();
+        common::event_of(&mut events, "root/last", |k| {
+            matches!(k, EventKind::Exited { .. })
+        })
+        .await;
+        stop.await.unwrap().unwrap();
+        let entries = log.entries();
+        let ended = entries.iter().position(|e| e == "ended:slow");
+        let asked = entries.iter().position(|e| e == "asked:last").unwrap();
+        assert!(ended.is_some_and(|e| e < asked), "{order:?}: {entries:?}");
+        handle.shutdown().unwrap();
+        run.await.unwrap().unwrap();
+    }
+}

@@ -146,6 +146,10 @@ impl Run {
                         restart.push(key);
                     }
                 }
+                // Already being stopped by a command: not restarted with the group, but waited
+                // for in turn (as a shutdown does), so that a child that stops last is asked
+                // only once it has ended.
+                SlotState::Running(_) => remaining.push(key),
                 SlotState::Pending | SlotState::Restarting { .. } if !temporary => {
                     restart.push(key)
                 }
