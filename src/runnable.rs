@@ -87,6 +87,10 @@ pub trait Runnable: Send + Sync + 'static {
     /// group restart it comes after the rest. Among several such children the stop order
     /// holds. Defaults to `false`; [`Signals`](crate::builtin::Signals) says `true`, so that
     /// it still hears a second signal while the others stop.
+    ///
+    /// "Ended" means the other child's run has been reported over. A nested manager aborted
+    /// at its stop timeout is over at once, while the abort of its own children may still be
+    /// finishing; the manager's run waits for those tasks before it returns.
     fn stops_last(&self) -> bool {
         false
     }
