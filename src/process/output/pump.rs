@@ -201,7 +201,10 @@ impl Splitter {
                 if self.waits_for_its_crlf_newline(self.start, self.end) {
                     break;
                 }
-                if self.buf[after_cr - 1] == b'\r' && self.buf.get(after_cr) == Some(&b'\n') {
+                if after_cr < self.end
+                    && self.buf[after_cr - 1] == b'\r'
+                    && self.buf[after_cr] == b'\n'
+                {
                     match &mut run {
                         Some(run) => run.end = after_cr,
                         None => run = Some(self.start..after_cr),
