@@ -347,6 +347,20 @@ impl overseer::Runnable for Last {
     }
 }
 
+/// A group member that fails when `fail` is notified (and stops when asked).
+fn fails_when_told(fail: &Arc<Notify>) -> ChildSpec {
+    let fail = fail.clone();
+    ChildSpec::task("failing", move |ctx| {
+        let fail = fail.clone();
+        async move {
+            tokio::select! {
+                _ = fail.notified() => Err("boom".into()),
+                _ = ctx.shutdown_requested() => Ok(()),
+            }
+        }
+    })
+}
+
 /// A child that logs when asked and when it has ended, after a short cleanup.
 fn logs_its_end(id: &str, log: &Log) -> ChildSpec {
     let (name, log) = (id.to_string(), log.clone());
@@ -400,25 +414,12 @@ async fn a_child_that_stops_last_is_stopped_last_in_a_group_restart_too() {
     for order in [StopOrder::Reverse, StopOrder::Concurrent] {
         let log = Log::default();
         let fail = Arc::new(Notify::new());
-        let failing = {
-            let (fail, log) = (fail.clone(), log.clone());
-            ChildSpec::task("failing", move |ctx| {
-                let (fail, log) = (fail.clone(), log.clone());
-                async move {
-                    log.push("start:failing");
-                    tokio::select! {
-                        _ = fail.notified() => Err("boom".into()),
-                        _ = ctx.shutdown_requested() => Ok(()),
-                    }
-                }
-            })
-        };
         let tree = ProcessManager::builder("root")
             .stop_order(order)
             .strategy(Strategy::OneForAll)
             .child(ChildSpec::new("last", Last(log.clone())))
             .child(logs_its_end("a", &log))
-            .child(failing)
+            .child(fails_when_told(&fail))
             .build()
             .unwrap();
         let handle = tree.handle();
@@ -429,16 +430,11 @@ async fn a_child_that_stops_last_is_stopped_last_in_a_group_restart_too() {
         })
         .await;
         fail.notify_one();
-        // The group comes back: `failing` starts a second time.
-        while log
-            .entries()
-            .iter()
-            .filter(|e| *e == "start:failing")
-            .count()
-            < 2
-        {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        // The group comes back: `failing` runs a second time.
+        common::event_of(&mut events, "root/failing", |k| {
+            matches!(k, EventKind::Running)
+        })
+        .await;
         let entries = log.entries();
         let asked_last = entries.iter().position(|e| e == "asked:last").unwrap();
         let ended_a = entries.iter().position(|e| e == "ended:a").unwrap();
@@ -516,24 +512,12 @@ async fn a_group_restart_asks_a_child_that_stops_last_only_after_a_member_stoppe
             })
             .shutdown(overseer::Shutdown::Infinity)
         };
-        let failing = {
-            let fail = fail.clone();
-            ChildSpec::task("failing", move |ctx| {
-                let fail = fail.clone();
-                async move {
-                    tokio::select! {
-                        _ = fail.notified() => Err("boom".into()),
-                        _ = ctx.shutdown_requested() => Ok(()),
-                    }
-                }
-            })
-        };
         let tree = ProcessManager::builder("root")
             .stop_order(order)
             .strategy(Strategy::OneForAll)
             .child(ChildSpec::new("last", Last(log.clone())))
             .child(slow)
-            .child(failing)
+            .child(fails_when_told(&fail))
             .build()
             .unwrap();
         let handle = tree.handle();
