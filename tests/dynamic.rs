@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::alive_tasks;
+use common::{alive_tasks, state_of};
 use overseer::{
     ChildSpec, ChildState, ControlError, Handle, ProcessManager, Restart, Snapshot, SpecError,
     builtin::Idle,
@@ -347,15 +347,11 @@ async fn send_to_x(handle: Handle, cmd: Cmd) -> Result<(), ControlError> {
 /// Sends `first` and then, while `x` is still stopping, `second`; both must be answered `Ok`.
 async fn two_commands_to_x(handle: &Handle, first: Cmd, second: Cmd) {
     let first = tokio::spawn(send_to_x(handle.clone(), first));
-    // The first command has reached `x`: it is stopping (its stop takes 1 s).
-    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    // Once the first command has reached `x`, it is stopping (its stop takes 1 s).
+    common::wait_for_state(handle, "root/x", ChildState::Stopping).await;
     let second = tokio::spawn(send_to_x(handle.clone(), second));
     first.await.unwrap().unwrap();
     second.await.unwrap().unwrap();
-}
-
-fn state_of(snap: &Snapshot, path: &str) -> Option<ChildState> {
-    snap.find(path).map(|n| n.state)
 }
 
 #[tokio::test(start_paused = true)]

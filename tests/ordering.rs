@@ -4,25 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Log, alive_tasks};
+use common::{Log, alive_tasks, logged};
 use overseer::{ChildSpec, Condition, EventKind, ProcessManager, Restart, SpecError};
 use tokio::time::sleep;
-
-fn logged(id: &str, log: &Log) -> ChildSpec {
-    let (id_owned, log) = (id.to_string(), log.clone());
-    ChildSpec::task(id, move |ctx| {
-        let (id, log) = (id_owned.clone(), log.clone());
-        async move {
-            log.push(format!("start:{id}"));
-            ctx.shutdown_requested().await;
-            log.push(format!("stop:{id}"));
-            // Take a while to stop, so an overlap with the next stop would show.
-            sleep(Duration::from_millis(10)).await;
-            log.push(format!("stopped:{id}"));
-            Ok(())
-        }
-    })
-}
 
 #[tokio::test(start_paused = true)]
 async fn children_start_in_declared_order_and_stop_in_reverse_order() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use common::{Live, Log, alive_tasks, event_of, is_exited, is_running};
+use common::{Live, Log, alive_tasks, event_of, failing_on, is_exited, is_running};
 use overseer::{Cause, ChildSpec, EventKind, ExitStatus, ProcessManager, Restart, Shutdown};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep};
@@ -327,18 +327,6 @@ async fn timeouts_too_large_for_the_clock_mean_no_timeout_and_no_panic() {
     result.unwrap();
     assert_eq!(took, S);
     assert_eq!(live.count(), 0);
-}
-
-/// A permanent child that fails each time `fail` is notified.
-fn failing_on(id: &str, fail: &Arc<Notify>) -> ChildSpec {
-    let fail = fail.clone();
-    ChildSpec::task(id, move |_ctx| {
-        let fail = fail.clone();
-        async move {
-            fail.notified().await;
-            Err("broke".into())
-        }
-    })
 }
 
 #[tokio::test(start_paused = true)]

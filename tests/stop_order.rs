@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Log, alive_tasks};
-use overseer::{ChildSpec, EventKind, ProcessManager, StopOrder, Strategy};
+use common::{Log, alive_tasks, logged, logged_taking};
+use overseer::{ChildSpec, ChildState, EventKind, ProcessManager, StopOrder, Strategy};
 use tokio::sync::Notify;
 
 /// A child that, once asked to stop, completes only after all `n` children have been asked.
@@ -257,30 +257,14 @@ async fn a_child_that_ends_on_its_own_during_a_reverse_stop_does_not_hurry_the_c
     assert_eq!(alive_tasks(), 0);
 }
 
-/// A child that logs `asked:<id>` when asked to stop, takes `ms` to stop, then logs
-/// `exit:<id>`.
-fn slow_logged(id: &str, log: &Log, ms: u64) -> ChildSpec {
-    let (log, name) = (log.clone(), id.to_string());
-    ChildSpec::task(id, move |ctx| {
-        let (log, name) = (log.clone(), name.clone());
-        async move {
-            ctx.shutdown_requested().await;
-            log.push(format!("asked:{name}"));
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            log.push(format!("exit:{name}"));
-            Ok(())
-        }
-    })
-}
-
 /// `a`, `b`, `c` (slow to stop: 10, 100, 300 ms); `b` is stopped by a command, before or
 /// during the shutdown. `a` must not be asked before `c` has exited.
 async fn a_stopped_b_and_a_shutdown(stop_b_first: bool) -> Vec<String> {
     let log = Log::default();
     let tree = ProcessManager::builder("root")
-        .child(slow_logged("a", &log, 10))
-        .child(slow_logged("b", &log, 100))
-        .child(slow_logged("c", &log, 300))
+        .child(logged_taking("a", &log, 10))
+        .child(logged_taking("b", &log, 100))
+        .child(logged_taking("c", &log, 300))
         .build()
         .unwrap();
     let handle = tree.handle();
@@ -316,7 +300,7 @@ fn position(log: &[String], entry: &str) -> usize {
 async fn a_child_stopped_by_a_command_before_a_reverse_stop_does_not_hurry_the_child_before_it() {
     let log = a_stopped_b_and_a_shutdown(true).await;
     assert!(
-        position(&log, "exit:c") < position(&log, "asked:a"),
+        position(&log, "stopped:c") < position(&log, "stop:a"),
         "{log:?}"
     );
 }
@@ -325,7 +309,7 @@ async fn a_child_stopped_by_a_command_before_a_reverse_stop_does_not_hurry_the_c
 async fn a_child_stopped_by_a_command_during_a_reverse_stop_does_not_hurry_the_child_before_it() {
     let log = a_stopped_b_and_a_shutdown(false).await;
     assert!(
-        position(&log, "exit:c") < position(&log, "asked:a"),
+        position(&log, "stopped:c") < position(&log, "stop:a"),
         "{log:?}"
     );
 }
@@ -347,36 +331,6 @@ impl overseer::Runnable for Last {
     }
 }
 
-/// A group member that fails when `fail` is notified (and stops when asked).
-fn fails_when_told(fail: &Arc<Notify>) -> ChildSpec {
-    let fail = fail.clone();
-    ChildSpec::task("failing", move |ctx| {
-        let fail = fail.clone();
-        async move {
-            tokio::select! {
-                _ = fail.notified() => Err("boom".into()),
-                _ = ctx.shutdown_requested() => Ok(()),
-            }
-        }
-    })
-}
-
-/// A child that logs when asked and when it has ended, after a short cleanup.
-fn logs_its_end(id: &str, log: &Log) -> ChildSpec {
-    let (name, log) = (id.to_string(), log.clone());
-    ChildSpec::task(id, move |ctx| {
-        let (name, log) = (name.clone(), log.clone());
-        async move {
-            log.push(format!("start:{name}"));
-            ctx.shutdown_requested().await;
-            log.push(format!("asked:{name}"));
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            log.push(format!("ended:{name}"));
-            Ok(())
-        }
-    })
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_child_that_stops_last_is_asked_only_once_every_other_child_has_ended_in_either_order() {
     for order in [StopOrder::Reverse, StopOrder::Concurrent] {
@@ -386,59 +340,97 @@ async fn a_child_that_stops_last_is_asked_only_once_every_other_child_has_ended_
             let tree = ProcessManager::builder("root")
                 .stop_order(order)
                 .strategy(strategy)
-                .child(logs_its_end("a", &log))
+                .child(logged("a", &log))
                 .child(ChildSpec::new("last", Last(log.clone())))
-                .child(logs_its_end("b", &log))
+                .child(logged("b", &log))
                 .build()
                 .unwrap();
             let handle = tree.handle();
             let mut events = handle.events();
             let baseline = alive_tasks();
             let run = tokio::spawn(async move { tree.run().await });
-            common::event_of(&mut events, "root/b", |k| matches!(k, EventKind::Running)).await;
+            common::event_of(&mut events, "root/b", common::is_running).await;
             handle.shutdown().unwrap();
             run.await.unwrap().unwrap();
             let entries = log.entries();
-            let asked_last = entries.iter().position(|e| e == "asked:last").unwrap();
-            for other in ["ended:a", "ended:b"] {
-                let ended = entries.iter().position(|e| e == other).unwrap();
-                assert!(ended < asked_last, "{order:?} {strategy:?}: {entries:?}");
+            for other in ["stopped:a", "stopped:b"] {
+                assert!(
+                    position(&entries, other) < position(&entries, "asked:last"),
+                    "{order:?} {strategy:?}: {entries:?}"
+                );
             }
             assert_eq!(alive_tasks(), baseline);
         }
     }
 }
 
+/// A `OneForAll` group of `last` (which stops last), `member` and `failing` (fails when `fail`
+/// is notified), running.
+async fn group_with_last_and(
+    order: StopOrder,
+    member: ChildSpec,
+    log: &Log,
+    fail: &Arc<Notify>,
+) -> (
+    overseer::Handle,
+    overseer::Events,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+) {
+    let tree = ProcessManager::builder("root")
+        .stop_order(order)
+        .strategy(Strategy::OneForAll)
+        .child(ChildSpec::new("last", Last(log.clone())))
+        .child(member)
+        .child(common::failing_on("failing", fail))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/failing", common::is_running).await;
+    (handle, events, run)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_child_that_stops_last_is_stopped_last_in_a_group_restart_too() {
     for order in [StopOrder::Reverse, StopOrder::Concurrent] {
-        let log = Log::default();
-        let fail = Arc::new(Notify::new());
-        let tree = ProcessManager::builder("root")
-            .stop_order(order)
-            .strategy(Strategy::OneForAll)
-            .child(ChildSpec::new("last", Last(log.clone())))
-            .child(logs_its_end("a", &log))
-            .child(fails_when_told(&fail))
-            .build()
-            .unwrap();
-        let handle = tree.handle();
-        let mut events = handle.events();
-        let run = tokio::spawn(async move { tree.run().await });
-        common::event_of(&mut events, "root/failing", |k| {
-            matches!(k, EventKind::Running)
-        })
-        .await;
+        let (log, fail) = (Log::default(), Arc::new(Notify::new()));
+        let (handle, mut events, run) =
+            group_with_last_and(order, logged("a", &log), &log, &fail).await;
         fail.notify_one();
         // The group comes back: `failing` runs a second time.
-        common::event_of(&mut events, "root/failing", |k| {
-            matches!(k, EventKind::Running)
-        })
-        .await;
+        common::event_of(&mut events, "root/failing", common::is_running).await;
         let entries = log.entries();
-        let asked_last = entries.iter().position(|e| e == "asked:last").unwrap();
-        let ended_a = entries.iter().position(|e| e == "ended:a").unwrap();
-        assert!(ended_a < asked_last, "{order:?}: {entries:?}");
+        assert!(
+            position(&entries, "stopped:a") < position(&entries, "asked:last"),
+            "{order:?}: {entries:?}"
+        );
+        handle.shutdown().unwrap();
+        run.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_restart_asks_a_child_that_stops_last_only_after_a_member_stopped_by_a_command_has_ended()
+ {
+    for order in [StopOrder::Reverse, StopOrder::Concurrent] {
+        let (log, fail) = (Log::default(), Arc::new(Notify::new()));
+        let slow = logged_taking("slow", &log, 100).shutdown(overseer::Shutdown::Infinity);
+        let (handle, mut events, run) = group_with_last_and(order, slow, &log, &fail).await;
+        // `slow` is being stopped by a command when `failing` fails.
+        let stop = {
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.stop("root/slow").await })
+        };
+        common::wait_for_state(&handle, "root/slow", ChildState::Stopping).await;
+        fail.notify_one();
+        common::event_of(&mut events, "root/last", common::is_exited).await;
+        stop.await.unwrap().unwrap();
+        let entries = log.entries();
+        assert!(
+            position(&entries, "stopped:slow") < position(&entries, "asked:last"),
+            "{order:?}: {entries:?}"
+        );
         handle.shutdown().unwrap();
         run.await.unwrap().unwrap();
     }
@@ -465,25 +457,12 @@ async fn an_immediate_shutdown_settles_a_child_that_stops_last_and_was_still_wai
     let mut events = handle.events();
     let baseline = alive_tasks();
     let run = tokio::spawn(async move { tree.run().await });
-    common::event_of(&mut events, "root/stubborn", |k| {
-        matches!(k, EventKind::Running)
-    })
-    .await;
+    common::event_of(&mut events, "root/stubborn", common::is_running).await;
     handle.shutdown().unwrap();
     // `stubborn` is asked and ignores it; `last` waits for its round, which never comes.
-    loop {
-        let snapshot = handle.snapshot().await.unwrap();
-        let state = snapshot.find("root/stubborn").map(|s| s.state);
-        if state == Some(overseer::ChildState::Stopping) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    common::wait_for_state(&handle, "root/stubborn", ChildState::Stopping).await;
     handle.shutdown_now().unwrap();
-    common::event_of(&mut events, "root/last", |k| {
-        matches!(k, EventKind::Stopped)
-    })
-    .await;
+    common::event_of(&mut events, "root/last", common::is_stopped).await;
     run.await.unwrap().unwrap();
     assert!(
         log.entries().is_empty(),
@@ -491,65 +470,4 @@ async fn an_immediate_shutdown_settles_a_child_that_stops_last_and_was_still_wai
         log.entries()
     );
     assert_eq!(alive_tasks(), baseline);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_group_restart_asks_a_child_that_stops_last_only_after_a_member_stopped_by_a_command_has_ended()
- {
-    for order in [StopOrder::Reverse, StopOrder::Concurrent] {
-        let log = Log::default();
-        let fail = Arc::new(Notify::new());
-        let slow = {
-            let log = log.clone();
-            ChildSpec::task("slow", move |ctx| {
-                let log = log.clone();
-                async move {
-                    ctx.shutdown_requested().await;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    log.push("ended:slow");
-                    Ok(())
-                }
-            })
-            .shutdown(overseer::Shutdown::Infinity)
-        };
-        let tree = ProcessManager::builder("root")
-            .stop_order(order)
-            .strategy(Strategy::OneForAll)
-            .child(ChildSpec::new("last", Last(log.clone())))
-            .child(slow)
-            .child(fails_when_told(&fail))
-            .build()
-            .unwrap();
-        let handle = tree.handle();
-        let mut events = handle.events();
-        let run = tokio::spawn(async move { tree.run().await });
-        common::event_of(&mut events, "root/failing", |k| {
-            matches!(k, EventKind::Running)
-        })
-        .await;
-        // `slow` is being stopped by a command when `failing` fails.
-        let stop = {
-            let handle = handle.clone();
-            tokio::spawn(async move { handle.stop("root/slow").await })
-        };
-        loop {
-            let snapshot = handle.snapshot().await.unwrap();
-            if snapshot.find("root/slow").map(|s| s.state) == Some(overseer::ChildState::Stopping) {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        fail.notify_one();
-        common::event_of(&mut events, "root/last", |k| {
-            matches!(k, EventKind::Exited { .. })
-        })
-        .await;
-        stop.await.unwrap().unwrap();
-        let entries = log.entries();
-        let ended = entries.iter().position(|e| e == "ended:slow");
-        let asked = entries.iter().position(|e| e == "asked:last").unwrap();
-        assert!(ended.is_some_and(|e| e < asked), "{order:?}: {entries:?}");
-        handle.shutdown().unwrap();
-        run.await.unwrap().unwrap();
-    }
 }

@@ -114,3 +114,55 @@ pub async fn all_of(events: &mut Events, wanted: &[Wanted<'_>]) {
         }
     }
 }
+
+/// A child that fails each time `fail` is notified, and stops cleanly when asked.
+pub fn failing_on(id: &str, fail: &Arc<tokio::sync::Notify>) -> overseer::ChildSpec {
+    let fail = fail.clone();
+    overseer::ChildSpec::task(id, move |ctx| {
+        let fail = fail.clone();
+        async move {
+            tokio::select! {
+                _ = fail.notified() => Err("broke".into()),
+                _ = ctx.shutdown_requested() => Ok(()),
+            }
+        }
+    })
+}
+
+/// A child that logs `start:{id}`, `stop:{id}` when asked to stop and, 10 ms later (long
+/// enough for an overlap with another stop to show), `stopped:{id}`.
+pub fn logged(id: &str, log: &Log) -> overseer::ChildSpec {
+    logged_taking(id, log, 10)
+}
+
+/// [`logged`], taking `ms` to stop.
+pub fn logged_taking(id: &str, log: &Log, ms: u64) -> overseer::ChildSpec {
+    let (id_owned, log) = (id.to_string(), log.clone());
+    overseer::ChildSpec::task(id, move |ctx| {
+        let (id, log) = (id_owned.clone(), log.clone());
+        async move {
+            log.push(format!("start:{id}"));
+            ctx.shutdown_requested().await;
+            log.push(format!("stop:{id}"));
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            log.push(format!("stopped:{id}"));
+            Ok(())
+        }
+    })
+}
+
+/// The state of the node at `path` in `snap`, if there is one.
+pub fn state_of(snap: &overseer::Snapshot, path: &str) -> Option<overseer::ChildState> {
+    snap.find(path).map(|n| n.state)
+}
+
+/// Waits until a snapshot shows the node at `path` in `state` (asking again after each yield).
+pub async fn wait_for_state(handle: &overseer::Handle, path: &str, state: overseer::ChildState) {
+    loop {
+        let snap = handle.snapshot().await.expect("the tree runs");
+        if state_of(&snap, path) == Some(state) {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
