@@ -277,12 +277,12 @@ async fn a_stopped_b_and_a_shutdown(stop_b_first: bool) -> Vec<String> {
     };
     let stopping = if stop_b_first {
         let stopping = tokio::spawn(stop_b);
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        common::wait_for_state(&handle, "root/b", ChildState::Stopping).await;
         handle.shutdown().unwrap();
         stopping
     } else {
         handle.shutdown().unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        common::wait_for_state(&handle, "root/c", ChildState::Stopping).await;
         tokio::spawn(stop_b)
     };
     run.await.unwrap().unwrap();
