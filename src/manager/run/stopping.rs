@@ -43,19 +43,18 @@ impl Run {
             };
             // Already stopping: keep the stricter terms.
             stop.then = stop.then.then(then, commanded);
-            if brutal && !stop.brutal {
-                stop.brutal = true;
+            let escalate = brutal && !stop.brutal;
+            stop.brutal |= brutal;
+            let tighter = deadline.filter(|&d| stop.deadline.is_none_or(|old| d < old));
+            if tighter.is_some() {
+                stop.deadline = tighter;
+            }
+            if escalate {
                 self.abort(key);
             }
-            let Some(stop) = self.slots.stop_mut(key) else {
-                return;
-            };
-            if let Some(d) = deadline
-                && stop.deadline.is_none_or(|old| d < old)
-            {
-                stop.deadline = Some(d);
+            if let Some(at) = tighter {
                 self.push_timer(Timer {
-                    at: d,
+                    at,
                     seq: seq_no,
                     key,
                     generation,
@@ -119,7 +118,7 @@ impl Run {
     }
 
     /// Aborts `key`'s running task.
-    fn abort(&self, key: u32) {
+    pub(super) fn abort(&self, key: u32) {
         if let Some(running) = self.slots.get(key).and_then(|s| s.running()) {
             running.join.abort();
         }

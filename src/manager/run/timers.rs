@@ -69,9 +69,7 @@ impl Run {
                         && !stop.timed_out
                     {
                         stop.timed_out = true;
-                        if let Some(running) = self.slots.get(timer.key).and_then(|s| s.running()) {
-                            running.join.abort();
-                        }
+                        self.abort(timer.key);
                     }
                 }
             }
