@@ -120,6 +120,41 @@ async fn a_follower_receives_lines_while_the_process_runs() {
 }
 
 #[tokio::test]
+async fn after_heavy_output_the_last_line_arrives_while_the_process_is_still_running() {
+    // Heavy output makes the capture read the pipe in naps; the line after it must still
+    // come at once, not wait for the end of the stream.
+    let s = Scratch::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = OutputConfig::new()
+        .on_line(move |line| {
+            if line.text() == "last" {
+                let _ = tx.send(());
+            }
+        })
+        .build()
+        .unwrap();
+    let script = format!(
+        "echo $$ > {}; seq 1 300000; echo last; exec sleep 30",
+        s.path("pid")
+    );
+    let tree = ProcessManager::builder("root")
+        .child(Command::shell(script).capture(sink).into_spec("p"))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    let pid = s.pid("pid").await;
+    tokio::time::timeout(PATIENCE, rx.recv())
+        .await
+        .expect("the last line within the patience")
+        .expect("the callback is alive");
+    assert!(is_alive(pid), "the line must arrive while the process runs");
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
 async fn the_per_line_callback_sees_every_line_of_both_streams_in_order() {
     let s = Scratch::new();
     let seen: Arc<Mutex<Vec<Line>>> = Arc::default();
