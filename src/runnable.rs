@@ -130,6 +130,16 @@ where
     Task { f }
 }
 
+impl<F> Task<F> {
+    /// Calls the closure: one run's future.
+    pub(crate) fn call<Fut>(&self, ctx: Context) -> Fut
+    where
+        F: Fn(Context) -> Fut,
+    {
+        (self.f)(ctx)
+    }
+}
+
 // Written out rather than through `#[async_trait]`: boxing the closure's future directly keeps
 // `self` and the already-moved `ctx` out of the box, 48 bytes less per running child.
 impl<F, Fut> Runnable for Task<F>

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::context::Context;
 use crate::error::{RunResult, SpecError};
+use crate::manager::child_task::DirectRun;
 use crate::runnable::{ChildKind, Runnable, task};
 
 /// When a child is restarted after its run ends (OTP's restart types).
@@ -89,6 +90,9 @@ pub struct ChildSpec {
 #[derive(Clone)]
 pub(crate) struct SpecBody {
     pub(crate) runnable: Arc<dyn Runnable>,
+    /// The same runnable, for a closure child ([`ChildSpec::task`]): its runs are spawned
+    /// with their futures in their tasks, not boxed (see [`DirectRun`]).
+    pub(crate) direct: Option<Arc<dyn DirectRun>>,
     pub(crate) restart: Restart,
     pub(crate) shutdown: Option<Shutdown>,
     pub(crate) significant: bool,
@@ -128,10 +132,19 @@ impl ChildSpec {
 
     /// A spec for a runnable that is already shared.
     pub fn from_arc(id: impl Into<Arc<str>>, runnable: Arc<dyn Runnable>) -> Self {
+        Self::with_runnable(id.into(), runnable, None)
+    }
+
+    fn with_runnable(
+        id: Arc<str>,
+        runnable: Arc<dyn Runnable>,
+        direct: Option<Arc<dyn DirectRun>>,
+    ) -> Self {
         ChildSpec {
-            id: id.into(),
+            id,
             body: Arc::new(SpecBody {
                 runnable,
+                direct,
                 restart: Restart::default(),
                 shutdown: None,
                 significant: false,
@@ -141,12 +154,18 @@ impl ChildSpec {
     }
 
     /// A spec for a closure `|ctx| async move { .. }`; each run calls it again.
+    ///
+    /// Each run's future is kept in its Tokio task, with no allocation of its own: a closure
+    /// child made this way costs one allocation (about 128 bytes for a small future) less per
+    /// run than the same closure passed as `ChildSpec::new(id, task(f))`, whose runs go
+    /// through [`Runnable::run`] and its boxed future. They behave the same.
     pub fn task<F, Fut>(id: impl Into<Arc<str>>, f: F) -> Self
     where
         F: Fn(Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = RunResult> + Send + 'static,
     {
-        Self::new(id, task(f))
+        let task = Arc::new(task(f));
+        Self::with_runnable(id.into(), task.clone(), Some(task))
     }
 
     fn body_mut(&mut self) -> &mut SpecBody {

@@ -4,34 +4,86 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context as TaskContext, Poll, ready};
 
 use futures_util::FutureExt;
 use futures_util::future::CatchUnwind;
 use pin_project_lite::pin_project;
 use tokio::task::AbortHandle;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::shared::{ChildMsg, ChildShared, RawExit, TaskEnv};
+use crate::context::Context;
 use crate::error::RunResult;
 use crate::path::JoinedPath;
+use crate::runnable::Task;
 
-/// Spawns one run of `child` on the current runtime, tracked by its manager's `tracker`. The
-/// task holds `env` so that the managers above it wait for it (see [`TaskEnv`]).
+/// Spawns one run of `child` on the current runtime. The task holds `env`, the environment its
+/// manager gives every child's task, so that its manager and the managers above it wait for
+/// it (see [`TaskEnv`]).
+///
+/// A closure child ([`ChildSpec::task`](crate::ChildSpec::task)) is started through its
+/// [`DirectRun`]: its future lives in the task itself. Any other runnable is run through
+/// [`Runnable::run`](crate::Runnable::run), whose future is boxed.
 ///
 /// The run's exit is reported exactly once: by the run returning, by a panic, or, when the
 /// task is aborted or dropped (even before its first poll), by the guard's destructor.
-pub(crate) fn spawn(
-    child: Arc<ChildShared>,
-    ctx: crate::context::Context,
-    env: Option<Arc<TaskEnv>>,
-    tracker: &TaskTracker,
-) -> AbortHandle {
-    let generation = ctx.generation;
+pub(crate) fn spawn(child: Arc<ChildShared>, ctx: Context, env: Arc<TaskEnv>) -> AbortHandle {
+    if let Some(direct) = child.spec.direct.clone() {
+        return direct.spawn(child, ctx, env);
+    }
     // The task owns the runnable: `run`'s future borrows it.
     let runnable = child.spec.runnable.clone();
-    let run = async move { runnable.run(ctx).await };
+    let generation = ctx.generation;
+    spawn_run(
+        child,
+        generation,
+        async move { runnable.run(ctx).await },
+        env,
+    )
+}
+
+/// A runnable whose runs can be spawned without boxing their futures: a closure child, whose
+/// future type is known where its spec is made. Its [`spawn`](Self::spawn) does what
+/// [`spawn`](self::spawn) does, with the run's future in the task: a closure's future costs no
+/// allocation of its own, and its room comes out of the task's, which Tokio rounds up to a
+/// multiple of 128 bytes anyway.
+pub(crate) trait DirectRun: Send + Sync + 'static {
+    fn spawn(
+        self: Arc<Self>,
+        child: Arc<ChildShared>,
+        ctx: Context,
+        env: Arc<TaskEnv>,
+    ) -> AbortHandle;
+}
+
+impl<F, Fut> DirectRun for Task<F>
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = RunResult> + Send + 'static,
+{
+    fn spawn(
+        self: Arc<Self>,
+        child: Arc<ChildShared>,
+        ctx: Context,
+        env: Arc<TaskEnv>,
+    ) -> AbortHandle {
+        let generation = ctx.generation;
+        // The closure is called by the task, as `Runnable::run` would be: under the task's
+        // span and its panic catcher, never on the manager's loop.
+        let run = StartThenRun::Start {
+            start: move |ctx| self.call(ctx),
+            ctx,
+        };
+        spawn_run(child, generation, run, env)
+    }
+}
+
+/// Spawns `run`, run `generation` of `child`, in a task that reports how it ends.
+fn spawn_run<F>(child: Arc<ChildShared>, generation: u64, run: F, env: Arc<TaskEnv>) -> AbortHandle
+where
+    F: Future<Output = RunResult> + Send + 'static,
+{
     let span = tracing::info_span!(
         "child",
         path = %JoinedPath(child.run.path.as_str(), &child.id)
@@ -39,9 +91,8 @@ pub(crate) fn spawn(
     // Made here and moved into the task, not made by the task: a task aborted before its
     // first poll drops its future unpolled, and the guard must be in it to report the exit.
     let guard = ExitGuard {
-        child,
+        child: Some(child),
         generation,
-        reported: false,
     };
     let task = ChildRun {
         run: AssertUnwindSafe(run).catch_unwind(),
@@ -53,11 +104,52 @@ pub(crate) fn spawn(
     // subscriber wants is left out of the task: it would only make every child's task
     // bigger.
     let join = if span.is_disabled() {
-        tokio::spawn(tracker.track_future(task))
+        tokio::spawn(task)
     } else {
-        tokio::spawn(tracker.track_future(task.instrument(span)))
+        tokio::spawn(task.instrument(span))
     };
     join.abort_handle()
+}
+
+pin_project! {
+    /// A run that begins by calling `start` with its context, on its first poll, and then
+    /// runs the future that returns in place.
+    ///
+    /// Unlike `futures_util`'s `Flatten`, the future is kept once it has completed: it is
+    /// dropped with the task, after the exit has been reported, as a boxed run's is.
+    #[project = StartThenRunProj]
+    #[project_replace = StartThenRunReplace]
+    enum StartThenRun<S, Fut> {
+        Start { start: S, ctx: Context },
+        Running { #[pin] fut: Fut },
+        // Only while `start` is being called: if it panics, the run is over and never polled
+        // again.
+        Starting,
+    }
+}
+
+impl<S, Fut> Future for StartThenRun<S, Fut>
+where
+    S: FnOnce(Context) -> Fut,
+    Fut: Future,
+{
+    type Output = Fut::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Fut::Output> {
+        loop {
+            match self.as_mut().project() {
+                StartThenRunProj::Running { fut } => return fut.poll(cx),
+                StartThenRunProj::Start { .. } => {
+                    if let StartThenRunReplace::Start { start, ctx } =
+                        self.as_mut().project_replace(StartThenRun::Starting)
+                    {
+                        self.set(StartThenRun::Running { fut: start(ctx) });
+                    }
+                }
+                StartThenRunProj::Starting => return Poll::Pending,
+            }
+        }
+    }
 }
 
 pin_project! {
@@ -67,15 +159,16 @@ pin_project! {
         #[pin]
         run: CatchUnwind<AssertUnwindSafe<F>>,
         guard: ExitGuard,
-        // Dropped with the task, after the exit is reported.
-        _env: Option<Arc<TaskEnv>>,
+        // Dropped with the task, after the exit is reported: the manager's tracker and those
+        // above it wait for it (see `TaskEnv`).
+        _env: Arc<TaskEnv>,
     }
 }
 
 impl<F: Future<Output = RunResult>> Future for ChildRun<F> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
         let this = self.project();
         let exit = match ready!(this.run.poll(cx)) {
             Ok(Ok(())) => RawExit::Completed,
@@ -87,19 +180,22 @@ impl<F: Future<Output = RunResult>> Future for ChildRun<F> {
     }
 }
 
+/// Reports the run's exit, once. `None` once it has: 16 bytes in every child's task, where a
+/// separate flag would take 8 more.
 struct ExitGuard {
-    child: Arc<ChildShared>,
+    child: Option<Arc<ChildShared>>,
     generation: u64,
-    reported: bool,
 }
 
 impl ExitGuard {
     fn report(&mut self, exit: RawExit) {
-        self.reported = true;
+        let Some(child) = self.child.take() else {
+            return;
+        };
         // Before the exit is sent: the next child of a stop sequence hears of it first.
-        self.child.stop.pass_on(self.generation);
-        let _ = self.child.run.tx.send(ChildMsg::Exited {
-            key: self.child.key,
+        child.stop.pass_on(self.generation);
+        let _ = child.run.tx.send(ChildMsg::Exited {
+            key: child.key,
             generation: self.generation,
             exit,
         });
@@ -108,9 +204,7 @@ impl ExitGuard {
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
-        if !self.reported {
-            self.report(RawExit::Aborted);
-        }
+        self.report(RawExit::Aborted);
     }
 }
 

@@ -177,7 +177,11 @@ pub(crate) struct Run {
     rx: mpsc::UnboundedReceiver<ChildMsg>,
     token: CancellationToken,
     tracker: TaskTracker,
+    /// This manager's link, from its parent (`None` at the root).
     env: Option<Arc<TaskEnv>>,
+    /// What every child's task holds: a token of `tracker` and `env`. Dropped when the run
+    /// is over, before it waits for the tracker to empty.
+    tasks_env: Option<Arc<TaskEnv>>,
     parent: Option<Context>,
     window: RestartWindow,
     timers: BinaryHeap<Reverse<Timer>>,
@@ -234,6 +238,8 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         buses: buses.into_boxed_slice(),
         tree,
     });
+    let tracker = TaskTracker::new();
+    let tasks_env = TaskEnv::new(env.clone(), tracker.token());
     let mut run = Run {
         mgr: mgr.clone(),
         shared,
@@ -241,8 +247,9 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         slots: Slots::with_capacity(inner.specs.len()),
         rx,
         token,
-        tracker: TaskTracker::new(),
+        tracker,
         env,
+        tasks_env: Some(tasks_env),
         parent,
         window: RestartWindow::default(),
         timers: BinaryHeap::new(),
@@ -261,6 +268,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
     let result = run.main(commands.receiver()).await;
     // Refuses what is still queued (also done by the guard if this task is aborted).
     drop(commands);
+    run.tasks_env = None;
     run.tracker.close();
     run.tracker.wait().await;
     match &result {

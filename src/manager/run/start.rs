@@ -84,6 +84,10 @@ impl Run {
     }
 
     pub(super) fn spawn(&mut self, key: u32, now: Instant) {
+        // Only gone once the run is over.
+        let Some(tasks_env) = self.tasks_env.clone() else {
+            return;
+        };
         let is_manager;
         let (child, ctx) = {
             let Some(slot) = self.slots.get_mut(key) else {
@@ -107,7 +111,7 @@ impl Run {
         };
         self.shared.emit(|| child.path(), || EventKind::Starting);
         // The task takes this reference: one atomic increment less per start.
-        let join = child_task::spawn(child, ctx, self.env.clone(), &self.tracker);
+        let join = child_task::spawn(child, ctx, tasks_env);
         let since = self.slots.stamp(now);
         self.set_state(
             key,
