@@ -211,7 +211,7 @@ impl Run {
                 attempt,
             } => {
                 let slot = self.slots.get_mut(key).expect("slot checked above");
-                slot.attempt = attempt;
+                slot.set_attempt(attempt);
                 slot.restarts = slot.restarts.saturating_add(1);
                 let restarts = slot.restarts;
                 tracing::info!(path = %path, ?delay, restarts, "restarting child");
@@ -333,7 +333,7 @@ impl Run {
             failed: !status.is_success(),
             significant: slot.child.spec.significant,
             uptime,
-            attempt: slot.attempt,
+            attempt: slot.attempt(),
             other_significant_alive: self.counts.significant_live > 0,
         };
         let now = self.now();
