@@ -10,6 +10,7 @@ mod deadline;
 mod error;
 mod event;
 mod handle;
+mod id;
 mod manager;
 mod path;
 #[cfg(all(feature = "process", unix))]

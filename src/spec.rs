@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::context::Context;
 use crate::error::{RunResult, SpecError};
+use crate::id::ChildId;
 use crate::manager::child_task::DirectRun;
 use crate::runnable::{ChildKind, Runnable, task};
 
@@ -63,7 +64,9 @@ pub(crate) struct Dependency {
 /// Everything a manager needs to run one child: its id, the [`Runnable`], and the policies.
 ///
 /// Cloning is cheap (the runnable is shared), which makes it easy to add many children that
-/// differ only by id ([`with_id`](Self::with_id)).
+/// differ only by id ([`with_id`](Self::with_id)). An id of at most 8 bytes is kept inline, in
+/// the spec and in its manager, with no allocation of its own; a longer one is one `Arc<str>`,
+/// shared by both.
 ///
 /// ```
 /// use std::time::Duration;
@@ -80,7 +83,7 @@ pub(crate) struct Dependency {
 /// ```
 #[derive(Clone)]
 pub struct ChildSpec {
-    pub(crate) id: Arc<str>,
+    pub(crate) id: ChildId,
     /// Everything but the id: shared by the specs made with [`with_id`](Self::with_id), so a
     /// pool of identical children costs one body, not one per child. Changed copy-on-write.
     pub(crate) body: Arc<SpecBody>,
@@ -132,11 +135,11 @@ impl ChildSpec {
 
     /// A spec for a runnable that is already shared.
     pub fn from_arc(id: impl Into<Arc<str>>, runnable: Arc<dyn Runnable>) -> Self {
-        Self::with_runnable(id.into(), runnable, None)
+        Self::with_runnable(ChildId::from_arc(id.into()), runnable, None)
     }
 
     fn with_runnable(
-        id: Arc<str>,
+        id: ChildId,
         runnable: Arc<dyn Runnable>,
         direct: Option<Arc<dyn DirectRun>>,
     ) -> Self {
@@ -165,7 +168,7 @@ impl ChildSpec {
         Fut: Future<Output = RunResult> + Send + 'static,
     {
         let task = Arc::new(task(f));
-        Self::with_runnable(id.into(), task.clone(), Some(task))
+        Self::with_runnable(ChildId::from_arc(id.into()), task.clone(), Some(task))
     }
 
     fn body_mut(&mut self) -> &mut SpecBody {
@@ -208,15 +211,16 @@ impl ChildSpec {
     /// The same spec under another id; shares everything else with this one (no copy).
     pub fn with_id(&self, id: impl Into<Arc<str>>) -> Self {
         ChildSpec {
-            id: id.into(),
+            id: ChildId::from_arc(id.into()),
             body: self.body.clone(),
         }
     }
 
     /// `n` copies of this spec for a pool of identical workers, named `{id}-0` to
     /// `{id}-{n-1}`. Like [`with_id`](Self::with_id), the copies share everything but their
-    /// ids; each id is written into one reused buffer without the formatting machinery and
-    /// costs one allocation: about half of what `with_id(format!(..))` costs.
+    /// ids. Each id is written into one reused buffer without the formatting machinery; one of
+    /// at most 8 bytes (`worker-7`, `c-12345`) is then kept inline and costs no allocation, a
+    /// longer one costs one: about half of what `with_id(format!(..))` costs.
     ///
     /// ```
     /// use overseer::{ChildSpec, ProcessManager};
@@ -244,7 +248,7 @@ impl ChildSpec {
             id.truncate(prefix);
             id.push_str(digits.format(i));
             ChildSpec {
-                id: Arc::from(id.as_str()),
+                id: ChildId::new(&id),
                 body: body.clone(),
             }
         })

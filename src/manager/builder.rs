@@ -138,7 +138,7 @@ impl ProcessManagerBuilder {
                     on: dep.on.to_string(),
                 });
             }
-            if !seen.insert(&spec.id) {
+            if !seen.insert(spec.id.as_str()) {
                 return Err(SpecError::DuplicateId {
                     parent: self.name.to_string(),
                     id: spec.id.to_string(),

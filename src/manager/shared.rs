@@ -11,6 +11,7 @@ use crate::control::Inbox;
 use crate::error::BoxError;
 use crate::event::{Event, EventBus, EventKind};
 use crate::handle::Handle;
+use crate::id::ChildId;
 use crate::path::ChildPath;
 use crate::spec::SpecBody;
 
@@ -49,7 +50,7 @@ impl RunShared {
 
 /// One child slot's identity, shared with the contexts of its runs. Lives as long as the slot.
 pub(crate) struct ChildShared {
-    pub(crate) id: Arc<str>,
+    pub(crate) id: ChildId,
     pub(crate) spec: Arc<SpecBody>,
     pub(crate) key: u32,
     pub(crate) run: Arc<RunShared>,

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::mailbox::Reply;
 use super::shared::{ChildShared, TaskEnv};
 use crate::error::ExitStatus;
+use crate::id::ChildId;
 use crate::snapshot::ChildState;
 use crate::spec::Restart;
 
@@ -252,7 +253,7 @@ pub(crate) struct Slots {
     order: Option<Vec<(u32, u64)>>,
     stale: usize,
     /// Keys by id, built on the first lookup: a tree nobody addresses by id never pays for it.
-    by_id: OnceCell<foldhash::HashMap<Arc<str>, u32>>,
+    by_id: OnceCell<foldhash::HashMap<ChildId, u32>>,
     next_seq: u64,
     /// Pending slots as `(seq, key)`, for starting them in declared order. Cleaned lazily by
     /// [`pending`](Self::pending): an entry whose slot left the pending state stays until
