@@ -55,3 +55,29 @@ async fn the_manager_survives_a_panic_and_restarts_the_child() {
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_closure_that_panics_before_it_returns_its_future_is_a_panicked_child() {
+    // The closure itself is called in the child's task, as its future is polled there: both
+    // through `ChildSpec::task` (whose future lives in the task) and through the boxed path.
+    let early = |_ctx: overseer::Context| -> std::future::Ready<overseer::RunResult> {
+        panic!("before the future")
+    };
+    for spec in [
+        ChildSpec::task("early", early),
+        ChildSpec::new("early", overseer::task(early)),
+    ] {
+        let tree = ProcessManager::builder("root")
+            .child(spec.restart(Restart::Temporary))
+            .build()
+            .unwrap();
+        let baseline = alive_tasks();
+        let err = tree.run().await.unwrap_err();
+        assert_eq!(err.path(), &"root/early");
+        assert!(
+            matches!(err.cause(), Cause::Panic(m) if &**m == "before the future"),
+            "{err}"
+        );
+        assert_eq!(alive_tasks(), baseline);
+    }
+}
