@@ -44,8 +44,8 @@ pub(crate) fn spawn(child: Arc<ChildShared>, ctx: Context, env: Arc<TaskEnv>) ->
 }
 
 /// A runnable whose runs can be spawned without boxing their futures: a closure child, whose
-/// future type is known where its spec is made. Its [`spawn`](Self::spawn) does what
-/// [`spawn`](self::spawn) does, with the run's future in the task: a closure's future costs no
+/// future type is known where its spec is made. Its [`spawn`](Self::spawn) does what this
+/// module's [`spawn()`] does, with the run's future in the task: a closure's future costs no
 /// allocation of its own, and its room comes out of the task's, which Tokio rounds up to a
 /// multiple of 128 bytes anyway.
 pub(crate) trait DirectRun: Send + Sync + 'static {
