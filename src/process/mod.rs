@@ -36,7 +36,6 @@ mod group;
 pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pdeathsig;
-mod pipe;
 mod prestart;
 mod signal;
 mod stats;
