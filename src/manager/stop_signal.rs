@@ -73,13 +73,22 @@ impl StopSignal {
     }
 
     /// A token cancelled when run `generation` is asked to stop (the same token for every
-    /// call in one run).
+    /// call in one run). A context of an older run (moved out of it and kept) gets a token
+    /// of its own, never kept here: it must not displace the token of a newer run, which
+    /// that run's request must still cancel.
     pub(crate) fn token(&self, generation: u64) -> CancellationToken {
         let mut links = lock(&self.links);
-        if let Some((g, token)) = links.token.as_ref()
-            && *g == generation
-        {
-            return token.clone();
+        if let Some((g, token)) = links.token.as_ref() {
+            if *g == generation {
+                return token.clone();
+            }
+            if *g > generation {
+                let token = CancellationToken::new();
+                if self.is_requested(generation) {
+                    token.cancel();
+                }
+                return token;
+            }
         }
         let token = CancellationToken::new();
         // Checked under the lock: a request either sees this token or came before the check.
@@ -187,6 +196,17 @@ mod tests {
         s.request(1);
         assert!(token.is_cancelled());
         assert!(s.token(1).is_cancelled());
+    }
+
+    #[test]
+    fn a_token_asked_for_by_an_older_run_does_not_displace_the_current_runs_token() {
+        let s = StopSignal::default();
+        let current = s.token(2);
+        let stale = s.token(1);
+        assert!(!stale.is_cancelled());
+        s.request(2);
+        assert!(current.is_cancelled(), "the current run's token is still cancelled");
+        assert!(s.token(2).is_cancelled());
     }
 
     struct Run(Arc<StopSignal>, u64);
