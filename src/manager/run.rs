@@ -292,8 +292,18 @@ impl Run {
             self.begin_shutdown(Reason::Requested, false);
         } else {
             let mgr = self.mgr.clone();
+            // The children declared before the first one with dependencies start as they are
+            // inserted: the same order as one pass of `start_pending` over them, but the first
+            // child runs as soon as it is inserted, not once all are, and each child's record
+            // is still in cache when its task is spawned. The rest wait for `start_pending`.
+            let now = self.now();
+            let mut in_order = true;
             for spec in &mgr.inner.specs {
-                self.insert(spec);
+                let key = self.insert(spec);
+                in_order &= spec.body.deps.is_empty();
+                if in_order {
+                    self.spawn(key, now);
+                }
             }
             self.start_pending();
         }

@@ -487,6 +487,21 @@ impl Slots {
         Some((old, stop))
     }
 
+    /// Moves a pending slot to `Running`, in place: the cheap path of every start (no old
+    /// state to hand back). A slot that is not pending is left as it is and `running` is
+    /// handed back.
+    pub(crate) fn start_running(&mut self, key: u32, running: Running) -> Result<(), Running> {
+        let Some(slot) = self.slab.get_mut(key as usize) else {
+            return Err(running);
+        };
+        if !matches!(slot.state, SlotState::Pending) {
+            return Err(running);
+        }
+        slot.state = SlotState::Running(running);
+        self.leave_pending();
+        Ok(())
+    }
+
     /// Pending keys in declared order.
     pub(crate) fn pending(&mut self) -> Vec<u32> {
         if !self.pending_sorted {

@@ -112,16 +112,18 @@ impl Run {
         self.shared.emit(|| child.path(), || EventKind::Starting);
         // The task takes this reference: one atomic increment less per start.
         let join = child_task::spawn(child, ctx, tasks_env);
-        let since = self.slots.stamp(now);
-        self.set_state(
-            key,
-            SlotState::Running(Running {
-                join,
-                since,
-                ready: false,
-                stop: None,
-            }),
-        );
+        let running = Running {
+            join,
+            since: self.slots.stamp(now),
+            ready: false,
+            stop: None,
+        };
+        // Pending → Running: still live, not ready yet; only `running` changes. Only pending
+        // slots are spawned; should one not be, its run is not left behind untracked.
+        match self.slots.start_running(key, running) {
+            Ok(()) => self.counts.running += 1,
+            Err(running) => running.join.abort(),
+        }
         if let Some(slot) = self.slots.get(key) {
             self.shared
                 .emit(|| slot.child.path(), || EventKind::Running);
