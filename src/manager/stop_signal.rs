@@ -205,7 +205,10 @@ mod tests {
         let stale = s.token(1);
         assert!(!stale.is_cancelled());
         s.request(2);
-        assert!(current.is_cancelled(), "the current run's token is still cancelled");
+        assert!(
+            current.is_cancelled(),
+            "the current run's token is still cancelled"
+        );
         assert!(s.token(2).is_cancelled());
     }
 
