@@ -287,6 +287,9 @@ impl Default for Slots {
     }
 }
 
+/// Entries of room the pending list keeps once it is empty.
+const KEPT_PENDING_ROOM: usize = 64;
+
 impl Slots {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Slots {
@@ -525,8 +528,11 @@ impl Slots {
     fn leave_pending(&mut self) {
         self.pending_count -= 1;
         if self.pending_count == 0 {
-            // Only stale entries left: drop them with their room.
-            self.pending = Vec::new();
+            // Only stale entries left: drop them, and the room of a large start, but keep a
+            // little: a manager that starts each child as it inserts it (see `Run::main`)
+            // empties the list once per child, and must not allocate it again each time.
+            self.pending.clear();
+            self.pending.shrink_to(KEPT_PENDING_ROOM);
             self.pending_sorted = true;
         }
     }
