@@ -7,23 +7,28 @@ use std::time::Duration;
 use common::alive_tasks;
 use overseer::{Cause, ChildSpec, ExitStatus, ProcessManager, Restart};
 
-#[tokio::test]
-async fn a_panicking_child_is_a_failed_child_with_its_panic_message() {
+/// Runs a tree of `spec` alone, as a temporary child, and checks that the run fails with a
+/// panic of `message` at `root/{id}`, leaving no task behind.
+async fn assert_fails_with_panic(spec: ChildSpec, message: &str) {
+    let path = format!("root/{}", spec.id());
     let tree = ProcessManager::builder("root")
-        .child(
-            ChildSpec::task("boom", |_ctx| async { panic!("kaboom {}", 42) })
-                .restart(Restart::Temporary),
-        )
+        .child(spec.restart(Restart::Temporary))
         .build()
         .unwrap();
     let baseline = alive_tasks();
     let err = tree.run().await.unwrap_err();
-    assert_eq!(err.path(), &"root/boom");
+    assert_eq!(err.path(), &path.as_str());
     assert!(
-        matches!(err.cause(), Cause::Panic(m) if &**m == "kaboom 42"),
+        matches!(err.cause(), Cause::Panic(m) if &**m == message),
         "{err}"
     );
     assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn a_panicking_child_is_a_failed_child_with_its_panic_message() {
+    let spec = ChildSpec::task("boom", |_ctx| async { panic!("kaboom {}", 42) });
+    assert_fails_with_panic(spec, "kaboom 42").await;
 }
 
 #[tokio::test]
@@ -67,17 +72,6 @@ async fn a_closure_that_panics_before_it_returns_its_future_is_a_panicked_child(
         ChildSpec::task("early", early),
         ChildSpec::new("early", overseer::task(early)),
     ] {
-        let tree = ProcessManager::builder("root")
-            .child(spec.restart(Restart::Temporary))
-            .build()
-            .unwrap();
-        let baseline = alive_tasks();
-        let err = tree.run().await.unwrap_err();
-        assert_eq!(err.path(), &"root/early");
-        assert!(
-            matches!(err.cause(), Cause::Panic(m) if &**m == "before the future"),
-            "{err}"
-        );
-        assert_eq!(alive_tasks(), baseline);
+        assert_fails_with_panic(spec, "before the future").await;
     }
 }
