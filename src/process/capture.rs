@@ -17,7 +17,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::Instant;
 
+use super::nap::NapTimer;
 use super::output::{OutputSink, Stream};
+use super::pipe::PacedPipe;
 
 /// After the group is gone, the drain ends when no byte came for this long.
 const DRAIN_IDLE: Duration = Duration::from_millis(100);
@@ -26,8 +28,8 @@ const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// Once the drain gives up, how long the pumps get to deliver what they hold (a last line
 /// without its `\n`): they see the end of their streams at once, so this is only a bound.
 const DRAIN_FINISH: Duration = Duration::from_millis(100);
-/// The capacity asked for each captured pipe (Linux `F_SETPIPE_SZ`): fewer wake-ups under
-/// heavy output, and more room before a child would block.
+/// The capacity asked for each captured pipe (Linux `F_SETPIPE_SZ`): room for the batches of
+/// a [`PacedPipe`] under heavy output, and more room before a child would block.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const PIPE_SIZE: usize = 1024 * 1024;
 
@@ -55,10 +57,14 @@ impl Capture {
     /// `sink`. Nothing is read until the capture is polled.
     pub(crate) fn start(child: &mut tokio::process::Child, sink: Option<&Arc<OutputSink>>) -> Self {
         let progress = Arc::new(Progress::default());
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        // As early as possible: the child may already be writing.
-        stdout.iter().for_each(PipeFd::enlarge);
-        stderr.iter().for_each(PipeFd::enlarge);
+        let stdout = child
+            .stdout
+            .take()
+            .and_then(|pipe| paced(pipe.into_owned_fd()));
+        let stderr = child
+            .stderr
+            .take()
+            .and_then(|pipe| paced(pipe.into_owned_fd()));
         let pumps = match (sink, stdout.is_some() || stderr.is_some()) {
             (Some(sink), true) => {
                 let (sink, counter) = (Arc::clone(sink), Arc::clone(&progress));
@@ -136,19 +142,42 @@ where
     }
 }
 
-/// A pipe whose capacity can be raised; does nothing where that is not supported.
-trait PipeFd {
-    /// Asks for a larger pipe buffer; failure (a lowered `pipe-max-size`, the per-user pipe
-    /// quota) keeps the default size and is only logged.
-    fn enlarge(&self);
+/// Makes the read end of a captured pipe a [`PacedPipe`], first asking for a larger pipe
+/// buffer (as early as possible: the child may already be writing). A larger buffer is
+/// refused by a lowered `pipe-max-size` or a full per-user pipe quota: the pipe keeps its
+/// size and is read without naps. `None`, logged, in the unlikely case that the pipe cannot
+/// be taken off Tokio's reactor: the stream is then closed, as if not captured.
+fn paced(fd: io::Result<std::os::fd::OwnedFd>) -> Option<PacedPipe> {
+    let made = fd.and_then(|fd| {
+        let capacity = enlarge(&fd);
+        PacedPipe::new(fd, capacity, NapTimer::precise())
+    });
+    match made {
+        Ok(pipe) => Some(pipe),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a captured pipe; its output is lost");
+            None
+        }
+    }
 }
 
-impl<T: std::os::fd::AsFd> PipeFd for T {
-    fn enlarge(&self) {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Err(error) = rustix::pipe::fcntl_setpipe_size(self, PIPE_SIZE) {
-            tracing::debug!(%error, "cannot enlarge the output pipe; keeping its size");
+/// Raises the pipe's capacity to [`PIPE_SIZE`] where the system allows it; returns the
+/// capacity (0 where it cannot be known).
+fn enlarge(fd: &std::os::fd::OwnedFd) -> usize {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        match rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE) {
+            Ok(size) => size,
+            Err(error) => {
+                tracing::debug!(%error, "cannot enlarge the output pipe; keeping its size");
+                rustix::pipe::fcntl_getpipe_size(fd).unwrap_or(0)
+            }
         }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = fd;
+        0
     }
 }
 

@@ -33,9 +33,11 @@ mod envfile;
 mod error;
 mod exit;
 mod group;
+mod nap;
 pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pdeathsig;
+mod pipe;
 mod prestart;
 mod signal;
 mod stats;
