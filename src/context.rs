@@ -100,12 +100,12 @@ impl Context {
         let msg = {
             let cancelled = self.shutdown_requested();
             tokio::pin!(cancelled);
-            let inbox = &self.child.inbox;
+            let stop = &self.child.stop;
             poll_fn(|cx| {
                 if cancelled.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Control::Shutdown);
                 }
-                inbox.poll_recv(cx)
+                stop.with_inbox(|inbox| inbox.poll_recv(cx))
             })
             .await
         };

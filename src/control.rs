@@ -51,42 +51,34 @@ impl fmt::Debug for CustomMessage {
 /// [`ControlError::InboxFull`](crate::ControlError::InboxFull).
 pub const INBOX_CAPACITY: usize = 64;
 
-/// A child's inbox. Allocated on the first message or the first read, so children that never
-/// use control messages cost one pointer.
+/// A child's inbox: the messages not yet read and the waker of a run waiting for one. Kept
+/// with the child's stop signal (see `StopSignal::with_inbox`), made on the first message or
+/// the first read, so children that never use control messages cost nothing for it.
 #[derive(Default)]
-pub(crate) struct Inbox {
-    state: Mutex<Option<Box<InboxState>>>,
-}
-
-#[derive(Default)]
-struct InboxState {
+pub(crate) struct InboxState {
     queue: VecDeque<Control>,
     waker: Option<Waker>,
 }
 
 pub(crate) struct InboxFull;
 
-impl Inbox {
-    pub(crate) fn push(&self, msg: Control) -> Result<(), InboxFull> {
-        let mut guard = lock(&self.state);
-        let state = guard.get_or_insert_with(Default::default);
-        if state.queue.len() >= INBOX_CAPACITY {
+impl InboxState {
+    pub(crate) fn push(&mut self, msg: Control) -> Result<(), InboxFull> {
+        if self.queue.len() >= INBOX_CAPACITY {
             return Err(InboxFull);
         }
-        state.queue.push_back(msg);
-        if let Some(w) = state.waker.take() {
+        self.queue.push_back(msg);
+        if let Some(w) = self.waker.take() {
             w.wake();
         }
         Ok(())
     }
 
-    pub(crate) fn poll_recv(&self, cx: &mut TaskContext<'_>) -> Poll<Control> {
-        let mut guard = lock(&self.state);
-        let state = guard.get_or_insert_with(Default::default);
-        match state.queue.pop_front() {
+    pub(crate) fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Control> {
+        match self.queue.pop_front() {
             Some(msg) => Poll::Ready(msg),
             None => {
-                match &mut state.waker {
+                match &mut self.waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     w => *w = Some(cx.waker().clone()),
                 }
@@ -95,9 +87,9 @@ impl Inbox {
         }
     }
 
-    /// Empties the inbox at the end of a run; returns how many messages were never read.
-    pub(crate) fn clear(&self) -> usize {
-        lock(&self.state).take().map_or(0, |s| s.queue.len())
+    /// How many messages are queued.
+    pub(crate) fn unread(&self) -> usize {
+        self.queue.len()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The task that runs one child: catches panics and always reports how the run ended.
 
+use crate::spec::SpecBody;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -18,7 +19,7 @@ use crate::error::RunResult;
 use crate::path::JoinedPath;
 use crate::runnable::Task;
 
-/// Spawns one run of `child` on the current runtime. The task holds `env`, the environment its
+/// Spawns one run of `child` (made from `spec`) on the current runtime. The task holds `env`, the environment its
 /// manager gives every child's task, so that its manager and the managers above it wait for
 /// it (see [`TaskEnv`]).
 ///
@@ -28,12 +29,17 @@ use crate::runnable::Task;
 ///
 /// The run's exit is reported exactly once: by the run returning, by a panic, or, when the
 /// task is aborted or dropped (even before its first poll), by the guard's destructor.
-pub(crate) fn spawn(child: Arc<ChildShared>, ctx: Context, env: Arc<TaskEnv>) -> AbortHandle {
-    if let Some(direct) = child.spec.direct.clone() {
+pub(crate) fn spawn(
+    spec: &SpecBody,
+    child: Arc<ChildShared>,
+    ctx: Context,
+    env: Arc<TaskEnv>,
+) -> AbortHandle {
+    if let Some(direct) = spec.direct.clone() {
         return direct.spawn(child, ctx, env);
     }
     // The task owns the runnable: `run`'s future borrows it.
-    let runnable = child.spec.runnable.clone();
+    let runnable = spec.runnable.clone();
     let generation = ctx.generation;
     spawn_run(
         child,

@@ -8,6 +8,12 @@
 //! This replaces a `CancellationToken` per run: a run costs no allocation for its stop signal.
 //! A `CancellationToken` is still made, on demand, for a context that asks for one
 //! ([`Context::shutdown_token`](crate::Context::shutdown_token)); the signal cancels it.
+//!
+//! The signal also keeps the child's control inbox (see [`InboxState`]): the token and the
+//! inbox are both rarely used, so they share one lock and one box, made on first use. A child
+//! that never asks for a token and never gets a message costs one pointer for both, which
+//! keeps the child's shared record ([`ChildShared`]) at 120 bytes: an allocation that glibc's
+//! allocator keeps in a fast bin when freed, see `ChildShared`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,7 +29,7 @@ use tokio::sync::futures::Notified;
 use tokio_util::sync::CancellationToken;
 
 use super::shared::ChildShared;
-use crate::control::lock;
+use crate::control::{InboxState, lock};
 
 #[derive(Default)]
 pub(crate) struct StopSignal {
@@ -37,12 +43,19 @@ pub(crate) struct StopSignal {
 
 #[derive(Default)]
 struct Links {
-    /// The token handed out for one generation, if any was asked for.
-    token: Option<(u64, CancellationToken)>,
     /// The sibling (and its generation) to ask to stop as soon as this child's run ends: the
     /// next link of a one-at-a-time stop sequence, set up by the manager ahead of time so
     /// that the sequence does not wait for the manager between two children.
     next: Option<(Arc<ChildShared>, u64)>,
+    /// The token and the inbox, made on first use.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Default)]
+struct Rare {
+    /// The token handed out for one generation, if any was asked for.
+    token: Option<(u64, CancellationToken)>,
+    inbox: InboxState,
 }
 
 impl StopSignal {
@@ -53,7 +66,8 @@ impl StopSignal {
         }
         self.notify.notify_waiters();
         // A token made after the mark was raised cancels itself (see `token`).
-        if let Some((g, token)) = lock(&self.links).token.as_ref()
+        if let Some(rare) = lock(&self.links).rare.as_deref()
+            && let Some((g, token)) = rare.token.as_ref()
             && *g == generation
         {
             token.cancel();
@@ -78,7 +92,8 @@ impl StopSignal {
     /// that run's request must still cancel.
     pub(crate) fn token(&self, generation: u64) -> CancellationToken {
         let mut links = lock(&self.links);
-        if let Some((g, token)) = links.token.as_ref() {
+        let rare = links.rare.get_or_insert_with(Default::default);
+        if let Some((g, token)) = rare.token.as_ref() {
             if *g == generation {
                 return token.clone();
             }
@@ -95,8 +110,24 @@ impl StopSignal {
         if self.is_requested(generation) {
             token.cancel();
         }
-        links.token = Some((generation, token.clone()));
+        rare.token = Some((generation, token.clone()));
         token
+    }
+
+    /// Runs `f` on the child's inbox (made on first use), under the signal's lock.
+    pub(crate) fn with_inbox<T>(&self, f: impl FnOnce(&mut InboxState) -> T) -> T {
+        f(&mut lock(&self.links)
+            .rare
+            .get_or_insert_with(Default::default)
+            .inbox)
+    }
+
+    /// Empties the inbox at the end of a run; returns how many messages were never read.
+    pub(crate) fn clear_inbox(&self) -> usize {
+        lock(&self.links)
+            .rare
+            .as_deref_mut()
+            .map_or(0, |rare| std::mem::take(&mut rare.inbox).unread())
     }
 
     /// Sets (or, with `None`, clears) the sibling to stop when this child's run ends.

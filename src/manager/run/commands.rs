@@ -180,7 +180,7 @@ impl Run {
             Err(ControlError::NotRunning {
                 path: path.to_string(),
             })
-        } else if let Some(mgr) = slot.child.spec.runnable().as_manager() {
+        } else if let Some(mgr) = slot.spec.runnable().as_manager() {
             let cmd = Command::Send {
                 path: path.as_str().into(),
                 msg,
@@ -194,8 +194,8 @@ impl Run {
             return;
         } else {
             slot.child
-                .inbox
-                .push(msg)
+                .stop
+                .with_inbox(|inbox| inbox.push(msg))
                 .map_err(|_| ControlError::InboxFull {
                     path: path.to_string(),
                     capacity: crate::control::INBOX_CAPACITY,
@@ -219,7 +219,7 @@ impl Run {
             return cmd.refuse(ControlError::ManagerGone);
         };
         let path = slot.child.path().to_string();
-        let Some(mgr) = slot.child.spec.runnable().as_manager() else {
+        let Some(mgr) = slot.spec.runnable().as_manager() else {
             let err = match cmd {
                 Command::Add { .. } => ControlError::NotAManager { path },
                 _ => ControlError::UnknownPath { path },
@@ -303,7 +303,7 @@ impl Run {
             let Some(slot) = self.slots.get(key) else {
                 continue;
             };
-            let runnable = &slot.child.spec.runnable();
+            let runnable = &slot.spec.runnable();
             if let Some(mgr) = runnable.as_manager()
                 && slot.running().is_some()
             {

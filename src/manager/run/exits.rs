@@ -71,12 +71,13 @@ impl Run {
         slot.set_link(None);
         // Borrowed, not cloned: a clone is two atomic operations on a line the child's task
         // has just written.
-        let child = &self.slots.get(key).expect("slot checked above").child;
-        if let Some(manager) = child.spec.runnable().as_manager() {
+        let slot = self.slots.get(key).expect("slot checked above");
+        let child = &slot.child;
+        if let Some(manager) = slot.spec.runnable().as_manager() {
             // Aborted before its task first ran: what queued for that run is refused.
             manager.inner.mailbox.run_never_opened(&child.path());
         }
-        let unread = child.inbox.clear();
+        let unread = child.stop.clear_inbox();
         if unread > 0 {
             tracing::warn!(path = %child.path(), unread, "child exited with unread control messages");
         }
@@ -257,7 +258,7 @@ impl Run {
         let temporary = self
             .slots
             .get(key)
-            .is_some_and(|s| s.child.spec.restart == Restart::Temporary);
+            .is_some_and(|s| s.spec.restart == Restart::Temporary);
         if temporary {
             self.remove(key);
         } else {
@@ -329,9 +330,9 @@ impl Run {
     fn decision(&mut self, key: u32, status: &ExitStatus, uptime: Duration) -> Option<Decision> {
         let slot = self.slots.get(key)?;
         let exit = decide::Exit {
-            restart: slot.child.spec.restart,
+            restart: slot.spec.restart,
             failed: !status.is_success(),
-            significant: slot.child.spec.significant,
+            significant: slot.spec.significant,
             uptime,
             attempt: slot.attempt(),
             other_significant_alive: self.counts.significant_live > 0,

@@ -7,14 +7,14 @@ impl Run {
         let key = self.slots.vacant_key();
         let child = Arc::new(ChildShared {
             id: spec.id.clone(),
-            spec: spec.body.clone(),
             key,
             run: self.shared.clone(),
-            inbox: Default::default(),
             stop: Default::default(),
         });
-        let significant = child.spec.significant;
-        let key = self.slots.insert(Slot::new(child, self.slots.next_seq()));
+        let significant = spec.body.significant;
+        let key = self
+            .slots
+            .insert(Slot::new(child, spec.body.clone(), self.slots.next_seq()));
         self.counts.live += 1;
         if significant {
             self.counts.significant_live += 1;
@@ -45,7 +45,7 @@ impl Run {
         adjust(&mut self.counts.live, was_live, is_live);
         adjust(&mut self.counts.running, was_running, is_running);
         adjust(&mut self.counts.ready, was_ready, is_ready);
-        if slot.child.spec.significant {
+        if slot.spec.significant {
             adjust(&mut self.counts.significant_live, was_live, is_live);
         }
         Some((old, stop))
@@ -69,7 +69,7 @@ impl Run {
         let Some(slot) = self.slots.get(key) else {
             return false;
         };
-        slot.child.spec.deps.iter().all(|dep| {
+        slot.spec.deps.iter().all(|dep| {
             // A dependency that has been removed holds nothing up any more.
             let Some(other) = self.slots.find(&dep.on).and_then(|k| self.slots.get(k)) else {
                 return true;
@@ -94,7 +94,7 @@ impl Run {
                 return;
             };
             slot.generation += 1;
-            let manager = slot.child.spec.runnable().as_manager();
+            let manager = slot.spec.runnable().as_manager();
             is_manager = manager.is_some();
             if let Some(manager) = manager {
                 // Commands for its new run queue from now on, though its task has not run yet.
@@ -110,8 +110,11 @@ impl Run {
             (slot.child.clone(), ctx)
         };
         self.shared.emit(|| child.path(), || EventKind::Starting);
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
         // The task takes this reference: one atomic increment less per start.
-        let join = child_task::spawn(child, ctx, tasks_env);
+        let join = child_task::spawn(&slot.spec, child, ctx, tasks_env);
         let running = Running {
             join,
             since: self.slots.stamp(now),

@@ -19,7 +19,7 @@ impl Run {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
-        let policy = slot.child.spec.shutdown_policy();
+        let policy = slot.spec.shutdown_policy();
         let seq_no = slot.seq;
         let generation = slot.generation;
         let link = slot.link().cloned();
@@ -137,7 +137,7 @@ impl Run {
                 restart.push(key);
                 continue;
             }
-            let temporary = slot.child.spec.restart == Restart::Temporary;
+            let temporary = slot.spec.restart == Restart::Temporary;
             match &slot.state {
                 SlotState::Running(r) if r.stop.is_none() => {
                     remaining.push(key);
@@ -393,8 +393,7 @@ impl Run {
                 before = None;
                 continue;
             }
-            let askable =
-                slot.link().is_none() && slot.child.spec.shutdown_policy() != Shutdown::Brutal;
+            let askable = slot.link().is_none() && slot.spec.shutdown_policy() != Shutdown::Brutal;
             if let Some(before) = before {
                 before
                     .stop
