@@ -28,22 +28,26 @@ enum Repr {
 
 impl ChildId {
     /// The id `id`, inline if it is short enough (no allocation).
+    #[cfg(test)]
     pub(crate) fn new(id: &str) -> Self {
-        Self::inline(id).unwrap_or_else(|| ChildId(Repr::Shared(Arc::from(id))))
+        Self::concat(id, "")
+    }
+
+    /// The id `head` followed by `tail` (a replica's `worker-` and `7`), inline if it is short
+    /// enough: then without building the joined string first.
+    pub(crate) fn concat(head: &str, tail: &str) -> Self {
+        match inline_bytes(head, tail) {
+            Some(bytes) => ChildId(Repr::Inline(bytes)),
+            None => ChildId(Repr::Shared(Arc::from([head, tail].concat()))),
+        }
     }
 
     /// The id `id`, inline if it is short enough (the `Arc` is then dropped), else shared.
     pub(crate) fn from_arc(id: Arc<str>) -> Self {
-        Self::inline(&id).unwrap_or(ChildId(Repr::Shared(id)))
-    }
-
-    fn inline(id: &str) -> Option<Self> {
-        if id.len() > INLINE || id.ends_with('\0') {
-            return None;
+        match inline_bytes(&id, "") {
+            Some(bytes) => ChildId(Repr::Inline(bytes)),
+            None => ChildId(Repr::Shared(id)),
         }
-        let mut bytes = [0; INLINE];
-        bytes[..id.len()].copy_from_slice(id.as_bytes());
-        Some(ChildId(Repr::Inline(bytes)))
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -51,9 +55,55 @@ impl ChildId {
             Repr::Shared(id) => id,
             Repr::Inline(bytes) => {
                 let len = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-                // Always valid: the bytes are a whole `str`'s.
-                std::str::from_utf8(&bytes[..len]).unwrap_or_default()
+                // SAFETY: `bytes[..len]` are exactly the bytes of the `str` the id was made
+                // from (see `inline_bytes`: it never ends with a NUL, so the zeros after it
+                // are all padding), which are valid UTF-8.
+                unsafe { std::str::from_utf8_unchecked(&bytes[..len]) }
             }
+        }
+    }
+
+    /// A key that tells this id from others faster than its `str`: see [`IdKey`].
+    pub(crate) fn key(&self) -> IdKey<'_> {
+        match &self.0 {
+            Repr::Shared(id) => IdKey::Shared(id),
+            Repr::Inline(bytes) => IdKey::Inline(u64::from_ne_bytes(*bytes)),
+        }
+    }
+}
+
+/// The bytes of the inline form of the id `head` + `tail`, or `None` if it is too long or
+/// ends with a NUL (so that the zeros after an inline id are always padding). Copied byte by
+/// byte: at most 8, and a call to `memcpy` per id costs more than the loop.
+fn inline_bytes(head: &str, tail: &str) -> Option<[u8; INLINE]> {
+    let len = head.len() + tail.len();
+    let last = tail.as_bytes().last().or(head.as_bytes().last());
+    if len > INLINE || last == Some(&0) {
+        return None;
+    }
+    let mut bytes = [0; INLINE];
+    for (to, from) in bytes.iter_mut().zip(head.bytes().chain(tail.bytes())) {
+        *to = from;
+    }
+    Some(bytes)
+}
+
+/// An id as a key for a set of ids (the builder's duplicate check): an inline id is one
+/// `u64` to hash and compare, not a `str`. Two keys are equal exactly when their ids are,
+/// because an id's form follows from its bytes alone. Does not hash like the id's `str`, so it
+/// cannot stand in for one in a map looked up by `str`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum IdKey<'a> {
+    Inline(u64),
+    Shared(&'a str),
+}
+
+impl<'a> IdKey<'a> {
+    /// The key of the id `id` (without making the id).
+    pub(crate) fn of(id: &'a str) -> Self {
+        match inline_bytes(id, "") {
+            Some(bytes) => IdKey::Inline(u64::from_ne_bytes(bytes)),
+            None => IdKey::Shared(id),
         }
     }
 }
@@ -120,6 +170,46 @@ mod tests {
         ] {
             assert_eq!(ChildId::new(id).as_str(), id);
             assert_eq!(ChildId::from_arc(Arc::from(id)).as_str(), id);
+        }
+    }
+
+    #[test]
+    fn an_id_made_of_two_parts_is_the_id_of_their_concatenation() {
+        for (head, tail) in [
+            ("c-", "12345"),
+            ("worker-", "12"),
+            ("", "db"),
+            ("ab", "\0"),
+            ("a\0", ""),
+        ] {
+            let joined = format!("{head}{tail}");
+            let id = ChildId::concat(head, tail);
+            assert_eq!(id.as_str(), joined);
+            assert!(id == ChildId::new(&joined));
+            assert!(id.key() == ChildId::new(&joined).key());
+        }
+    }
+
+    #[test]
+    fn keys_are_equal_exactly_when_their_ids_are() {
+        let ids = [
+            "a",
+            "b",
+            "db",
+            "worker-7",
+            "worker-12",
+            "abc\0",
+            "a longer id than eight bytes",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(
+                    ChildId::new(a).key() == ChildId::new(b).key(),
+                    a == b,
+                    "{a:?} {b:?}"
+                );
+                assert!(IdKey::of(a) == ChildId::new(a).key());
+            }
         }
     }
 

@@ -239,18 +239,11 @@ impl ChildSpec {
     /// ```
     pub fn replicas(&self, n: usize) -> impl ExactSizeIterator<Item = ChildSpec> + use<> {
         let body = self.body.clone();
-        let mut id = String::with_capacity(self.id.len() + 1 + 20);
-        id.push_str(&self.id);
-        id.push('-');
-        let prefix = id.len();
+        let prefix = format!("{}-", &*self.id);
         let mut digits = itoa::Buffer::new();
-        (0..n).map(move |i| {
-            id.truncate(prefix);
-            id.push_str(digits.format(i));
-            ChildSpec {
-                id: ChildId::new(&id),
-                body: body.clone(),
-            }
+        (0..n).map(move |i| ChildSpec {
+            id: ChildId::concat(&prefix, digits.format(i)),
+            body: body.clone(),
         })
     }
 

@@ -1,5 +1,6 @@
 //! Building a [`ProcessManager`], with every spec checked before anything runs.
 
+use crate::id::IdKey;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -123,7 +124,8 @@ impl ProcessManagerBuilder {
         self.policy.backoff.validate()?;
         // foldhash rather than SipHash: ids come from the program, and this check is a fair
         // part of building a manager of many children.
-        let mut seen: foldhash::HashSet<&str> =
+        // Keyed by `IdKey`: an inline id hashes and compares as one `u64`.
+        let mut seen: foldhash::HashSet<IdKey<'_>> =
             foldhash::HashSet::with_capacity_and_hasher(self.children.len(), Default::default());
         for spec in &self.children {
             spec.validate()?;
@@ -132,13 +134,18 @@ impl ProcessManagerBuilder {
                     id: spec.id.to_string(),
                 });
             }
-            if let Some(dep) = spec.body.deps.iter().find(|d| !seen.contains(&*d.on)) {
+            if let Some(dep) = spec
+                .body
+                .deps
+                .iter()
+                .find(|d| !seen.contains(&IdKey::of(&d.on)))
+            {
                 return Err(SpecError::UnknownDependency {
                     id: spec.id.to_string(),
                     on: dep.on.to_string(),
                 });
             }
-            if !seen.insert(spec.id.as_str()) {
+            if !seen.insert(spec.id.key()) {
                 return Err(SpecError::DuplicateId {
                     parent: self.name.to_string(),
                     id: spec.id.to_string(),
