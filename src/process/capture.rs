@@ -145,8 +145,10 @@ where
 /// Makes the read end of a captured pipe a [`PacedPipe`], first asking for a larger pipe
 /// buffer (as early as possible: the child may already be writing). A larger buffer is
 /// refused by a lowered `pipe-max-size` or a full per-user pipe quota: the pipe keeps its
-/// size and is read without naps. `None`, logged, in the unlikely case that the pipe cannot
-/// be taken off Tokio's reactor: the stream is then closed, as if not captured.
+/// size and is read without naps. `None`, logged as a warning, in the unlikely case that the
+/// pipe cannot be taken off Tokio's reactor or made non-blocking: the pipe is then closed, so
+/// the child's further writes to that stream fail (`EPIPE`, or `SIGPIPE` if it does not
+/// ignore it).
 fn paced(fd: io::Result<std::os::fd::OwnedFd>) -> Option<PacedPipe> {
     let made = fd.and_then(|fd| {
         let capacity = enlarge(&fd);

@@ -250,8 +250,8 @@ impl Command {
     /// - **Never blocks the child** beyond the pipe's capacity (raised to 1 MiB on Linux when
     ///   the system allows): the pipes are read as fast as the log file takes the bytes, also
     ///   while the process is being stopped.
-    /// - **Busy output is read in batches.** While a child writes less than 1 ms apart, its
-    ///   pipe is read once per 250 µs nap (a `timerfd`; elsewhere than Linux once per Tokio
+    /// - **Busy output is read in batches.** While a child's writes come less than a nap apart,
+    ///   its pipe is read once per 250 µs nap (a `timerfd`; elsewhere than Linux once per Tokio
     ///   timer tick, 1–2 ms) instead of once per `write(2)`, so a line of a busy child may
     ///   wait that long, plus any delay of a busy machine, before it is delivered; a quiet
     ///   child's line is read at once. For 200 MB written 4 KiB at a time this takes the

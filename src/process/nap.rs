@@ -48,6 +48,16 @@ impl NapTimer {
         NapTimer::Tokio(None)
     }
 
+    /// About how long a nap lasts: [`PRECISE_NAP`], or 1 ms with Tokio's timer (whose naps
+    /// last 1–2 ms).
+    pub(crate) fn nap_length(&self) -> Duration {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            NapTimer::Precise(_) => PRECISE_NAP,
+            NapTimer::Tokio(_) => Duration::from_millis(1),
+        }
+    }
+
     /// Starts a nap, replacing any nap not yet over. If the precise timer cannot be made or
     /// set (no file descriptor left), this and every later nap fall back to Tokio's timer.
     pub(crate) fn start(&mut self) {
@@ -120,8 +130,8 @@ mod precise {
                 tv_nsec: 0,
             },
             it_value: Timespec {
-                tv_sec: 0,
-                // A nap is far shorter than a second; at least 1 ns, as 0 would disarm.
+                tv_sec: nap.as_secs().try_into().unwrap_or(i64::MAX),
+                // At least 1 ns: 0 would disarm the timer.
                 tv_nsec: nap.subsec_nanos().max(1).into(),
             },
         };

@@ -5,8 +5,8 @@
 //! time (C's stdio on a pipe) so costs its supervisor one worker wake-up, one poll and one
 //! `read(2)` per 4 KiB, whether or not the reader wants the data that soon.
 //!
-//! [`PacedPipe`] reads such a child in batches instead. While writes keep coming less than
-//! [`BUSY_GAP`] apart, it takes the pipe off the reactor and reads it once per nap: the child keeps
+//! [`PacedPipe`] reads such a child in batches instead. While writes keep coming less than a
+//! nap apart, it takes the pipe off the reactor and reads it once per nap: the child keeps
 //! writing into the pipe's buffer (raised to 1 MiB by the capture), the supervisor reads what
 //! came in one go. A nap that finds nothing puts the pipe back on the reactor, so a quiet or
 //! slow child (a line now and then) is read at once, as before. See [`Pace`] for the rules,
@@ -24,9 +24,6 @@ use tokio::time::Instant;
 
 use super::nap::NapTimer;
 
-/// Writes that come less than this apart make a pipe busy: it is then read in naps.
-const BUSY_GAP: Duration = Duration::from_millis(1);
-
 /// Pipes smaller than this are never paced: a nap could fill them and block the child. With
 /// the 1 MiB the capture asks for, a child can write at about 380 MB/s through a 2 ms nap (the
 /// longest with Tokio's timer, or a precise nap delayed by a busy machine) before the pipe is
@@ -43,6 +40,9 @@ const COOL_DOWN_WAITS: u8 = 16;
 pub(crate) struct Pace {
     /// The pipe's capacity in bytes (0: unknown).
     capacity: usize,
+    /// Writes that come less than this apart make the pipe busy: about a nap's length, so
+    /// that a nap is likely to find data.
+    busy_gap: Duration,
     /// Writes come less than a nap apart: the next wait is a nap.
     busy: bool,
     /// Bytes read since the last wait began.
@@ -61,9 +61,10 @@ pub(crate) enum WaitFor {
 }
 
 impl Pace {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, busy_gap: Duration) -> Self {
         Pace {
             capacity,
+            busy_gap,
             busy: false,
             since_wait: 0,
             cool_down: 0,
@@ -92,7 +93,7 @@ impl Pace {
 
     /// A wait for readiness ended with data after `waited`.
     pub(crate) fn woke_after(&mut self, waited: Duration) {
-        self.busy = waited < BUSY_GAP;
+        self.busy = waited < self.busy_gap;
     }
 
     /// A nap ended; `found` says whether the pipe had data.
@@ -152,7 +153,7 @@ impl PacedPipe {
         rustix::io::ioctl_fionbio(&fd, true)?;
         Ok(PacedPipe {
             fd: Fd::Bare(fd),
-            pace: Pace::new(capacity),
+            pace: Pace::new(capacity, timer.nap_length()),
             waiting: Waiting::No,
             timer,
         })
@@ -275,10 +276,12 @@ mod tests {
     use super::*;
 
     const MIB: usize = 1024 * 1024;
+    /// The busy gap of a pipe napping on Tokio's timer, as the tests' pipes do.
+    const BUSY_GAP: Duration = Duration::from_millis(1);
 
     #[test]
     fn a_quiet_pipe_is_waited_for_by_readiness() {
-        let mut pace = Pace::new(MIB);
+        let mut pace = Pace::new(MIB, BUSY_GAP);
         assert_eq!(pace.wait(), WaitFor::Readiness);
         pace.woke_after(Duration::from_millis(50));
         pace.read(100);
@@ -287,7 +290,7 @@ mod tests {
 
     #[test]
     fn writes_that_come_less_than_a_nap_apart_switch_to_naps() {
-        let mut pace = Pace::new(MIB);
+        let mut pace = Pace::new(MIB, BUSY_GAP);
         assert_eq!(pace.wait(), WaitFor::Readiness);
         pace.woke_after(Duration::from_micros(20));
         pace.read(4096);
@@ -303,7 +306,7 @@ mod tests {
 
     #[test]
     fn a_nap_that_finds_nothing_goes_back_to_readiness() {
-        let mut pace = Pace::new(MIB);
+        let mut pace = Pace::new(MIB, BUSY_GAP);
         pace.woke_after(Duration::ZERO);
         assert_eq!(pace.wait(), WaitFor::Nap);
         pace.napped(false);
@@ -312,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_nap_that_fills_three_quarters_of_the_pipe_is_followed_by_readiness_waits() {
-        let mut pace = Pace::new(MIB);
+        let mut pace = Pace::new(MIB, BUSY_GAP);
         pace.woke_after(Duration::ZERO);
         assert_eq!(pace.wait(), WaitFor::Nap);
         pace.napped(true);
@@ -424,7 +427,7 @@ mod tests {
     #[test]
     fn a_small_or_unknown_pipe_is_never_paced() {
         for capacity in [0, 64 * 1024] {
-            let mut pace = Pace::new(capacity);
+            let mut pace = Pace::new(capacity, BUSY_GAP);
             pace.woke_after(Duration::ZERO);
             pace.read(10);
             assert_eq!(pace.wait(), WaitFor::Readiness, "{capacity}");
