@@ -30,8 +30,12 @@
 //!      same runtime (no manager, no pipe enlargement);
 //!    - `rw_loop`: the same pipeline piped into this process and copied to a plain file by a
 //!      blocking 64 KiB `read`/`write_all` loop on a std thread (no lines, no rotation, no
-//!      runtime): the floor for any supervisor that captures output through a pipe, to tell
-//!      what the pipe hop costs by itself on this machine from what the pump adds.
+//!      runtime): the floor for a reader that is woken by every write of the pipeline, to
+//!      tell what the pipe hop costs by itself on this machine from what the pump adds;
+//!    - `paced_loop`: the same copy, read as the capture reads a busy pipe: the pipe
+//!      enlarged to 1 MiB and non-blocking, drained until empty, then a sleep of 250 µs
+//!      (`--nap-us N` for another length) instead of a read that blocks until the next write:
+//!      the floor for a paced reader (the experiment that chose the capture's nap length).
 //!
 //!    Every round checks the byte count across the files (the capture adds one `\n` after the
 //!    last, unterminated line), that no rotating file exceeds 50 MB or ends inside a line, and
@@ -44,6 +48,8 @@
 //! cargo run --release --example process_figures -- --only interleaved   # or rss, output
 //! # only some output variants (e.g. to profile one):
 //! cargo run --release --example process_figures -- --only output --variants shell,command
+//! # the paced copy loop with another nap length:
+//! cargo run --release --example process_figures -- --only output --variants shell,paced_loop --nap-us 100
 //! # one RSS measurement (what the parent runs for each row):
 //! cargo run --release --example process_figures -- --rss overseer [--n 100]
 //! ```
@@ -445,22 +451,60 @@ fn rw_loop(dir: &Path) -> Duration {
     took
 }
 
+/// The same copy as [`rw_loop`], read as the capture reads a busy pipe: the pipe enlarged to
+/// 1 MiB and non-blocking, drained with 64 KiB reads until it is empty, then a sleep of `nap`
+/// (a thread sleep, as exact as a `timerfd`), instead of a read that blocks until the next
+/// write. The floor for a paced reader, and the experiment that chose the capture's nap.
+fn paced_loop(dir: &Path, nap: Duration) -> Duration {
+    use std::io::Write;
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", PIPELINE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let path = dir.join("paced.out");
+    let copier = std::thread::spawn(move || {
+        // Refused by a lowered pipe-max-size: then the default size, paced all the same.
+        let _ = rustix::pipe::fcntl_setpipe_size(&stdout, 1024 * 1024);
+        rustix::io::ioctl_fionbio(&stdout, true).expect("non-blocking pipe");
+        let mut file = std::fs::File::create(path).expect("create");
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match rustix::io::read(&stdout, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => file.write_all(&buf[..n]).expect("write"),
+                Err(rustix::io::Errno::AGAIN) => std::thread::sleep(nap),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    });
+    copier.join().expect("copier thread");
+    let status = child.wait().expect("wait");
+    let took = t0.elapsed();
+    assert!(status.success(), "pipeline failed");
+    took
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
-const OUTPUT_NAMES: [&str; 4] = ["shell", "command", "pump", "rw_loop"];
+const OUTPUT_NAMES: [&str; 5] = ["shell", "command", "pump", "rw_loop", "paced_loop"];
 
-fn throughput(rounds: usize, variants: &[String]) {
+fn throughput(rounds: usize, variants: &[String], nap: Duration) {
     let wanted = |i: usize| variants.is_empty() || variants.iter().any(|v| v == OUTPUT_NAMES[i]);
     let dir = tempfile::tempdir().expect("scratch dir");
     let rt = runtime();
     println!();
     println!("## 200 MB of stdout into a rotating log (50 MB x 10) vs a shell redirect");
     println!("(order rotates each round; own CPU = this process's user + system time)");
-    let mut times: [Vec<Duration>; 4] = Default::default();
-    let mut cpus: [Vec<u64>; 4] = Default::default();
+    let mut times: [Vec<Duration>; 5] = Default::default();
+    let mut cpus: [Vec<u64>; 5] = Default::default();
     for round in 0..rounds {
         let mut line = format!("round {}:", round + 1);
         for j in 0..OUTPUT_NAMES.len() {
@@ -473,7 +517,8 @@ fn throughput(rounds: usize, variants: &[String]) {
                 0 => shell(dir.path()),
                 1 => rt.block_on(command(dir.path())),
                 2 => rt.block_on(pump(dir.path())),
-                _ => rw_loop(dir.path()),
+                3 => rw_loop(dir.path()),
+                _ => paced_loop(dir.path(), nap),
             };
             let cpu = own_cpu_ms() - cpu0;
             let rotating = matches!(i, 1 | 2).then_some(ROTATE_BYTES);
@@ -578,7 +623,10 @@ fn main() {
         let variants: Vec<String> = arg("--variants")
             .map(|v| v.split(',').map(str::to_owned).collect())
             .unwrap_or_default();
-        throughput(rounds, &variants);
+        let nap = arg("--nap-us").map_or(Duration::from_micros(250), |v| {
+            Duration::from_micros(v.parse().expect("--nap-us <microseconds>"))
+        });
+        throughput(rounds, &variants, nap);
     }
     println!("load average at end: {}", load());
 }
