@@ -4,8 +4,9 @@
 //! 0. **Restart gap and stop of 100, interleaved.** The same adapters as
 //!    `benches/processes.rs` (`benches/procs/mod.rs`), run in rounds that rotate through the
 //!    implementations, so that a change in the machine's load hits all of them alike. Per
-//!    round: `K` restarts of each (`raw`, `raw_group`, `overseer`, `overseer_no_events`),
-//!    then one stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`,
+//!    round: `K` restarts of each (`raw`, `raw_group`, `raw_observed`: raw with a subscriber
+//!    task that receives one message per restart, `overseer`, `overseer_no_events`), then one
+//!    stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`,
 //!    `overseer_reverse`, and `raw_one_by_one`: raw stopping them last first, each awaited
 //!    before the next is signalled, the lower bound of the reverse order).
 //!    Reported: the median over the rounds, and the median of the per-round ratios; for the
@@ -129,20 +130,29 @@ fn interleaved() {
     println!(
         "## Restart gap, interleaved: {INTERLEAVED_ROUNDS} rounds x {RESTARTS_PER_ROUND} restarts each (ms per restart)"
     );
-    let names = ["raw", "raw_group", "overseer", "overseer_no_events"];
+    let names = [
+        "raw",
+        "raw_group",
+        "raw_observed",
+        "raw_task_observed",
+        "overseer",
+        "overseer_no_events",
+    ];
     let mut rows = Vec::new();
-    let mut pooled: [Vec<f64>; 4] = Default::default();
+    let mut pooled: [Vec<f64>; 6] = Default::default();
     for round in 0..INTERLEAVED_ROUNDS {
-        let mut row = [0.0; 4];
-        for j in 0..4 {
-            let i = (round + j) % 4;
+        let mut row = [0.0; 6];
+        for j in 0..names.len() {
+            let i = (round + j) % names.len();
             let gaps = rt.block_on(async {
                 let k = RESTARTS_PER_ROUND;
                 tokio::spawn(async move {
                     match i {
                         0 => procs::raw_restart_gaps(k).await,
                         1 => procs::raw_group_restart_gaps(k).await,
-                        2 => procs::overseer_restart_gaps(k).await,
+                        2 => procs::raw_observed_restart_gaps(k).await,
+                        3 => procs::raw_task_observed_restart_gaps(k).await,
+                        4 => procs::overseer_restart_gaps(k).await,
                         // No single gaps without events: the mean of `k` runs.
                         _ => {
                             let total = procs::overseer_runs_until_give_up(k).await;

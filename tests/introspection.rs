@@ -245,3 +245,64 @@ async fn a_subscription_taken_after_the_run_has_ended_ends_at_once() {
     let mut late = handle.events();
     assert!(late.recv().await.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_events_of_a_start_are_delivered_within_a_timer_tick_even_if_nothing_else_happens() {
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::task("w", |ctx| async move {
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    // The child never reports anything: only the manager's flush timer can deliver these.
+    let starting =
+        common::event_of(&mut events, "root/w", |k| matches!(k, EventKind::Starting)).await;
+    let running = common::event_of(&mut events, "root/w", common::is_running).await;
+    assert!(starting.at <= running.at, "in the order they happened");
+    let lag = tokio::time::Instant::now() - running.at;
+    assert!(lag <= Duration::from_millis(2), "delivered {lag:?} late");
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_managers_events_follow_the_events_of_its_parent_that_started_it() {
+    for _ in 0..20 {
+        let sub = ProcessManager::builder("sub")
+            .child(ChildSpec::task("leaf", |ctx| async move {
+                ctx.shutdown_requested().await;
+                Ok(())
+            }))
+            .build()
+            .unwrap();
+        let tree = ProcessManager::builder("root")
+            .child(ChildSpec::new("sub", sub))
+            .build()
+            .unwrap();
+        let handle = tree.handle();
+        let mut events = handle.events();
+        let run = tokio::spawn(async move { tree.run().await });
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            let ev = events.recv().await.unwrap();
+            if matches!(ev.kind, EventKind::Starting | EventKind::Running) {
+                seen.push(format!("{} {:?}", ev.path, ev.kind));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "root/sub Starting",
+                "root/sub Running",
+                "root/sub/leaf Starting",
+                "root/sub/leaf Running"
+            ]
+        );
+        handle.shutdown().unwrap();
+        run.await.unwrap().unwrap();
+    }
+}

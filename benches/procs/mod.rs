@@ -40,6 +40,77 @@ pub async fn raw_restart_gaps(k: u64) -> Vec<Duration> {
     gaps
 }
 
+/// The raw loop watched by a subscriber: after each spawn, the loop publishes one message on
+/// a Tokio `broadcast` channel, which a task of its own receives. The lower bound for a
+/// restart that someone watches (overseer's subscribed figure gets five events per restart,
+/// in two bursts); the gap is timed as in `raw_restart_gaps`.
+pub async fn raw_observed_restart_gaps(k: u64) -> Vec<Duration> {
+    let (tx, mut rx) = tokio::sync::broadcast::channel::<Instant>(1024);
+    let observer = tokio::spawn(async move {
+        let mut seen = 0u64;
+        while rx.recv().await.is_ok() {
+            seen += 1;
+        }
+        seen
+    });
+    let mut gaps = Vec::with_capacity(k as usize);
+    for _ in 0..k {
+        let t0 = Instant::now();
+        let mut child = tokio::process::Command::new("/bin/false")
+            .spawn()
+            .expect("spawn /bin/false");
+        let _ = tx.send(Instant::now());
+        let status = child.wait().await.expect("wait");
+        gaps.push(t0.elapsed());
+        assert_eq!(status.code(), Some(1));
+    }
+    drop(tx);
+    assert_eq!(
+        observer.await.expect("observer"),
+        k,
+        "the observer missed a message"
+    );
+    gaps
+}
+
+/// `raw_observed` with each run in a Tokio task of its own, as a supervisor runs its children:
+/// the loop publishes the message, then spawns the task that spawns and waits for the
+/// process, and waits for that task. The subscriber and the run are then runnable at once.
+pub async fn raw_task_observed_restart_gaps(k: u64) -> Vec<Duration> {
+    let (tx, mut rx) = tokio::sync::broadcast::channel::<Instant>(1024);
+    let observer = tokio::spawn(async move {
+        let mut seen = 0u64;
+        while rx.recv().await.is_ok() {
+            seen += 1;
+        }
+        seen
+    });
+    let mut gaps = Vec::with_capacity(k as usize);
+    for _ in 0..k {
+        let t0 = Instant::now();
+        let _ = tx.send(Instant::now());
+        let status = tokio::spawn(async {
+            tokio::process::Command::new("/bin/false")
+                .spawn()
+                .expect("spawn /bin/false")
+                .wait()
+                .await
+                .expect("wait")
+        })
+        .await
+        .expect("run task");
+        gaps.push(t0.elapsed());
+        assert_eq!(status.code(), Some(1));
+    }
+    drop(tx);
+    assert_eq!(
+        observer.await.expect("observer"),
+        k,
+        "the observer missed a message"
+    );
+    gaps
+}
+
 /// The raw loop with overseer's spawn options (see `Command::prepare` and `Group`).
 pub async fn raw_group_restart_gaps(k: u64) -> Vec<Duration> {
     use std::process::Stdio;

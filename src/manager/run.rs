@@ -28,6 +28,7 @@ use crate::snapshot::{ChildState, LevelSnapshot, Snapshot};
 use crate::spec::{ChildSpec, Condition, Restart, Shutdown};
 
 mod commands;
+mod events;
 mod exits;
 mod start;
 mod stopping;
@@ -161,6 +162,8 @@ enum Wake {
     Command(Command),
     Cancelled,
     Timer,
+    /// Held events are due (see `events`).
+    Events,
 }
 
 /// Where a manager's run sits in the tree.
@@ -196,6 +199,8 @@ pub(crate) struct Run {
     started_at: Instant,
     /// The clock read once per wake-up of the run (see [`Run::now`]).
     now: Option<Instant>,
+    /// Events not yet published (see `events`).
+    held: events::HeldEvents,
 }
 
 /// Runs `mgr` once, until it stops; returns the first failure and all later ones.
@@ -263,9 +268,11 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         deferred_exits: Vec::new(),
         started_at: Instant::now(),
         now: None,
+        held: events::HeldEvents::new(),
     };
     tracing::debug!(manager = %path, children = inner.specs.len(), "manager starting");
     let result = run.main(commands.receiver()).await;
+    run.publish_events();
     // Refuses what is still queued (also done by the guard if this task is aborted).
     drop(commands);
     run.tasks_env = None;
@@ -330,12 +337,14 @@ impl Run {
                     tokio::task::yield_now().await;
                 }
             }
+            self.end_of_wake_up();
             let wake = tokio::select! {
                 biased;
                 _ = self.rx.recv_many(&mut msgs, BATCH) => Wake::Children,
                 Some(cmd) = commands.recv() => Wake::Command(cmd),
                 _ = &mut cancelled, if !cancel_seen => Wake::Cancelled,
                 _ = &mut self.sleep, if self.armed.is_some() => Wake::Timer,
+                () = self.held.flush_due() => Wake::Events,
             };
             // Everything this wake-up does happens at one instant.
             self.now = None;
@@ -348,6 +357,7 @@ impl Run {
                     self.begin_shutdown(Reason::Requested, false);
                 }
                 Wake::Timer => self.on_timer(),
+                Wake::Events => self.on_flush_due(),
             }
         }
     }
@@ -396,6 +406,8 @@ impl Drop for Run {
     /// has; the [`TaskEnv`] chain keeps the managers above waiting until they are gone.
     /// Either way, dropping the run ends the subscriptions to its events.
     fn drop(&mut self) {
+        // A run aborted in the middle of a wake-up still delivers what it held.
+        self.publish_events();
         self.mgr.inner.bus.end_of_run();
         for slot in self.slots.iter_mut() {
             if let SlotState::Running(r) = &slot.state {

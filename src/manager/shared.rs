@@ -8,7 +8,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::stop_signal::StopSignal;
 use crate::error::BoxError;
-use crate::event::{Event, EventBus, EventKind};
+use crate::event::{Event, EventBus};
 use crate::handle::Handle;
 use crate::id::ChildId;
 use crate::path::ChildPath;
@@ -30,16 +30,9 @@ impl RunShared {
         self.buses.iter().any(|b| b.has_subscribers())
     }
 
-    /// Publishes an event about `path`; builds nothing when nobody listens.
-    pub(crate) fn emit(&self, path: impl FnOnce() -> ChildPath, kind: impl FnOnce() -> EventKind) {
-        if !self.wants_events() {
-            return;
-        }
-        let event = Event {
-            path: path(),
-            kind: kind(),
-            at: Instant::now(),
-        };
+    /// Publishes `event` on the buses that have subscribers (see `Run::emit`, which makes
+    /// and holds the events of a run).
+    pub(crate) fn publish(&self, event: Event) {
         for bus in self.buses.iter().filter(|b| b.has_subscribers()) {
             bus.publish(event.clone());
         }

@@ -44,7 +44,7 @@ impl Run {
         self.counts.ready += 1;
         let child = slot.child.clone();
         tracing::debug!(path = %child.path(), "child ready");
-        self.shared.emit(|| child.path(), || EventKind::Ready);
+        self.emit(|| child.path(), || EventKind::Ready);
     }
 
     pub(super) fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit) {
@@ -92,8 +92,7 @@ impl Run {
         }
         {
             let status = status.clone();
-            self.shared
-                .emit(|| child.path(), move || EventKind::Exited { status });
+            self.emit(|| child.path(), move || EventKind::Exited { status });
         }
 
         let stop = stop.or_else(|| self.chained_stop(key, generation, now));
@@ -216,7 +215,7 @@ impl Run {
                 slot.restarts = slot.restarts.saturating_add(1);
                 let restarts = slot.restarts;
                 tracing::info!(path = %path, ?delay, restarts, "restarting child");
-                self.shared.emit(
+                self.emit(
                     || path.clone(),
                     || EventKind::Restarting { delay, restarts },
                 );
@@ -275,8 +274,7 @@ impl Run {
 
     pub(super) fn emit_stopped(&self, key: u32) {
         if let Some(slot) = self.slots.get(key) {
-            self.shared
-                .emit(|| slot.child.path(), || EventKind::Stopped);
+            self.emit(|| slot.child.path(), || EventKind::Stopped);
         }
     }
 
@@ -368,7 +366,7 @@ impl Run {
         tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
         {
             let failure = failure.clone();
-            self.shared.emit(
+            self.emit(
                 || self.shared.path.clone(),
                 move || EventKind::GaveUp { failure },
             );

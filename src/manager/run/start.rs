@@ -109,10 +109,14 @@ impl Run {
             );
             (slot.child.clone(), ctx)
         };
-        self.shared.emit(|| child.path(), || EventKind::Starting);
+        self.emit(|| child.path(), || EventKind::Starting);
         let Some(slot) = self.slots.get(key) else {
             return;
         };
+        if is_manager {
+            // Its events must follow the ones that led to it (see `events`).
+            self.publish_events();
+        }
         // The task takes this reference: one atomic increment less per start.
         let join = child_task::spawn(&slot.spec, child, ctx, tasks_env);
         let running = Running {
@@ -128,8 +132,8 @@ impl Run {
             Err(running) => running.join.abort(),
         }
         if let Some(slot) = self.slots.get(key) {
-            self.shared
-                .emit(|| slot.child.path(), || EventKind::Running);
+            self.emit(|| slot.child.path(), || EventKind::Running);
         }
+        self.spawned_child(is_manager);
     }
 }

@@ -461,7 +461,7 @@ impl Run {
                 // Bystanders are restarted too; the intensity counted the group once.
                 slot.restarts = slot.restarts.saturating_add(1);
                 let (child, restarts) = (slot.child.clone(), slot.restarts);
-                self.shared.emit(
+                self.emit(
                     || child.path(),
                     || EventKind::Restarting { delay, restarts },
                 );
