@@ -5,8 +5,8 @@
 //!    `benches/processes.rs` (`benches/procs/mod.rs`), run in rounds that rotate through the
 //!    implementations, so that a change in the machine's load hits all of them alike. Per
 //!    round: `K` restarts of each (`raw`, `raw_group`, `raw_observed`: raw with a subscriber
-//!    task that receives one message per restart, `overseer`, `overseer_no_events`), then one
-//!    stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`,
+//!    task that receives one message per restart, `raw_task_observed`: the same with each run
+//!    in a task of its own, `overseer`, `overseer_no_events`), then one stop of 100 `sleep 1000` children of each (`raw`, `overseer_concurrent`,
 //!    `overseer_reverse`, and `raw_one_by_one`: raw stopping them last first, each awaited
 //!    before the next is signalled, the lower bound of the reverse order).
 //!    Reported: the median over the rounds, and the median of the per-round ratios; for the
