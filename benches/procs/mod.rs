@@ -40,11 +40,9 @@ pub async fn raw_restart_gaps(k: u64) -> Vec<Duration> {
     gaps
 }
 
-/// The raw loop watched by a subscriber: after each spawn, the loop publishes one message on
-/// a Tokio `broadcast` channel, which a task of its own receives. The lower bound for a
-/// restart that someone watches (overseer's subscribed figure gets five events per restart,
-/// in two bursts); the gap is timed as in `raw_restart_gaps`.
-pub async fn raw_observed_restart_gaps(k: u64) -> Vec<Duration> {
+/// A subscriber task for the observed raw loops: receives every message until the sender is
+/// dropped, and returns how many it got.
+fn spawn_observer() -> (tokio::sync::broadcast::Sender<Instant>, JoinHandle<u64>) {
     let (tx, mut rx) = tokio::sync::broadcast::channel::<Instant>(1024);
     let observer = tokio::spawn(async move {
         let mut seen = 0u64;
@@ -53,6 +51,15 @@ pub async fn raw_observed_restart_gaps(k: u64) -> Vec<Duration> {
         }
         seen
     });
+    (tx, observer)
+}
+
+/// The raw loop watched by a subscriber: after each spawn, the loop publishes one message on
+/// a Tokio `broadcast` channel, which a task of its own receives. The lower bound for a
+/// restart that someone watches (overseer's subscribed figure gets five events per restart,
+/// in two bursts); the gap is timed as in `raw_restart_gaps`.
+pub async fn raw_observed_restart_gaps(k: u64) -> Vec<Duration> {
+    let (tx, observer) = spawn_observer();
     let mut gaps = Vec::with_capacity(k as usize);
     for _ in 0..k {
         let t0 = Instant::now();
@@ -77,14 +84,7 @@ pub async fn raw_observed_restart_gaps(k: u64) -> Vec<Duration> {
 /// the loop publishes the message, then spawns the task that spawns and waits for the
 /// process, and waits for that task. The subscriber and the run are then runnable at once.
 pub async fn raw_task_observed_restart_gaps(k: u64) -> Vec<Duration> {
-    let (tx, mut rx) = tokio::sync::broadcast::channel::<Instant>(1024);
-    let observer = tokio::spawn(async move {
-        let mut seen = 0u64;
-        while rx.recv().await.is_ok() {
-            seen += 1;
-        }
-        seen
-    });
+    let (tx, observer) = spawn_observer();
     let mut gaps = Vec::with_capacity(k as usize);
     for _ in 0..k {
         let t0 = Instant::now();
