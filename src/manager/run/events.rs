@@ -4,9 +4,9 @@
 //! run, so Tokio wakes another worker for it, and it runs while the child starts. Worse, an
 //! event published after the spawn wakes it again if it has already emptied the channel. On
 //! the project's 2-core machine this made every restart of a crashing process child about
-//! 0.1 ms slower (1.16–1.25× the raw restart loop with a subscriber, 1.03–1.06× without). A
-//! raw loop whose subscriber stays busy for 100 µs per restart slows down as much, while one
-//! woken once per restart does not (BENCHMARKS.md).
+//! 0.1 ms slower: with a subscriber 1.16–1.25× the gap of a raw restart loop, without one
+//! 1.03–1.06×. A raw loop whose own subscriber stays busy for 100 µs per restart slows down as
+//! much, while one whose subscriber is woken once per restart does not (BENCHMARKS.md).
 //!
 //! So the events of a wake-up that spawned a child are held, and published at the end of the
 //! next wake-up that spawns none (for a process child, the one that hears it is ready, once
