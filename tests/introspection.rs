@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use overseer::builtin::Idle;
 use overseer::{ChildKind, ChildSpec, ChildState, EventKind, ExitStatus, ProcessManager, Restart};
 
 #[tokio::test(start_paused = true)]
@@ -249,10 +250,7 @@ async fn a_subscription_taken_after_the_run_has_ended_ends_at_once() {
 #[tokio::test(start_paused = true)]
 async fn the_events_of_a_start_are_delivered_within_a_timer_tick_even_if_nothing_else_happens() {
     let tree = ProcessManager::builder("root")
-        .child(ChildSpec::task("w", |ctx| async move {
-            ctx.shutdown_requested().await;
-            Ok(())
-        }))
+        .child(ChildSpec::new("w", Idle))
         .build()
         .unwrap();
     let handle = tree.handle();
@@ -273,10 +271,7 @@ async fn the_events_of_a_start_are_delivered_within_a_timer_tick_even_if_nothing
 async fn a_nested_managers_events_follow_the_events_of_its_parent_that_started_it() {
     for _ in 0..20 {
         let sub = ProcessManager::builder("sub")
-            .child(ChildSpec::task("leaf", |ctx| async move {
-                ctx.shutdown_requested().await;
-                Ok(())
-            }))
+            .child(ChildSpec::new("leaf", Idle))
             .build()
             .unwrap();
         let tree = ProcessManager::builder("root")
