@@ -432,41 +432,12 @@ fn own_cpu_ms() -> u64 {
     ticks * 10
 }
 
-fn rw_loop(dir: &Path) -> Duration {
-    use std::io::{Read, Write};
-    let t0 = Instant::now();
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", PIPELINE])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn sh");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let path = dir.join("rw.out");
-    let copier = std::thread::spawn(move || {
-        let mut file = std::fs::File::create(path).expect("create");
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = stdout.read(&mut buf).expect("read");
-            if n == 0 {
-                break;
-            }
-            file.write_all(&buf[..n]).expect("write");
-        }
-    });
-    copier.join().expect("copier thread");
-    let status = child.wait().expect("wait");
-    let took = t0.elapsed();
-    assert!(status.success(), "pipeline failed");
-    took
-}
-
-/// The same copy as [`rw_loop`], read as the capture reads a busy pipe: the pipe enlarged to
-/// 1 MiB and non-blocking, drained with 64 KiB reads until it is empty, then a sleep of `nap`
-/// (a thread sleep, as exact as a `timerfd`), instead of a read that blocks until the next
-/// write. The floor for a paced reader, and the experiment that chose the capture's nap.
-fn paced_loop(dir: &Path, nap: Duration) -> Duration {
-    use std::io::Write;
+/// Runs the pipeline with its stdout piped into this process, and `copy` on a std thread to
+/// copy the pipe into a plain file in `dir`; the time until both are done.
+fn copy_loop<F>(dir: &Path, copy: F) -> Duration
+where
+    F: FnOnce(std::process::ChildStdout, std::fs::File) + Send + 'static,
+{
     let t0 = Instant::now();
     let mut child = std::process::Command::new("sh")
         .args(["-c", PIPELINE])
@@ -475,12 +446,41 @@ fn paced_loop(dir: &Path, nap: Duration) -> Duration {
         .spawn()
         .expect("spawn sh");
     let stdout = child.stdout.take().expect("piped stdout");
-    let path = dir.join("paced.out");
-    let copier = std::thread::spawn(move || {
+    let file = std::fs::File::create(dir.join("copy.out")).expect("create");
+    std::thread::spawn(move || copy(stdout, file))
+        .join()
+        .expect("copier thread");
+    let status = child.wait().expect("wait");
+    let took = t0.elapsed();
+    assert!(status.success(), "pipeline failed");
+    took
+}
+
+/// A blocking 64 KiB `read`/`write_all` loop: woken by every write of the pipeline.
+fn rw_loop(dir: &Path) -> Duration {
+    use std::io::{Read, Write};
+    copy_loop(dir, |mut stdout, mut file| {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buf[..n]).expect("write");
+        }
+    })
+}
+
+/// The same copy as [`rw_loop`], read as the capture reads a busy pipe: the pipe enlarged to
+/// 1 MiB and non-blocking, drained with 64 KiB reads until it is empty, then a sleep of `nap`
+/// (a thread sleep, as exact as a `timerfd`), instead of a read that blocks until the next
+/// write. The floor for a paced reader, and the experiment that chose the capture's nap.
+fn paced_loop(dir: &Path, nap: Duration) -> Duration {
+    use std::io::Write;
+    copy_loop(dir, move |stdout, mut file| {
         // Refused by a lowered pipe-max-size: then the default size, paced all the same.
         let _ = rustix::pipe::fcntl_setpipe_size(&stdout, 1024 * 1024);
         rustix::io::ioctl_fionbio(&stdout, true).expect("non-blocking pipe");
-        let mut file = std::fs::File::create(path).expect("create");
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match rustix::io::read(&stdout, &mut buf) {
@@ -491,12 +491,7 @@ fn paced_loop(dir: &Path, nap: Duration) -> Duration {
                 Err(e) => panic!("read: {e}"),
             }
         }
-    });
-    copier.join().expect("copier thread");
-    let status = child.wait().expect("wait");
-    let took = t0.elapsed();
-    assert!(status.success(), "pipeline failed");
-    took
+    })
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

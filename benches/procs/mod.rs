@@ -40,9 +40,14 @@ pub async fn raw_restart_gaps(k: u64) -> Vec<Duration> {
     gaps
 }
 
-/// A subscriber task for the observed raw loops: receives every message until the sender is
-/// dropped, and returns how many it got.
-fn spawn_observer() -> (tokio::sync::broadcast::Sender<Instant>, JoinHandle<u64>) {
+/// Runs `k` restarts through `run` (which gets the subscriber's sender and returns the exit
+/// status of one `/bin/false`) while a subscriber task receives every message; the time of
+/// each run. Checks that the subscriber got one message per run.
+async fn observed_gaps<F, Fut>(k: u64, mut run: F) -> Vec<Duration>
+where
+    F: FnMut(tokio::sync::broadcast::Sender<Instant>) -> Fut,
+    Fut: std::future::Future<Output = std::process::ExitStatus>,
+{
     let (tx, mut rx) = tokio::sync::broadcast::channel::<Instant>(1024);
     let observer = tokio::spawn(async move {
         let mut seen = 0u64;
@@ -51,7 +56,17 @@ fn spawn_observer() -> (tokio::sync::broadcast::Sender<Instant>, JoinHandle<u64>
         }
         seen
     });
-    (tx, observer)
+    let mut gaps = Vec::with_capacity(k as usize);
+    for _ in 0..k {
+        let t0 = Instant::now();
+        let status = run(tx.clone()).await;
+        gaps.push(t0.elapsed());
+        assert_eq!(status.code(), Some(1));
+    }
+    drop(tx);
+    let seen = observer.await.expect("observer");
+    assert_eq!(seen, k, "the observer missed a message");
+    gaps
 }
 
 /// The raw loop watched by a subscriber: after each spawn, the loop publishes one message on
@@ -59,37 +74,23 @@ fn spawn_observer() -> (tokio::sync::broadcast::Sender<Instant>, JoinHandle<u64>
 /// restart that someone watches (overseer's subscribed figure gets five events per restart,
 /// in two bursts); the gap is timed as in `raw_restart_gaps`.
 pub async fn raw_observed_restart_gaps(k: u64) -> Vec<Duration> {
-    let (tx, observer) = spawn_observer();
-    let mut gaps = Vec::with_capacity(k as usize);
-    for _ in 0..k {
-        let t0 = Instant::now();
+    observed_gaps(k, |tx| async move {
         let mut child = tokio::process::Command::new("/bin/false")
             .spawn()
             .expect("spawn /bin/false");
         let _ = tx.send(Instant::now());
-        let status = child.wait().await.expect("wait");
-        gaps.push(t0.elapsed());
-        assert_eq!(status.code(), Some(1));
-    }
-    drop(tx);
-    assert_eq!(
-        observer.await.expect("observer"),
-        k,
-        "the observer missed a message"
-    );
-    gaps
+        child.wait().await.expect("wait")
+    })
+    .await
 }
 
 /// `raw_observed` with each run in a Tokio task of its own, as a supervisor runs its children:
 /// the loop publishes the message, then spawns the task that spawns and waits for the
 /// process, and waits for that task. The subscriber and the run are then runnable at once.
 pub async fn raw_task_observed_restart_gaps(k: u64) -> Vec<Duration> {
-    let (tx, observer) = spawn_observer();
-    let mut gaps = Vec::with_capacity(k as usize);
-    for _ in 0..k {
-        let t0 = Instant::now();
+    observed_gaps(k, |tx| async move {
         let _ = tx.send(Instant::now());
-        let status = tokio::spawn(async {
+        tokio::spawn(async {
             tokio::process::Command::new("/bin/false")
                 .spawn()
                 .expect("spawn /bin/false")
@@ -98,17 +99,9 @@ pub async fn raw_task_observed_restart_gaps(k: u64) -> Vec<Duration> {
                 .expect("wait")
         })
         .await
-        .expect("run task");
-        gaps.push(t0.elapsed());
-        assert_eq!(status.code(), Some(1));
-    }
-    drop(tx);
-    assert_eq!(
-        observer.await.expect("observer"),
-        k,
-        "the observer missed a message"
-    );
-    gaps
+        .expect("run task")
+    })
+    .await
 }
 
 /// The raw loop with overseer's spawn options (see `Command::prepare` and `Group`).
