@@ -17,7 +17,7 @@
 //! lags. A wake-up that spawns a nested manager publishes what is held before the spawn and
 //! right after it, so that the nested manager's own events follow the ones that led to it.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::time::Duration;
 
 use super::*;
@@ -32,7 +32,7 @@ const HOLD_AT_MOST: Duration = Duration::from_micros(1);
 pub(super) struct HeldEvents {
     events: RefCell<Vec<Event>>,
     /// A child's task (not a nested manager's) was spawned in this wake-up.
-    spawned: Cell<bool>,
+    spawned: bool,
     /// The flush timer is set.
     armed: bool,
     timer: Pin<Box<Sleep>>,
@@ -42,7 +42,7 @@ impl HeldEvents {
     pub(super) fn new() -> Self {
         HeldEvents {
             events: RefCell::new(Vec::new()),
-            spawned: Cell::new(false),
+            spawned: false,
             armed: false,
             timer: Box::pin(tokio::time::sleep_until(Instant::now())),
         }
@@ -85,11 +85,11 @@ impl Run {
 
     /// Notes that this wake-up spawned a child's task; a nested manager's instead publishes
     /// what is held (see the module docs).
-    pub(super) fn spawned_child(&self, is_manager: bool) {
+    pub(super) fn spawned_child(&mut self, is_manager: bool) {
         if is_manager {
             self.publish_events();
         } else {
-            self.held.spawned.set(true);
+            self.held.spawned = true;
         }
     }
 
@@ -104,7 +104,7 @@ impl Run {
     /// At the end of a wake-up: publishes the held events, or, if it spawned a child, keeps
     /// them and sets the flush timer.
     pub(super) fn end_of_wake_up(&mut self) {
-        let spawned = self.held.spawned.replace(false);
+        let spawned = std::mem::take(&mut self.held.spawned);
         if self.held.events.borrow().is_empty() {
             return;
         }
