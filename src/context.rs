@@ -69,6 +69,14 @@ impl Context {
         self.child.stop.is_requested(self.generation)
     }
 
+    /// Says that this run's outcome was settled on its own, before any stop was asked of it,
+    /// though the run goes on for a while (a process child whose leader has exited, while the
+    /// rest of its group gets its grace period): a stop asked after this does not make its end
+    /// a stop, so that during a shutdown its exit is judged as one nobody asked for.
+    pub(crate) fn ended_on_its_own(&self) {
+        self.child.stop.ended_on_its_own(self.generation);
+    }
+
     /// A token that is cancelled when this run is asked to stop; clone it into helpers.
     ///
     /// Made on the first call of a run (one allocation), the same token after that; a run

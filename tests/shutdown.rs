@@ -385,3 +385,31 @@ async fn once_a_temporary_child_fails_during_a_shutdown_later_failures_are_kept_
     let later: Vec<&str> = err.later().iter().map(|f| f.path.as_str()).collect();
     assert_eq!(later, ["root/p"], "{err}");
 }
+
+/// `c` fails on its own just as the shutdown reaches it: its sibling `b`, asked first, passes
+/// the stop on to `c` (see the stop chain in the crate docs) after `c`'s run has already
+/// ended, and the manager reads both exits in one batch.
+#[tokio::test(start_paused = true)]
+async fn a_failure_that_came_before_the_stop_request_is_absorbed_as_it_would_have_been_before_the_shutdown()
+ {
+    let fail = Arc::new(Notify::new());
+    let tree = ProcessManager::builder("root")
+        .child(failing_on("c", &fail))
+        .task("b", |ctx| async move {
+            ctx.shutdown_requested().await;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    event_of(&mut events, "root/b", is_running).await;
+    // The root asks `b`, then `c` fails, then `b` ends and asks `c`, whose run is over.
+    handle.shutdown().unwrap();
+    fail.notify_one();
+    // A restart would have absorbed `c`'s failure: the shutdown succeeds.
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}

@@ -199,11 +199,12 @@ impl ExitGuard {
             return;
         };
         // Before the exit is sent: the next child of a stop sequence hears of it first.
-        child.stop.pass_on(self.generation);
+        let asked = child.stop.end_of_run(self.generation);
         let _ = child.run.tx.send(ChildMsg::Exited {
             key: child.key,
             generation: self.generation,
             exit,
+            asked,
         });
     }
 }

@@ -104,6 +104,9 @@ pub(crate) enum ChildMsg {
         key: u32,
         generation: u64,
         exit: RawExit,
+        /// The run had been asked to stop when it ended (see [`StopSignal::end_of_run`]): its exit
+        /// is the end of a stop, not something that happened to it on its own.
+        asked: bool,
     },
     Ready {
         key: u32,

@@ -56,6 +56,9 @@ struct Rare {
     /// The token handed out for one generation, if any was asked for.
     token: Option<(u64, CancellationToken)>,
     inbox: InboxState,
+    /// The latest run that said its outcome was settled before any stop was asked of it
+    /// (see [`StopSignal::ended_on_its_own`]); 0 for none.
+    ended_on_its_own: u64,
 }
 
 impl StopSignal {
@@ -76,6 +79,21 @@ impl StopSignal {
 
     pub(crate) fn is_requested(&self, generation: u64) -> bool {
         self.mark.load(Ordering::Acquire) >= generation
+    }
+
+    /// Run `generation` says that its outcome was settled on its own, before any stop was
+    /// asked of it, although the run goes on for a while (a process child whose leader has
+    /// exited, while the rest of its group gets its grace period). A stop asked after this
+    /// does not make its end a stop (see [`end_of_run`](Self::end_of_run)). Does nothing once
+    /// the run has been asked to stop. Costs the rare parts' box on first use.
+    pub(crate) fn ended_on_its_own(&self, generation: u64) {
+        let mut links = lock(&self.links);
+        // Under the lock, as `end_of_run` reads it: a request made before this check is seen
+        // here, and one made after it finds the run's end settled.
+        if self.is_requested(generation) {
+            return;
+        }
+        links.rare.get_or_insert_with(Default::default).ended_on_its_own = generation;
     }
 
     /// Completes once `run` has been asked to stop.
@@ -135,17 +153,31 @@ impl StopSignal {
         lock(&self.links).next = next;
     }
 
-    /// Run by a child's task as its run `generation` ends: passes the stop on down the chain.
+    /// Run by a child's task as its run `generation` ends, before it reports the exit: passes
+    /// the stop on down the chain, and returns whether the run ended because it was asked to
+    /// stop (it had been asked, and had not said before that its outcome was settled on its
+    /// own, see [`ended_on_its_own`](Self::ended_on_its_own)). One lock for both.
+    ///
     /// Only a run that was asked to stop passes it on: one that ended on its own, ahead of its
     /// turn, must not hurry the next child ahead of the children before it; the manager asks
     /// that one in turn.
-    pub(crate) fn pass_on(&self, generation: u64) {
-        let next = lock(&self.links).next.take();
+    pub(crate) fn end_of_run(&self, generation: u64) -> bool {
+        let requested = self.is_requested(generation);
+        let (next, asked) = {
+            let mut links = lock(&self.links);
+            let asked = requested
+                && links
+                    .rare
+                    .as_deref()
+                    .is_none_or(|rare| rare.ended_on_its_own != generation);
+            (links.next.take(), asked)
+        };
         if let Some((child, next_generation)) = next
-            && self.is_requested(generation)
+            && requested
         {
             child.stop.request(next_generation);
         }
+        asked
     }
 }
 

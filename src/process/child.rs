@@ -87,16 +87,45 @@ impl Command {
             (limit, check)
         });
         loop {
+            // Biased: a stop that was asked for is seen before an exit, so that a leader that
+            // exits just as it is asked to stop ends a stop (a success), whatever its status.
             tokio::select! {
+                biased;
+                msg = ctx.recv() => match msg {
+                    Some(Control::Reload) => match self.reload {
+                        OnReload::Signal(signal) => group.signal(signal),
+                        OnReload::Restart if restart.is_none() => {
+                            let (handle, path) = (ctx.handle(), ctx.path());
+                            restart = Some(Box::pin(async move { handle.restart(path.as_str()).await }));
+                        }
+                        OnReload::Restart => {}
+                    },
+                    Some(Control::Shutdown) | None => {
+                        let status = group.stop(self.stop_signal, self.stop_timeout).await;
+                        tracing::info!(program, ?status, "process stopped");
+                        return Ok(());
+                    }
+                    Some(_) => {}
+                },
                 status = group.wait() => {
                     let status = status.map_err(|source| ProcessError::Wait {
                         program: program.to_owned(),
                         source,
                     })?;
                     tracing::info!(program, %status, "process exited");
+                    // Asked between the look at the inbox and the exit: a stop all the same.
+                    let asked = ctx.is_shutdown_requested();
+                    if !asked {
+                        // Its outcome is settled now: a stop asked during the grace period of
+                        // the rest of the group does not turn this exit into a stop.
+                        ctx.ended_on_its_own();
+                    }
                     // What is left of the group gets the stop sequence, as in a stop.
                     let deadline = crate::deadline::from_now_or_far(self.stop_timeout);
                     group.settle(Some(self.stop_signal), deadline).await;
+                    if asked {
+                        return Ok(());
+                    }
                     return Ok(exit::check(status, &self.success_codes, program)?);
                 }
                 Some(result) = wait_for(&mut restart) => {
@@ -117,22 +146,6 @@ impl Command {
                     }
                     .into());
                 }
-                msg = ctx.recv() => match msg {
-                    Some(Control::Reload) => match self.reload {
-                        OnReload::Signal(signal) => group.signal(signal),
-                        OnReload::Restart if restart.is_none() => {
-                            let (handle, path) = (ctx.handle(), ctx.path());
-                            restart = Some(Box::pin(async move { handle.restart(path.as_str()).await }));
-                        }
-                        OnReload::Restart => {}
-                    },
-                    Some(Control::Shutdown) | None => {
-                        let status = group.stop(self.stop_signal, self.stop_timeout).await;
-                        tracing::info!(program, ?status, "process stopped");
-                        return Ok(());
-                    }
-                    Some(_) => {}
-                },
             }
         }
     }

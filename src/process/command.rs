@@ -54,7 +54,10 @@ impl Default for OnReload {
 ///   its group gets the same sequence: the stop signal, up to the stop timeout, `SIGKILL`; a
 ///   run leaves no process behind. Programs that daemonize (fork and exit) are therefore not
 ///   supported; run them in the foreground. The exit is reported (and a restart begins) once
-///   the group is gone; a stop asked for meanwhile is part of that same grace period.
+///   the group is gone; a stop asked for meanwhile is part of that same grace period, and the
+///   exit stays what it was (a failure a restart would have absorbed does not fail a
+///   shutdown asked for during the grace period). A leader that exits just as it is asked to
+///   stop ends a stop: a success.
 /// - **Abort.** If the run's future is dropped (its manager aborts it when the
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
 ///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.

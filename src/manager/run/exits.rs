@@ -3,6 +3,14 @@
 use super::*;
 use crate::deadline;
 
+/// How a run that this manager was stopping ended.
+pub(super) struct Ended<'a> {
+    pub(super) status: &'a ExitStatus,
+    pub(super) uptime: Duration,
+    /// It ended because it was asked to stop.
+    pub(super) asked: bool,
+}
+
 impl Run {
     /// Handles a batch of reports from children.
     pub(super) fn on_child_msgs(&mut self, msgs: &mut Vec<ChildMsg>) {
@@ -23,7 +31,8 @@ impl Run {
                 key,
                 generation,
                 exit,
-            } => self.on_exit(key, generation, exit),
+                asked,
+            } => self.on_exit(key, generation, exit, asked),
         }
     }
 
@@ -47,7 +56,9 @@ impl Run {
         self.emit(|| child.path(), || EventKind::Ready);
     }
 
-    pub(super) fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit) {
+    /// `asked`: the run ended because it was asked to stop (see
+    /// [`StopSignal::end_of_run`](crate::manager::stop_signal::StopSignal::end_of_run)).
+    pub(super) fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit, asked: bool) {
         let now = self.now();
         let Some(slot) = self.slots.get(key) else {
             return;
@@ -95,9 +106,14 @@ impl Run {
             self.emit(|| child.path(), move || EventKind::Exited { status });
         }
 
-        let stop = stop.or_else(|| self.chained_stop(key, generation, now));
+        let stop = stop.or_else(|| asked.then(|| self.chained_stop(key, now)).flatten());
         if let Some(stop) = stop {
-            self.after_stop(key, stop, &status);
+            let ended = Ended {
+                status: &status,
+                uptime,
+                asked,
+            };
+            self.after_stop(key, stop, ended);
             return;
         }
         match &mut self.phase {
@@ -124,15 +140,12 @@ impl Run {
 
     /// The terms of the stop of a child asked by its sibling's task (the stop chain of a
     /// one-at-a-time sequence, see `Run::link_sequence`) before this manager got to it: the
-    /// terms `stop_or_settle` gives a child it asks. `None` when the run was not asked.
-    fn chained_stop(&self, key: u32, generation: u64, now: Instant) -> Option<StopRequest> {
+    /// terms `stop_or_settle` gives a child it asks. Only for a run that was asked.
+    fn chained_stop(&self, key: u32, now: Instant) -> Option<StopRequest> {
         let slot = self.slots.get(key)?;
         let (Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. }) = &self.phase else {
             return None;
         };
-        if !slot.child.stop.is_requested(generation) {
-            return None;
-        }
         Some(StopRequest {
             then: slot.after_sequence_stop(seq.then),
             started: now,
@@ -142,11 +155,26 @@ impl Run {
         })
     }
 
-    /// A child that was asked to stop has exited.
-    pub(super) fn after_stop(&mut self, key: u32, stop: StopRequest, status: &ExitStatus) {
+    /// A child that this manager was stopping has exited.
+    ///
+    /// During a shutdown, a run that ended on its own before it was asked (its exit reached
+    /// this manager only after the request) is judged as an exit nobody asked for, as it would
+    /// have been had it arrived a moment earlier (see `record_unasked_exit`); an abort is not
+    /// such an end, it is the stop itself.
+    pub(super) fn after_stop(&mut self, key: u32, stop: StopRequest, ended: Ended<'_>) {
+        let Ended {
+            status,
+            uptime,
+            asked,
+        } = ended;
         let stopping = matches!(self.phase, Phase::Stopping { .. });
+        let on_its_own = !asked && !matches!(status, ExitStatus::Aborted);
+        if stopping && on_its_own {
+            self.record_unasked_exit(key, status, uptime);
+        }
         // The path is built only when there is something to report: most stops end cleanly.
-        let report = stop.timed_out || (stopping && !stop.brutal && !status.is_success());
+        let report =
+            stop.timed_out || (stopping && !on_its_own && !stop.brutal && !status.is_success());
         if let Some(path) = report
             .then(|| self.slots.get(key).map(|s| s.child.path()))
             .flatten()
