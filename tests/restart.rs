@@ -299,3 +299,43 @@ async fn failures_during_a_group_restart_are_all_restarted_once_it_is_over() {
     run.await.unwrap().unwrap();
     assert_eq!(alive_tasks(), baseline);
 }
+
+/// `strategy` restarts the group of `b` (which fails once `done` has ended) and `done` (a
+/// transient child that completes on its first run); returns how `done` started.
+async fn group_restart_with_a_completed_transient_child(strategy: Strategy) -> Vec<String> {
+    let log = Log::default();
+    let fail = std::sync::Arc::new(tokio::sync::Notify::new());
+    let done = child("done", &log, Restart::Transient, false, true);
+    let b = common::failing_on("b", &fail);
+    let children = match strategy {
+        Strategy::RestForOne => vec![b, done],
+        _ => vec![done, b],
+    };
+    let t = tree(strategy, children);
+    let handle = t.handle();
+    run_until(t, async |ev| {
+        common::event_of(ev, "root/done", common::is_stopped).await;
+        fail.notify_one();
+        // The group starts again in one go: `done` too, by the time `b` runs.
+        runs(ev, &[("root/b", 1)]).await;
+        let snap = handle.snapshot().await.unwrap();
+        assert_eq!(
+            common::state_of(&snap, "root/done"),
+            Some(overseer::ChildState::Running)
+        );
+    })
+    .await;
+    log.with_prefix("start:done")
+}
+
+#[tokio::test]
+async fn one_for_all_restarts_a_transient_child_that_had_completed_normally() {
+    let starts = group_restart_with_a_completed_transient_child(Strategy::OneForAll).await;
+    assert_eq!(starts, ["start:done:0", "start:done:1"]);
+}
+
+#[tokio::test]
+async fn rest_for_one_restarts_a_transient_child_after_it_that_had_completed_normally() {
+    let starts = group_restart_with_a_completed_transient_child(Strategy::RestForOne).await;
+    assert_eq!(starts, ["start:done:0", "start:done:1"]);
+}

@@ -149,17 +149,21 @@ impl Run {
                 // for in turn (as a shutdown does), so that a child that stops last is asked
                 // only once it has ended.
                 SlotState::Running(_) => remaining.push(key),
-                SlotState::Pending | SlotState::Restarting { .. } if !temporary => {
+                // Between runs, or done (a transient child that completed): started again with
+                // the group, as OTP does. A child stopped by a command stays stopped.
+                SlotState::Pending | SlotState::Restarting { .. } | SlotState::Exited
+                    if !temporary =>
+                {
                     restart.push(key)
                 }
                 _ => {}
             }
         }
-        // Members between runs wait for the group; their restart timers go stale.
+        // Members between runs (or done) wait for the group; restart timers go stale.
         for &key in &restart {
             if matches!(
                 self.slots.get(key).map(|s| &s.state),
-                Some(SlotState::Restarting { .. })
+                Some(SlotState::Restarting { .. } | SlotState::Exited)
             ) {
                 self.set_state(key, SlotState::Pending);
             }
