@@ -390,3 +390,64 @@ async fn a_removal_is_final_even_if_a_restart_is_asked_while_it_is_under_way() {
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn stopping_a_managers_only_child_leaves_the_manager_running_so_it_can_be_restarted() {
+    let tree = ProcessManager::builder("root")
+        .child(waiter())
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let baseline = alive_tasks();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/w", common::is_ready).await;
+    handle.stop("root/w").await.unwrap();
+    assert_eq!(
+        state_of(&handle.snapshot().await.unwrap(), "root/w"),
+        Some(ChildState::Stopped)
+    );
+    // Stopped, still declared: it starts again.
+    handle.restart("root/w").await.unwrap();
+    common::event_of(&mut events, "root/w", common::is_ready).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test]
+async fn concurrent_restarts_of_one_child_coalesce_and_the_snapshot_counts_the_restarts_that_happened()
+ {
+    let starts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = starts.clone();
+    let child = ChildSpec::task("c", move |ctx| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        }
+    });
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("idle", Idle))
+        .child(child)
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::event_of(&mut events, "root/c", common::is_ready).await;
+    let restarts = (0..20).map(|_| {
+        let handle = handle.clone();
+        async move { handle.restart("root/c").await }
+    });
+    for result in futures_util::future::join_all(restarts).await {
+        result.unwrap();
+    }
+    let snap = handle.snapshot().await.unwrap();
+    let runs = starts.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(runs < 20, "the requests coalesced: {runs} runs");
+    assert_eq!(snap.find("root/c").unwrap().restarts, runs - 1);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}

@@ -155,6 +155,9 @@ struct Counts {
     running: usize,
     ready: usize,
     significant_live: usize,
+    /// Stopped (by a command, or by a shutdown under way): still declared, so a manager whose
+    /// children were stopped by commands keeps running.
+    stopped: usize,
 }
 
 enum Wake {
@@ -383,7 +386,10 @@ impl Run {
     /// The run's result, once it is over.
     fn outcome(&mut self) -> Option<Result<(), TreeError>> {
         let done = match &self.phase {
-            Phase::Running => self.counts.live == 0 && self.deferred_exits.is_empty(),
+            // Children stopped by commands can be started again: they keep it running.
+            Phase::Running => {
+                self.counts.live == 0 && self.counts.stopped == 0 && self.deferred_exits.is_empty()
+            }
             Phase::Stopping { seq, .. } => {
                 seq.remaining.is_empty() && seq.current.is_none() && self.counts.running == 0
             }

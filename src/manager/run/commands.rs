@@ -91,10 +91,13 @@ impl Run {
             let _ = reply.send(Err(self.shutting_down()));
             return;
         }
+        // Restarts that meet one already under way (or a child about to start) coalesce into
+        // it: `restarts` counts the runs that were started again, not the requests.
+        let restarting = self.slots.stop(key).is_some_and(|s| s.then == AfterStop::Start);
         let slot = self.slots.get_mut(key).expect("resolved key exists");
         match (&slot.state, then) {
             (SlotState::Running(_), _) => {
-                if then == AfterStop::Start {
+                if then == AfterStop::Start && !restarting {
                     slot.restarts = slot.restarts.saturating_add(1);
                 }
                 slot.add_waiter(reply);
@@ -110,6 +113,16 @@ impl Run {
                     self.set_state(key, SlotState::Stopped);
                     self.emit_stopped(key);
                 }
+                let _ = reply.send(Ok(()));
+            }
+            // About to start: the restart is the start under way.
+            (SlotState::Pending, AfterStop::Start) => {
+                let _ = reply.send(Ok(()));
+            }
+            // Waiting for its backoff: started now; the restart was counted when it was
+            // scheduled.
+            (SlotState::Restarting { .. }, AfterStop::Start) => {
+                self.set_state(key, SlotState::Pending);
                 let _ = reply.send(Ok(()));
             }
             (_, AfterStop::Start) => {

@@ -38,13 +38,15 @@ impl Run {
             );
             let running = matches!(s, SlotState::Running(_));
             let ready = matches!(s, SlotState::Running(r) if r.ready);
-            (live, running, ready)
+            let stopped = matches!(s, SlotState::Stopped);
+            (live, running, ready, stopped)
         };
-        let (was_live, was_running, was_ready) = flags(&old);
-        let (is_live, is_running, is_ready) = flags(&slot.state);
+        let (was_live, was_running, was_ready, was_stopped) = flags(&old);
+        let (is_live, is_running, is_ready, is_stopped) = flags(&slot.state);
         adjust(&mut self.counts.live, was_live, is_live);
         adjust(&mut self.counts.running, was_running, is_running);
         adjust(&mut self.counts.ready, was_ready, is_ready);
+        adjust(&mut self.counts.stopped, was_stopped, is_stopped);
         if slot.spec.significant {
             adjust(&mut self.counts.significant_live, was_live, is_live);
         }
