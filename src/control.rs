@@ -63,7 +63,12 @@ pub(crate) struct InboxState {
 pub(crate) struct InboxFull;
 
 impl InboxState {
+    /// Queues `msg`. A `Reload` right behind another unread one is the same request: it is
+    /// taken as delivered without taking room (the order of the messages is kept).
     pub(crate) fn push(&mut self, msg: Control) -> Result<(), InboxFull> {
+        if matches!(msg, Control::Reload) && matches!(self.queue.back(), Some(Control::Reload)) {
+            return Ok(());
+        }
         if self.queue.len() >= INBOX_CAPACITY {
             return Err(InboxFull);
         }

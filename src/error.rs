@@ -259,6 +259,18 @@ pub enum SpecError {
     },
 }
 
+fn not_delivered(undelivered: &[ControlError]) -> String {
+    match undelivered {
+        [] => "the message was not delivered".to_string(),
+        [one] => format!("the message was not delivered: {one}"),
+        [first, rest @ ..] => format!(
+            "the message was not delivered to {} children: {first} (and {} more)",
+            rest.len() + 1,
+            rest.len()
+        ),
+    }
+}
+
 /// Why a [`Handle`](crate::Handle) command was refused. A refused command changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -295,6 +307,24 @@ pub enum ControlError {
         path: String,
         /// The inbox capacity.
         capacity: usize,
+    },
+    /// The child does not read control messages (see
+    /// [`ChildSpec::reads_messages`](crate::ChildSpec::reads_messages)), so a message to it
+    /// would be lost.
+    #[error("{path} does not read control messages")]
+    NotListening {
+        /// The child's path.
+        path: String,
+    },
+    /// A message sent to a subtree did not reach some of its running children (their inboxes
+    /// were full); the others got it. Children that were not running, or do not read
+    /// messages, are not counted: a message to a subtree is for the children that run and
+    /// listen.
+    #[error("{}", not_delivered(undelivered))]
+    NotDelivered {
+        /// Why each child that should have got it did not, in the order the managers found
+        /// them.
+        undelivered: Vec<ControlError>,
     },
     /// The spec was refused.
     #[error(transparent)]

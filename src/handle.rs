@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use crate::control::{Control, lock};
 use crate::error::ControlError;
 use crate::event::Events;
-use crate::manager::{Command, ProcessManager};
+use crate::manager::{Command, ProcessManager, SendReply};
 use crate::path::ChildPath;
 use crate::runnable::ChildKind;
 use crate::snapshot::{LevelSnapshot, Snapshot};
@@ -93,7 +93,7 @@ impl Handle {
         self.request(|reply| Command::Send {
             path: path.into(),
             msg,
-            reply: Some(reply),
+            reply: SendReply::One(reply),
         })
         .await
     }

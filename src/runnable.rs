@@ -68,6 +68,14 @@ pub trait Runnable: Send + Sync + 'static {
         None
     }
 
+    /// Whether its runs read control messages ([`Context::recv`]). Defaults to `true`; a
+    /// runnable that never reads them (like [`Idle`](crate::builtin::Idle)) says `false`, so
+    /// that messages sent to its subtree skip it instead of piling up unread (see
+    /// [`ChildSpec::reads_messages`](crate::ChildSpec::reads_messages), which overrides this).
+    fn reads_messages(&self) -> bool {
+        true
+    }
+
     /// The nested manager, when this runnable is one. Managers use it to route commands down
     /// the tree; implementors other than [`ProcessManager`] keep the default `None`.
     fn as_manager(&self) -> Option<&ProcessManager> {

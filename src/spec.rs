@@ -100,11 +100,19 @@ pub(crate) struct SpecBody {
     pub(crate) shutdown: Option<Shutdown>,
     pub(crate) significant: bool,
     pub(crate) deps: Box<[Dependency]>,
+    /// Set by [`ChildSpec::reads_messages`]; the runnable says otherwise.
+    pub(crate) reads_messages: Option<bool>,
 }
 
 impl SpecBody {
     pub(crate) fn runnable(&self) -> &dyn Runnable {
         &*self.runnable
+    }
+
+    /// Whether the child reads control messages, defaults resolved.
+    pub(crate) fn reads_messages(&self) -> bool {
+        self.reads_messages
+            .unwrap_or_else(|| self.runnable().reads_messages())
     }
 
     /// The shutdown policy in effect, defaults resolved.
@@ -152,6 +160,7 @@ impl ChildSpec {
                 shutdown: None,
                 significant: false,
                 deps: Box::new([]),
+                reads_messages: None,
             }),
         }
     }
@@ -192,6 +201,17 @@ impl ChildSpec {
     /// `Transient` or `Temporary`.
     pub fn significant(mut self, significant: bool) -> Self {
         self.body_mut().significant = significant;
+        self
+    }
+
+    /// Says whether the child reads control messages ([`Context::recv`]); by default it does
+    /// unless its runnable says otherwise ([`Runnable::reads_messages`]). A child that does not
+    /// is skipped by messages sent to its subtree ([`Handle::broadcast`](crate::Handle::broadcast),
+    /// a reload on SIGHUP), and a message sent to it by path is refused with
+    /// [`ControlError::NotListening`](crate::ControlError::NotListening), instead of piling up
+    /// unread in its inbox.
+    pub fn reads_messages(mut self, reads: bool) -> Self {
+        self.body_mut().reads_messages = Some(reads);
         self
     }
 

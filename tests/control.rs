@@ -256,10 +256,10 @@ async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
     let mut events = handle.events();
     let run = tokio::spawn(async move { tree.run().await });
     common::event_of(&mut events, "root/deaf", common::is_ready).await;
-    for _ in 0..INBOX_CAPACITY {
-        handle.send("root/deaf", Control::Reload).await.unwrap();
+    for i in 0..INBOX_CAPACITY {
+        handle.send("root/deaf", Control::custom(i)).await.unwrap();
     }
-    let err = handle.send("root/deaf", Control::Reload).await.unwrap_err();
+    let err = handle.send("root/deaf", Control::custom(0)).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -288,4 +288,104 @@ async fn commands_after_the_tree_stopped_are_refused_at_once() {
     );
     assert!(handle.shutdown().is_err());
     assert!(handle.snapshot().await.is_err());
+}
+
+/// A tree whose child `deaf` reports ready and never reads its inbox, and `reader`, which reads
+/// and logs like [`listener`]; `deaf` says it reads messages unless `declared_deaf`.
+async fn with_a_deaf_child(
+    log: &Log,
+    declared_deaf: bool,
+) -> (
+    overseer::Handle,
+    tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
+) {
+    let deaf = ChildSpec::task("deaf", |ctx| async move {
+        ctx.ready();
+        ctx.shutdown_requested().await;
+        Ok(())
+    });
+    let deaf = if declared_deaf {
+        deaf.reads_messages(false)
+    } else {
+        deaf
+    };
+    let tree = ProcessManager::builder("root")
+        .child(deaf)
+        .child(listener("reader", log))
+        .child(ChildSpec::new("idle", overseer::builtin::Idle))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    common::all_of(
+        &mut events,
+        &[
+            ("root/deaf", common::is_ready),
+            ("root/reader", common::is_ready),
+        ],
+    )
+    .await;
+    (handle, run)
+}
+
+#[tokio::test]
+async fn repeated_reloads_to_a_child_that_does_not_read_them_coalesce_into_one() {
+    let log = Log::default();
+    let (handle, run) = with_a_deaf_child(&log, false).await;
+    for _ in 0..10 * INBOX_CAPACITY {
+        handle.send("root/deaf", Control::Reload).await.unwrap();
+        handle.broadcast(Control::Reload).await.unwrap();
+    }
+    // One reload waits in the inbox: room is left for exactly `INBOX_CAPACITY - 1` others.
+    for i in 1..INBOX_CAPACITY as u32 {
+        handle.send("root/deaf", Control::custom(i)).await.unwrap();
+    }
+    let err = handle.send("root/deaf", Control::custom(0_u32)).await;
+    assert!(matches!(err, Err(ControlError::InboxFull { .. })), "{err:?}");
+    assert!(!log.entries().is_empty(), "the reader got the reloads");
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_child_that_does_not_read_messages_is_skipped_by_a_broadcast_and_refuses_one_sent_to_it()
+{
+    let log = Log::default();
+    let (handle, run) = with_a_deaf_child(&log, true).await;
+    // The deaf child and `Idle` are skipped: their inboxes never fill.
+    for i in 0..2 * INBOX_CAPACITY as u32 {
+        handle.broadcast(Control::custom(i)).await.unwrap();
+    }
+    assert_eq!(entries(&log, 2 * INBOX_CAPACITY).await.len(), 2 * INBOX_CAPACITY);
+    for path in ["root/deaf", "root/idle"] {
+        let err = handle.send(path, Control::Reload).await.unwrap_err();
+        assert_eq!(err, ControlError::NotListening { path: path.into() });
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_broadcast_that_could_not_reach_a_child_says_which_instead_of_succeeding() {
+    let log = Log::default();
+    let (handle, run) = with_a_deaf_child(&log, false).await;
+    for i in 0..INBOX_CAPACITY as u32 {
+        handle.send("root/deaf", Control::custom(i)).await.unwrap();
+    }
+    let err = handle.broadcast(Control::custom(0_u32)).await.unwrap_err();
+    let ControlError::NotDelivered { undelivered } = err else {
+        panic!("not a NotDelivered error: {err}");
+    };
+    assert_eq!(
+        undelivered,
+        [ControlError::InboxFull {
+            path: "root/deaf".into(),
+            capacity: INBOX_CAPACITY
+        }]
+    );
+    // The others got it.
+    assert_eq!(entries(&log, 1).await, ["reader:custom 0"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
 }

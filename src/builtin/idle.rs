@@ -25,4 +25,9 @@ impl Runnable for Idle {
         ctx.shutdown_requested().await;
         Ok(())
     }
+
+    /// It has nothing to do with them.
+    fn reads_messages(&self) -> bool {
+        false
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::fanout::SendReply;
 use crate::control::{Control, lock};
 use crate::error::ControlError;
 use crate::path::ChildPath;
@@ -21,7 +22,7 @@ pub(crate) enum Command {
     Send {
         path: Box<str>,
         msg: Control,
-        reply: Option<Reply<()>>,
+        reply: SendReply,
     },
     Add {
         parent: Box<str>,
@@ -50,11 +51,13 @@ impl Command {
     pub(crate) fn refuse(self, err: ControlError) {
         match self {
             Command::Shutdown { .. } => {}
-            Command::Send { reply, .. } => {
-                if let Some(r) = reply {
-                    let _ = r.send(Err(err));
-                }
-            }
+            // Part of a message to a subtree: a manager that is not running is skipped, as a
+            // child that is not running is.
+            Command::Send {
+                reply: SendReply::Many(_),
+                ..
+            } => {}
+            Command::Send { reply, .. } => reply.answer(Err(err)),
             Command::Add { reply, .. } => {
                 let _ = reply.send(Err(err));
             }

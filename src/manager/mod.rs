@@ -4,6 +4,7 @@ mod builder;
 pub(crate) mod child_task;
 mod config;
 mod decide;
+mod fanout;
 mod mailbox;
 mod run;
 pub(crate) mod shared;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use builder::ProcessManagerBuilder;
 pub use config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
+pub(crate) use fanout::SendReply;
 pub(crate) use mailbox::Command;
 
 use crate::context::Context;

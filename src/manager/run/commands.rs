@@ -1,5 +1,6 @@
 //! Commands from handles: shutdown, messages, add / stop / restart / remove, snapshots.
 
+use super::super::fanout::SendReply;
 use super::*;
 
 impl Run {
@@ -133,36 +134,28 @@ impl Run {
         }
     }
 
-    pub(super) fn on_send(
-        &mut self,
-        path: &str,
-        msg: Control,
-        reply: Option<super::super::mailbox::Reply<()>>,
-    ) {
-        let answer = |r: Result<(), ControlError>,
-                      reply: Option<super::super::mailbox::Reply<()>>| {
-            if let Some(reply) = reply {
-                let _ = reply.send(r);
-            }
-        };
+    pub(super) fn on_send(&mut self, path: &str, msg: Control, reply: SendReply) {
         match self.resolve(path) {
-            Err(e) => answer(Err(e), reply),
+            Err(e) => reply.answer(Err(e)),
             Ok(Target::This) => {
                 if matches!(msg, Control::Shutdown) {
                     self.on_command(Command::Shutdown { immediate: false });
+                    reply.answer(Ok(()));
                 } else {
+                    // Every running child that reads messages gets it; the sender hears once
+                    // every manager below has handed it on.
+                    let fanout = reply.into_fanout();
                     let keys: Vec<u32> = self.slots.keys().collect();
                     for key in keys {
-                        self.deliver(key, msg.clone(), None);
+                        self.deliver(key, msg.clone(), SendReply::Many(fanout.clone()));
                     }
                 }
-                answer(Ok(()), reply);
             }
             Ok(Target::Child(key)) => {
                 if matches!(msg, Control::Shutdown) {
                     let (tx, _) = tokio::sync::oneshot::channel();
                     self.on_child_command(path.into(), tx, AfterStop::Stay);
-                    answer(Ok(()), reply);
+                    reply.answer(Ok(()));
                 } else {
                     self.deliver(key, msg, reply);
                 }
@@ -178,52 +171,45 @@ impl Run {
         }
     }
 
-    /// Delivers a message to one direct child: into its inbox, or down its subtree.
-    pub(super) fn deliver(
-        &mut self,
-        key: u32,
-        msg: Control,
-        reply: Option<super::super::mailbox::Reply<()>>,
-    ) {
+    /// Delivers a message to one direct child: into its inbox, or down its subtree. As part of
+    /// a message to a subtree ([`SendReply::Many`]), a child that is not running or does not
+    /// read messages is skipped.
+    pub(super) fn deliver(&mut self, key: u32, msg: Control, reply: SendReply) {
         let Some(slot) = self.slots.get(key) else {
             return;
         };
-        let path = slot.child.path();
+        let many = matches!(reply, SendReply::Many(_));
+        let path = || slot.child.path().to_string();
         let result = if slot.running().is_none() {
-            Err(ControlError::NotRunning {
-                path: path.to_string(),
-            })
+            if many {
+                return;
+            }
+            Err(ControlError::NotRunning { path: path() })
         } else if let Some(mgr) = slot.spec.runnable().as_manager() {
             let cmd = Command::Send {
-                path: path.as_str().into(),
+                path: path().into(),
                 msg,
                 reply,
             };
             if let Err(cmd) = mgr.inner.mailbox.send(cmd) {
-                cmd.refuse(ControlError::NotRunning {
-                    path: path.to_string(),
-                });
+                cmd.refuse(ControlError::NotRunning { path: path() });
             }
             return;
+        } else if !slot.spec.reads_messages() {
+            if many {
+                return;
+            }
+            Err(ControlError::NotListening { path: path() })
         } else {
             slot.child
                 .stop
                 .with_inbox(|inbox| inbox.push(msg))
                 .map_err(|_| ControlError::InboxFull {
-                    path: path.to_string(),
+                    path: path(),
                     capacity: crate::control::INBOX_CAPACITY,
                 })
         };
-        match reply {
-            Some(reply) => {
-                let _ = reply.send(result);
-            }
-            None => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "broadcast message not delivered");
-                }
-            }
-        }
+        reply.answer(result);
     }
 
     /// Passes a command to the nested manager at `key`.
