@@ -64,7 +64,7 @@ async fn act_one() -> Result<(), TreeError> {
         }
     });
     let tree = ProcessManager::builder("root")
-        .child(ChildSpec::new("signals", Signals))
+        .child(ChildSpec::new("signals", Signals::new()))
         .child(service("db", Duration::from_millis(100)))
         .child(service("api", Duration::ZERO).after("db", Condition::Ready))
         .child(flaky)
@@ -98,7 +98,7 @@ async fn act_two() -> Result<(), TreeError> {
         .build()
         .expect("a valid tree");
     let tree = ProcessManager::builder("root")
-        .child(ChildSpec::new("signals", Signals))
+        .child(ChildSpec::new("signals", Signals::new()))
         .child(service("db", Duration::ZERO))
         .child(ChildSpec::new("jobs", jobs).restart(Restart::Temporary))
         .build()

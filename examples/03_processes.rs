@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .backoff(Backoff::fixed(Duration::from_millis(300)))
         .build()?;
     let tree = ProcessManager::builder("root")
-        .child(ChildSpec::new("signals", Signals))
+        .child(ChildSpec::new("signals", Signals::new()))
         .child(ChildSpec::new("services", services))
         .build()?;
     let handle = tree.handle();

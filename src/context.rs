@@ -73,6 +73,7 @@ impl Context {
     /// though the run goes on for a while (a process child whose leader has exited, while the
     /// rest of its group gets its grace period): a stop asked after this does not make its end
     /// a stop, so that during a shutdown its exit is judged as one nobody asked for.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn ended_on_its_own(&self) {
         self.child.stop.ended_on_its_own(self.generation);
     }

@@ -79,6 +79,12 @@ pub enum Cause {
     Aborted,
     /// The manager was asked to run while it was already running.
     AlreadyRunning,
+    /// A second shutdown signal forced the tree to stop at once, aborting what was still
+    /// stopping (see [`Signals`](crate::builtin::Signals)); the path is the signal child's.
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
+    },
 }
 
 impl fmt::Display for Cause {
@@ -101,8 +107,22 @@ impl fmt::Display for Cause {
             ),
             Cause::Aborted => f.write_str("aborted from outside its manager"),
             Cause::AlreadyRunning => f.write_str("the manager is already running"),
+            Cause::Interrupted { signal } => write!(
+                f,
+                "a second {} shut the tree down at once, aborting what was still stopping",
+                signal_name(*signal)
+            ),
         }
     }
+}
+
+/// `SIGINT` for a known signal, `signal N` otherwise.
+fn signal_name(signal: i32) -> String {
+    #[cfg(all(feature = "signal", unix))]
+    if let Some(name) = signal_hook::low_level::signal_name(signal) {
+        return name.to_string();
+    }
+    format!("signal {signal}")
 }
 
 /// One failure in the tree: where, and why.

@@ -4,7 +4,7 @@ use futures_util::future::{BoxFuture, FutureExt, join_all};
 use tokio::sync::oneshot;
 
 use crate::control::{Control, lock};
-use crate::error::ControlError;
+use crate::error::{ControlError, Failure};
 use crate::event::Events;
 use crate::manager::{Command, ProcessManager, SendReply};
 use crate::path::ChildPath;
@@ -76,6 +76,14 @@ impl Handle {
     /// [`ControlError::NotRunning`] when the manager has already stopped.
     pub fn shutdown_now(&self) -> Result<(), ControlError> {
         self.send_command(Command::Shutdown { immediate: true })
+            .map_err(|_| self.not_running())
+    }
+
+    /// Shuts the manager down at once, as [`shutdown_now`](Self::shutdown_now), and makes its
+    /// run fail with `failure` (a second signal).
+    #[cfg_attr(not(all(feature = "signal", unix)), allow(dead_code))]
+    pub(crate) fn shutdown_interrupted(&self, failure: Failure) -> Result<(), ControlError> {
+        self.send_command(Command::Interrupt { failure })
             .map_err(|_| self.not_running())
     }
 

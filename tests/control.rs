@@ -259,7 +259,10 @@ async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
     for i in 0..INBOX_CAPACITY {
         handle.send("root/deaf", Control::custom(i)).await.unwrap();
     }
-    let err = handle.send("root/deaf", Control::custom(0)).await.unwrap_err();
+    let err = handle
+        .send("root/deaf", Control::custom(0))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -342,7 +345,10 @@ async fn repeated_reloads_to_a_child_that_does_not_read_them_coalesce_into_one()
         handle.send("root/deaf", Control::custom(i)).await.unwrap();
     }
     let err = handle.send("root/deaf", Control::custom(0_u32)).await;
-    assert!(matches!(err, Err(ControlError::InboxFull { .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(ControlError::InboxFull { .. })),
+        "{err:?}"
+    );
     assert!(!log.entries().is_empty(), "the reader got the reloads");
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
@@ -357,7 +363,10 @@ async fn a_child_that_does_not_read_messages_is_skipped_by_a_broadcast_and_refus
     for i in 0..2 * INBOX_CAPACITY as u32 {
         handle.broadcast(Control::custom(i)).await.unwrap();
     }
-    assert_eq!(entries(&log, 2 * INBOX_CAPACITY).await.len(), 2 * INBOX_CAPACITY);
+    assert_eq!(
+        entries(&log, 2 * INBOX_CAPACITY).await.len(),
+        2 * INBOX_CAPACITY
+    );
     for path in ["root/deaf", "root/idle"] {
         let err = handle.send(path, Control::Reload).await.unwrap_err();
         assert_eq!(err, ControlError::NotListening { path: path.into() });

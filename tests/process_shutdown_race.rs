@@ -13,8 +13,7 @@ use overseer::{Backoff, EventKind, ProcessManager};
 use process_common::{Scratch, assert_clean};
 
 #[tokio::test]
-async fn a_crash_during_the_grace_period_of_lingering_members_does_not_fail_a_requested_shutdown()
-{
+async fn a_crash_during_the_grace_period_of_lingering_members_does_not_fail_a_requested_shutdown() {
     let s = Scratch::new();
     // The member ignores the stop signal but notes it; the leader exits with 1 at once.
     let member = format!(

@@ -6,4 +6,4 @@ mod signal;
 
 pub use idle::Idle;
 #[cfg(all(feature = "signal", unix))]
-pub use signal::Signals;
+pub use signal::{Signals, SignalsError};

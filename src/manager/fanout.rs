@@ -94,7 +94,9 @@ mod tests {
         assert!(rx.try_recv().is_err(), "a holder is left");
         drop(below);
         let err = rx.try_recv().unwrap().unwrap_err();
-        assert!(matches!(err, ControlError::NotDelivered { undelivered } if undelivered.len() == 1));
+        assert!(
+            matches!(err, ControlError::NotDelivered { undelivered } if undelivered.len() == 1)
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::fanout::SendReply;
 use crate::control::{Control, lock};
-use crate::error::ControlError;
+use crate::error::{ControlError, Failure};
 use crate::path::ChildPath;
 use crate::snapshot::LevelSnapshot;
 use crate::spec::ChildSpec;
@@ -18,6 +18,11 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
 pub(crate) enum Command {
     Shutdown {
         immediate: bool,
+    },
+    /// An immediate shutdown forced from outside (a second signal): `failure` says so in the
+    /// run's result.
+    Interrupt {
+        failure: Failure,
     },
     Send {
         path: Box<str>,
@@ -50,7 +55,7 @@ impl Command {
     /// Answers the command with `err` (used when it cannot be carried out at all).
     pub(crate) fn refuse(self, err: ControlError) {
         match self {
-            Command::Shutdown { .. } => {}
+            Command::Shutdown { .. } | Command::Interrupt { .. } => {}
             // Part of a message to a subtree: a manager that is not running is skipped, as a
             // child that is not running is.
             Command::Send {

@@ -86,6 +86,7 @@ impl StopSignal {
     /// exited, while the rest of its group gets its grace period). A stop asked after this
     /// does not make its end a stop (see [`end_of_run`](Self::end_of_run)). Does nothing once
     /// the run has been asked to stop. Costs the rare parts' box on first use.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn ended_on_its_own(&self, generation: u64) {
         let mut links = lock(&self.links);
         // Under the lock, as `end_of_run` reads it: a request made before this check is seen
@@ -93,7 +94,10 @@ impl StopSignal {
         if self.is_requested(generation) {
             return;
         }
-        links.rare.get_or_insert_with(Default::default).ended_on_its_own = generation;
+        links
+            .rare
+            .get_or_insert_with(Default::default)
+            .ended_on_its_own = generation;
     }
 
     /// Completes once `run` has been asked to stop.

@@ -26,6 +26,10 @@ impl Run {
                     self.begin_shutdown(Reason::Requested, immediate);
                 }
             }
+            Command::Interrupt { failure } => {
+                self.record(vec![failure]);
+                self.begin_shutdown(Reason::Requested, true);
+            }
             Command::Snapshot { reply } => {
                 let _ = reply.send(Ok(self.snapshot_level()));
             }
@@ -94,7 +98,10 @@ impl Run {
         }
         // Restarts that meet one already under way (or a child about to start) coalesce into
         // it: `restarts` counts the runs that were started again, not the requests.
-        let restarting = self.slots.stop(key).is_some_and(|s| s.then == AfterStop::Start);
+        let restarting = self
+            .slots
+            .stop(key)
+            .is_some_and(|s| s.then == AfterStop::Start);
         let slot = self.slots.get_mut(key).expect("resolved key exists");
         match (&slot.state, then) {
             (SlotState::Running(_), _) => {
