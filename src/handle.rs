@@ -1,15 +1,18 @@
 //! [`Handle`]: commands to a running tree, by path.
 
+use std::sync::{Arc, Mutex};
+
 use futures_util::future::{BoxFuture, FutureExt, join_all};
 use tokio::sync::oneshot;
 
-use crate::control::{Control, lock};
+use crate::control::Control;
 use crate::error::{ControlError, Failure};
-use crate::event::Events;
-use crate::manager::{Command, ProcessManager, SendReply};
+use crate::event::{EventBus, Events};
+use crate::lock::lock;
+use crate::mailbox::{Command, LevelSnapshot, Mailbox, SendReply};
 use crate::path::ChildPath;
 use crate::runnable::ChildKind;
-use crate::snapshot::{LevelSnapshot, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::spec::ChildSpec;
 
 /// Sends commands to a manager and the tree below it, subscribes to its events, and takes
@@ -25,16 +28,25 @@ use crate::spec::ChildSpec;
 /// [`ControlError::NotRunning`].
 #[derive(Clone)]
 pub struct Handle {
-    mgr: ProcessManager,
+    front: Arc<Front>,
+}
+
+/// What a manager's handles reach: its mailbox, its event bus and its path. Shared by the
+/// manager and every handle to it.
+pub(crate) struct Front {
+    pub(crate) mailbox: Arc<Mailbox>,
+    pub(crate) bus: Arc<EventBus>,
+    /// The path of the current (or last) run.
+    pub(crate) path: Mutex<ChildPath>,
 }
 
 impl Handle {
-    pub(crate) fn new(mgr: ProcessManager) -> Self {
-        Handle { mgr }
+    pub(crate) fn new(front: Arc<Front>) -> Self {
+        Handle { front }
     }
 
     pub(crate) fn send_command(&self, cmd: Command) -> Result<(), Command> {
-        self.mgr.inner.mailbox.send(cmd)
+        self.front.mailbox.send(cmd)
     }
 
     fn not_running(&self) -> ControlError {
@@ -56,7 +68,7 @@ impl Handle {
 
     /// The path of this handle's manager (its path in the tree once it runs).
     pub fn path(&self) -> ChildPath {
-        lock(&self.mgr.inner.path).clone()
+        lock(&self.front.path).clone()
     }
 
     /// Asks this manager to shut down gracefully: children stop in reverse order under their
@@ -205,7 +217,7 @@ impl Handle {
 
     /// Subscribes to lifecycle events of this manager and everything below it.
     pub fn events(&self) -> Events {
-        self.mgr.inner.bus.subscribe()
+        self.front.bus.subscribe()
     }
 }
 
@@ -213,8 +225,7 @@ impl Handle {
 fn fill(level: LevelSnapshot) -> BoxFuture<'static, Vec<Snapshot>> {
     async move {
         let mut children = level.children;
-        let below = join_all(level.nested.into_iter().map(|(i, mgr)| async move {
-            let handle = mgr.handle();
+        let below = join_all(level.nested.into_iter().map(|(i, handle)| async move {
             let sub = handle.request(|reply| Command::Snapshot { reply }).await;
             (i, sub)
         }))

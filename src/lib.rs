@@ -4,13 +4,15 @@
 #![warn(rust_2018_idioms)]
 
 pub mod builtin;
-mod context;
+mod child;
 mod control;
 mod deadline;
 mod error;
 mod event;
 mod handle;
 mod id;
+mod lock;
+mod mailbox;
 mod manager;
 mod path;
 #[cfg(all(feature = "process", unix))]
@@ -20,7 +22,7 @@ mod snapshot;
 mod spec;
 
 pub use async_trait::async_trait;
-pub use context::Context;
+pub use child::Context;
 pub use control::{Control, CustomMessage, INBOX_CAPACITY};
 pub use error::{
     BoxError, Cause, ControlError, ExitStatus, Failure, RunResult, SharedError, SpecError,

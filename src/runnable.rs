@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::context::Context;
+use crate::child::Context;
 use crate::error::RunResult;
 use crate::manager::ProcessManager;
 use crate::spec::Shutdown;

@@ -4,7 +4,6 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::ExitStatus;
-use crate::manager::ProcessManager;
 use crate::path::ChildPath;
 use crate::runnable::ChildKind;
 
@@ -82,13 +81,4 @@ impl Snapshot {
             Some(node)
         })
     }
-}
-
-/// What one manager answers to a snapshot request: its own nodes, plus the nested managers
-/// the caller asks next (so no manager's loop ever waits on another's).
-pub(crate) struct LevelSnapshot {
-    pub(crate) state: ChildState,
-    pub(crate) uptime: Duration,
-    pub(crate) children: Vec<Snapshot>,
-    pub(crate) nested: Vec<(usize, ProcessManager)>,
 }

@@ -5,10 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::context::Context;
+use crate::child::Context;
+use crate::child::task::DirectRun;
 use crate::error::{RunResult, SpecError};
 use crate::id::ChildId;
-use crate::manager::child_task::DirectRun;
 use crate::runnable::{ChildKind, Runnable, task};
 
 /// When a child is restarted after its run ends (OTP's restart types).

@@ -1,6 +1,6 @@
 //! A child that does nothing until it is asked to stop.
 
-use crate::context::Context;
+use crate::child::Context;
 use crate::error::RunResult;
 use crate::runnable::Runnable;
 

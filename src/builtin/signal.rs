@@ -9,9 +9,10 @@ use futures_util::StreamExt;
 use signal_hook::consts::{FORBIDDEN, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::low_level::signal_name;
 
-use crate::context::Context;
-use crate::control::{Control, lock};
+use crate::child::Context;
+use crate::control::Control;
 use crate::error::{Cause, Failure, RunResult};
+use crate::lock::lock;
 use crate::runnable::Runnable;
 
 /// Turns signals into commands for the whole tree. By default ([`Signals::new`]):

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use super::config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 use super::decide::Policy;
-use super::mailbox::Mailbox;
 use super::{ManagerInner, ProcessManager};
-use crate::context::Context;
+use crate::child::Context;
 use crate::error::{RunResult, SpecError};
 use crate::event::EventBus;
+use crate::handle::Front;
+use crate::mailbox::Mailbox;
 use crate::path::ChildPath;
 use crate::spec::{ChildSpec, validate_id};
 
@@ -155,14 +156,16 @@ impl ProcessManagerBuilder {
         drop(seen);
         Ok(ProcessManager {
             inner: Arc::new(ManagerInner {
-                path: Mutex::new(ChildPath::root(&self.name)),
+                front: Arc::new(Front {
+                    path: Mutex::new(ChildPath::root(&self.name)),
+                    mailbox: Arc::new(Mailbox::new()),
+                    bus: EventBus::new(self.event_capacity),
+                }),
                 name: self.name,
                 policy: self.policy,
                 shutdown_timeout: self.shutdown_timeout,
                 stop_order: self.stop_order,
                 specs: self.children,
-                mailbox: Mailbox::new(),
-                bus: EventBus::new(self.event_capacity),
             }),
         })
     }

@@ -1,34 +1,26 @@
 //! [`ProcessManager`]: the inner node of the tree.
 
 mod builder;
-pub(crate) mod child_task;
 mod config;
 mod decide;
-mod fanout;
-mod mailbox;
 mod run;
-pub(crate) mod shared;
 mod slots;
-pub(crate) mod stop_signal;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::ProcessManagerBuilder;
 pub use config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
-pub(crate) use fanout::SendReply;
-pub(crate) use mailbox::Command;
 
-use crate::context::Context;
-use crate::control::lock;
+use crate::child::Context;
 use crate::error::{BoxError, RunResult, TreeError};
-use crate::event::EventBus;
-use crate::handle::Handle;
+use crate::handle::{Front, Handle};
+use crate::lock::lock;
+use crate::mailbox::ExpectedRun;
 use crate::path::ChildPath;
 use crate::runnable::{ChildKind, Runnable};
 use crate::spec::ChildSpec;
 use decide::Policy;
-use mailbox::Mailbox;
 
 /// A supervisor: starts its children in order, watches them, restarts them by its strategy,
 /// and stops them in reverse order. A `ProcessManager` is itself a [`Runnable`], so managers
@@ -60,10 +52,8 @@ pub(crate) struct ManagerInner {
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) stop_order: StopOrder,
     pub(crate) specs: Vec<ChildSpec>,
-    pub(crate) mailbox: Mailbox,
-    pub(crate) bus: Arc<EventBus>,
-    /// The path of the current (or last) run.
-    pub(crate) path: Mutex<ChildPath>,
+    /// What its handles reach: its mailbox, its event bus, its path.
+    pub(crate) front: Arc<Front>,
 }
 
 impl ProcessManager {
@@ -80,7 +70,13 @@ impl ProcessManager {
     /// A handle to send commands to this manager and the tree below it, subscribe to events,
     /// and take snapshots. Commands sent before the first run wait for it.
     pub fn handle(&self) -> Handle {
-        Handle::new(self.clone())
+        Handle::new(self.inner.front.clone())
+    }
+
+    /// Its parent is about to start a run of it at `path`: commands sent to it queue for that
+    /// run (see [`ExpectedRun`]).
+    pub(crate) fn expect_run(&self, path: ChildPath) -> ExpectedRun {
+        self.inner.front.mailbox.expect_run(path)
     }
 
     /// Runs this manager as the root of a tree, until it stops: after a requested shutdown
@@ -98,7 +94,7 @@ impl ProcessManager {
         match result {
             Ok(result) => result,
             Err(e) => Err(TreeError::new(vec![crate::error::Failure {
-                path: lock(&self.inner.path).clone(),
+                path: lock(&self.inner.front.path).clone(),
                 cause: if e.is_panic() {
                     crate::error::Cause::Panic(Arc::from("the manager's loop panicked"))
                 } else {

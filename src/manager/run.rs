@@ -13,18 +13,23 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
-use super::child_task;
 use super::config::StopOrder;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
-use super::mailbox::Command;
-use super::shared::{ChildMsg, ChildShared, RawExit, RunShared, TaskEnv};
 use super::slots::{AfterStop, Running, Slot, SlotState, Slots, StopRequest};
-use crate::context::Context;
-use crate::control::{Control, lock};
+use crate::child::Context;
+use crate::child::context::NestedRun;
+use crate::child::env::TaskEnv;
+use crate::child::record::{ChildRecord, ParentRun};
+use crate::child::report::{ChildMsg, RawExit};
+use crate::child::task as child_task;
+use crate::control::Control;
 use crate::error::{Cause, ControlError, ExitStatus, Failure, SpecError, TreeError};
 use crate::event::EventKind;
+use crate::lock::lock;
+use crate::mailbox::Command;
+use crate::mailbox::LevelSnapshot;
 use crate::path::{ChildPath, relative_to};
-use crate::snapshot::{ChildState, LevelSnapshot, Snapshot};
+use crate::snapshot::{ChildState, Snapshot};
 use crate::spec::{ChildSpec, Condition, Restart, Shutdown};
 
 mod commands;
@@ -177,7 +182,7 @@ pub(crate) enum Parent {
 
 pub(crate) struct Run {
     mgr: ProcessManager,
-    shared: Arc<RunShared>,
+    shared: Arc<ParentRun>,
     policy: Policy,
     slots: Slots,
     rx: mpsc::UnboundedReceiver<ChildMsg>,
@@ -219,28 +224,37 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
             None,
         ),
         Parent::Child(mut ctx) => {
-            let run = &ctx.child.run;
+            let run = &ctx.child.parent;
+            let nested = ctx.nested.take();
             (
                 ctx.path(),
                 ctx.shutdown_token(),
                 run.tree.clone(),
                 run.buses.to_vec(),
-                ctx.link.take(),
+                nested,
                 Some(ctx),
             )
         }
     };
-    let Some(mut commands) = inner.mailbox.open(&path) else {
+    let front = &inner.front;
+    let opened = front.mailbox.open(&path);
+    // The run has opened the mailbox (or found it taken): what its parent announced is over.
+    let env = env.map(|nested| {
+        let NestedRun { env, expected } = *nested;
+        drop(expected);
+        env
+    });
+    let Some(mut commands) = opened else {
         return Err(TreeError::new(vec![Failure {
             path,
             cause: Cause::AlreadyRunning,
         }]));
     };
-    *lock(&inner.path) = path.clone();
-    inner.bus.run_started();
-    buses.insert(0, inner.bus.clone());
+    *lock(&front.path) = path.clone();
+    front.bus.run_started();
+    buses.insert(0, front.bus.clone());
     let (tx, rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(RunShared {
+    let shared = Arc::new(ParentRun {
         path: path.clone(),
         tx,
         buses: buses.into_boxed_slice(),
@@ -414,7 +428,7 @@ impl Drop for Run {
     fn drop(&mut self) {
         // A run aborted in the middle of a wake-up still delivers what it held.
         self.publish_events();
-        self.mgr.inner.bus.end_of_run();
+        self.mgr.inner.front.bus.end_of_run();
         for slot in self.slots.iter_mut() {
             if let SlotState::Running(r) = &slot.state {
                 r.join.abort();

@@ -10,10 +10,11 @@ use slab::Slab;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::mailbox::Reply;
-use super::shared::{ChildShared, TaskEnv};
+use crate::child::env::TaskEnv;
+use crate::child::record::ChildRecord;
 use crate::error::ExitStatus;
 use crate::id::ChildId;
+use crate::mailbox::Reply;
 use crate::snapshot::ChildState;
 use crate::spec::Restart;
 
@@ -90,9 +91,9 @@ pub(crate) enum SlotState {
 }
 
 pub(crate) struct Slot {
-    pub(crate) child: Arc<ChildShared>,
+    pub(crate) child: Arc<ChildRecord>,
     /// What the child is: kept here rather than in `child`, which the manager alone reads it
-    /// from, to keep `ChildShared` a fast-bin allocation (see there).
+    /// from, to keep `ChildRecord` a fast-bin allocation (see there).
     pub(crate) spec: Arc<SpecBody>,
     pub(crate) seq: u64,
     pub(crate) state: SlotState,
@@ -126,7 +127,7 @@ struct SlotExtra {
 }
 
 impl Slot {
-    pub(crate) fn new(child: Arc<ChildShared>, spec: Arc<SpecBody>, seq: u64) -> Self {
+    pub(crate) fn new(child: Arc<ChildRecord>, spec: Arc<SpecBody>, seq: u64) -> Self {
         Slot {
             child,
             spec,
@@ -564,7 +565,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_slot_takes_72_bytes() {
         // One per child, in one slab: 8 bytes more here are 8 bytes more per child. (72 since
-        // the spec moved here from `ChildShared`, which that took from 152 to 120 bytes.)
+        // the spec moved here from `ChildRecord`, which that took from 152 to 120 bytes.)
         assert_eq!(std::mem::size_of::<super::Slot>(), 72);
     }
 

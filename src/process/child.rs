@@ -13,7 +13,7 @@ use super::exit;
 use super::group::Group;
 use super::prestart::{self, Outcome};
 use super::stats;
-use crate::context::Context;
+use crate::child::Context;
 use crate::control::Control;
 use crate::error::{ControlError, RunResult};
 use crate::runnable::{ChildKind, Runnable};

@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::control::lock;
+use crate::lock::lock;
 
 /// The resource usage of a running process child: its whole process group, summed.
 ///

@@ -1,25 +1,16 @@
 //! Commands from handles: shutdown, messages, add / stop / restart / remove, snapshots.
 
-use super::super::fanout::SendReply;
 use super::*;
+use crate::mailbox::SendReply;
 
 impl Run {
     pub(super) fn on_command(&mut self, cmd: Command) {
         let busy = matches!(self.phase, Phase::Regrouping { .. });
         match cmd {
             Command::Shutdown { immediate } => {
-                if self.parent.is_some() && !immediate {
+                if let (Some(parent), false) = (&self.parent, immediate) {
                     // A nested manager is stopped for good by its parent, not restarted.
-                    let path = self.shared.path.to_string();
-                    let tree = self.shared.tree.clone();
-                    let (reply, _) = tokio::sync::oneshot::channel();
-                    if tree
-                        .send_command(Command::Stop {
-                            path: path.into(),
-                            reply,
-                        })
-                        .is_err()
-                    {
+                    if !parent.stop_for_good() {
                         self.begin_shutdown(Reason::Requested, false);
                     }
                 } else {
@@ -68,7 +59,7 @@ impl Run {
     pub(super) fn on_child_command(
         &mut self,
         path: Box<str>,
-        reply: super::super::mailbox::Reply<()>,
+        reply: crate::mailbox::Reply<()>,
         then: AfterStop,
     ) {
         let key = match self.resolve(&path) {
@@ -198,7 +189,7 @@ impl Run {
                 msg,
                 reply,
             };
-            if let Err(cmd) = mgr.inner.mailbox.send(cmd) {
+            if let Err(cmd) = mgr.handle().send_command(cmd) {
                 cmd.refuse(ControlError::NotRunning { path: path() });
             }
             return;
@@ -235,7 +226,7 @@ impl Run {
         if slot.running().is_none() {
             return cmd.refuse(ControlError::NotRunning { path });
         }
-        if let Err(cmd) = mgr.inner.mailbox.send(cmd) {
+        if let Err(cmd) = mgr.handle().send_command(cmd) {
             cmd.refuse(ControlError::NotRunning { path });
         }
     }
@@ -313,7 +304,7 @@ impl Run {
             if let Some(mgr) = runnable.as_manager()
                 && slot.running().is_some()
             {
-                nested.push((children.len(), mgr.clone()));
+                nested.push((children.len(), mgr.handle()));
             }
             children.push(Snapshot {
                 path: slot.child.path(),

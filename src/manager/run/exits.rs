@@ -27,6 +27,15 @@ impl Run {
     fn on_child_msg(&mut self, msg: ChildMsg) {
         match msg {
             ChildMsg::Ready { key, generation } => self.on_ready(key, generation),
+            ChildMsg::StopForGood { key, generation } => {
+                let current = self
+                    .slots
+                    .get(key)
+                    .is_some_and(|s| s.generation == generation);
+                if current && self.slots.get(key).is_some_and(|s| s.running().is_some()) {
+                    self.begin_stop(key, None, AfterStop::Stay, false, true);
+                }
+            }
             ChildMsg::Exited {
                 key,
                 generation,
@@ -57,7 +66,7 @@ impl Run {
     }
 
     /// `asked`: the run ended because it was asked to stop (see
-    /// [`StopSignal::end_of_run`](crate::manager::stop_signal::StopSignal::end_of_run)).
+    /// [`StopSignal::end_of_run`](crate::child::stop_signal::StopSignal::end_of_run)).
     pub(super) fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit, asked: bool) {
         let now = self.now();
         let Some(slot) = self.slots.get(key) else {
@@ -84,10 +93,6 @@ impl Run {
         // has just written.
         let slot = self.slots.get(key).expect("slot checked above");
         let child = &slot.child;
-        if let Some(manager) = slot.spec.runnable().as_manager() {
-            // Aborted before its task first ran: what queued for that run is refused.
-            manager.inner.mailbox.run_never_opened(&child.path());
-        }
         let unread = child.stop.clear_inbox();
         if unread > 0 {
             tracing::warn!(path = %child.path(), unread, "child exited with unread control messages");

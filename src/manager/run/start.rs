@@ -1,14 +1,15 @@
 //! Inserting and starting children.
 
 use super::*;
+use crate::child::context::NestedRun;
 
 impl Run {
     pub(super) fn insert(&mut self, spec: &ChildSpec) -> u32 {
         let key = self.slots.vacant_key();
-        let child = Arc::new(ChildShared {
+        let child = Arc::new(ChildRecord {
             id: spec.id.clone(),
             key,
-            run: self.shared.clone(),
+            parent: self.shared.clone(),
             stop: Default::default(),
         });
         let significant = spec.body.significant;
@@ -96,19 +97,17 @@ impl Run {
                 return;
             };
             slot.generation += 1;
-            let manager = slot.spec.runnable().as_manager();
+            // A clone only for a nested manager (an `Arc`).
+            let manager = slot.spec.runnable().as_manager().cloned();
             is_manager = manager.is_some();
-            if let Some(manager) = manager {
+            let nested = manager.map(|manager| {
+                let env = TaskEnv::new(self.env.clone(), self.tracker.token());
+                slot.set_link(Some(env.clone()));
                 // Commands for its new run queue from now on, though its task has not run yet.
-                manager.inner.mailbox.expect_run();
-            }
-            slot.set_link(is_manager.then(|| TaskEnv::new(self.env.clone(), self.tracker.token())));
-            let ctx = Context::new(
-                slot.child.clone(),
-                slot.generation,
-                slot.restarts,
-                slot.link().cloned(),
-            );
+                let expected = manager.expect_run(slot.child.path());
+                Box::new(NestedRun { env, expected })
+            });
+            let ctx = Context::new(slot.child.clone(), slot.generation, slot.restarts, nested);
             (slot.child.clone(), ctx)
         };
         self.emit(|| child.path(), || EventKind::Starting);

@@ -372,7 +372,7 @@ impl Run {
 
     /// Links the running children of a one-at-a-time sequence: each child's task, as its run
     /// ends, asks the next running child of the sequence to stop (see
-    /// [`StopSignal::end_of_run`](crate::manager::stop_signal::StopSignal::end_of_run)). The stop
+    /// [`StopSignal::end_of_run`](crate::child::stop_signal::StopSignal::end_of_run)). The stop
     /// then goes down the sequence without waiting for this manager between two children; the
     /// manager follows behind and does the bookkeeping (the stop's terms and deadline, the
     /// exit) for each child as usual, asking it again, which changes nothing.

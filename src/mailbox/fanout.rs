@@ -2,11 +2,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::mailbox::Reply;
-use crate::control::lock;
+use super::Reply;
 use crate::error::ControlError;
+use crate::lock::lock;
 
-/// Where the answer to a [`Send`](super::mailbox::Command::Send) goes.
+/// Where the answer to a [`Send`](super::Command::Send) goes.
 pub(crate) enum SendReply {
     /// One sender waits for this message's answer.
     One(Reply<()>),

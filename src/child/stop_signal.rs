@@ -12,8 +12,8 @@
 //! The signal also keeps the child's control inbox (see [`InboxState`]): the token and the
 //! inbox are both rarely used, so they share one lock and one box, made on first use. A child
 //! that never asks for a token and never gets a message costs one pointer for both, which
-//! keeps the child's shared record ([`ChildShared`]) at 120 bytes: an allocation that glibc's
-//! allocator keeps in a fast bin when freed, see `ChildShared`.
+//! keeps the child's shared record ([`ChildRecord`]) at 120 bytes: an allocation that glibc's
+//! allocator keeps in a fast bin when freed, see `ChildRecord`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,8 +28,9 @@ use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 use tokio_util::sync::CancellationToken;
 
-use super::shared::ChildShared;
-use crate::control::{InboxState, lock};
+use super::inbox::InboxState;
+use super::record::ChildRecord;
+use crate::lock::lock;
 
 #[derive(Default)]
 pub(crate) struct StopSignal {
@@ -46,7 +47,7 @@ struct Links {
     /// The sibling (and its generation) to ask to stop as soon as this child's run ends: the
     /// next link of a one-at-a-time stop sequence, set up by the manager ahead of time so
     /// that the sequence does not wait for the manager between two children.
-    next: Option<(Arc<ChildShared>, u64)>,
+    next: Option<(Arc<ChildRecord>, u64)>,
     /// The token and the inbox, made on first use.
     rare: Option<Box<Rare>>,
 }
@@ -153,7 +154,7 @@ impl StopSignal {
     }
 
     /// Sets (or, with `None`, clears) the sibling to stop when this child's run ends.
-    pub(crate) fn chain(&self, next: Option<(Arc<ChildShared>, u64)>) {
+    pub(crate) fn chain(&self, next: Option<(Arc<ChildRecord>, u64)>) {
         lock(&self.links).next = next;
     }
 

@@ -6,10 +6,13 @@ use std::task::Poll;
 
 use tokio_util::sync::CancellationToken;
 
+use super::env::TaskEnv;
+use super::record::ChildRecord;
+use super::report::ChildMsg;
+use super::stop_signal::{OneRun, StopSignal};
 use crate::control::Control;
 use crate::handle::Handle;
-use crate::manager::shared::{ChildMsg, ChildShared, TaskEnv};
-use crate::manager::stop_signal::{OneRun, StopSignal};
+use crate::mailbox::ExpectedRun;
 use crate::path::ChildPath;
 
 /// What a child's run gets from its manager: its path, a shutdown signal, an inbox of control
@@ -19,33 +22,43 @@ use crate::path::ChildPath;
 /// [`shutdown_token`](Self::shutdown_token) or [`handle`](Self::handle) to helpers instead, so
 /// that a helper outliving the run cannot keep the run's identity alive.
 pub struct Context {
-    pub(crate) child: Arc<ChildShared>,
+    pub(crate) child: Arc<ChildRecord>,
     pub(crate) generation: u64,
     pub(crate) restarts: u32,
-    /// Set only for nested managers: ties their tasks' lifetime to the manager above.
-    pub(crate) link: Option<Arc<TaskEnv>>,
+    /// Set only for the run of a nested manager (see [`NestedRun`]).
+    pub(crate) nested: Option<Box<NestedRun>>,
     shutdown_delivered: bool,
+}
+
+/// What the parent of a nested manager hands to its run, beside the context.
+pub(crate) struct NestedRun {
+    /// Ties the nested manager's tasks' lifetime to the managers above, and carries the stop
+    /// deadline its parent gives it.
+    pub(crate) env: Arc<TaskEnv>,
+    /// Commands sent to the nested manager queue for this run until it opens its mailbox; if
+    /// the run is dropped before that, they are refused.
+    pub(crate) expected: ExpectedRun,
 }
 
 impl Context {
     pub(crate) fn new(
-        child: Arc<ChildShared>,
+        child: Arc<ChildRecord>,
         generation: u64,
         restarts: u32,
-        link: Option<Arc<TaskEnv>>,
+        nested: Option<Box<NestedRun>>,
     ) -> Self {
         Context {
             child,
             generation,
             restarts,
-            link,
+            nested,
             shutdown_delivered: false,
         }
     }
 
     /// This child's path in the tree (allocates the joined string).
     pub fn path(&self) -> ChildPath {
-        self.child.run.path.join(&self.child.id)
+        self.child.parent.path.join(&self.child.id)
     }
 
     /// This child's id among its siblings.
@@ -60,6 +73,11 @@ impl Context {
 
     /// Completes when this run is asked to stop (its manager stops it, restarts it, or shuts
     /// down). After that the run has until its shutdown timeout to return.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future loses nothing, and a new call completes at once if the
+    /// request was made meanwhile. It can be awaited any number of times, in a `select!` loop
+    /// too; once the request is made, every call completes at once.
     pub fn shutdown_requested(&self) -> impl Future<Output = ()> + Send + '_ {
         StopSignal::requested(self)
     }
@@ -102,6 +120,11 @@ impl Context {
     ///     Ok(())
     /// }
     /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a message is taken out of the inbox only in the poll that returns it, so
+    /// dropping the future (in a `select!` whose other branch won) loses no message, and
+    /// `Shutdown` is still delivered by a later call.
     pub async fn recv(&mut self) -> Option<Control> {
         if self.shutdown_delivered {
             return None;
@@ -129,15 +152,29 @@ impl Context {
     /// [`EventKind::Ready`](crate::EventKind::Ready). Calling it again in the same run does
     /// nothing.
     pub fn ready(&self) {
-        let _ = self.child.run.tx.send(ChildMsg::Ready {
+        let _ = self.child.parent.tx.send(ChildMsg::Ready {
             key: self.child.key,
             generation: self.generation,
         });
     }
 
+    /// Asks this child's manager to stop it for good, as [`Handle::stop`] would, without
+    /// waiting (a nested manager told to shut down through its own handle). `false` when the
+    /// manager's run is over.
+    pub(crate) fn stop_for_good(&self) -> bool {
+        self.child
+            .parent
+            .tx
+            .send(ChildMsg::StopForGood {
+                key: self.child.key,
+                generation: self.generation,
+            })
+            .is_ok()
+    }
+
     /// A handle to the whole tree (its root manager), to send messages or add children.
     pub fn handle(&self) -> Handle {
-        self.child.run.tree.clone()
+        self.child.parent.tree.clone()
     }
 }
 

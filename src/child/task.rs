@@ -13,8 +13,10 @@ use pin_project_lite::pin_project;
 use tokio::task::AbortHandle;
 use tracing::Instrument;
 
-use super::shared::{ChildMsg, ChildShared, RawExit, TaskEnv};
-use crate::context::Context;
+use super::env::TaskEnv;
+use super::record::ChildRecord;
+use super::report::{ChildMsg, RawExit};
+use crate::child::Context;
 use crate::error::RunResult;
 use crate::path::JoinedPath;
 use crate::runnable::Task;
@@ -31,7 +33,7 @@ use crate::runnable::Task;
 /// task is aborted or dropped (even before its first poll), by the guard's destructor.
 pub(crate) fn spawn(
     spec: &SpecBody,
-    child: Arc<ChildShared>,
+    child: Arc<ChildRecord>,
     ctx: Context,
     env: Arc<TaskEnv>,
 ) -> AbortHandle {
@@ -57,7 +59,7 @@ pub(crate) fn spawn(
 pub(crate) trait DirectRun: Send + Sync + 'static {
     fn spawn(
         self: Arc<Self>,
-        child: Arc<ChildShared>,
+        child: Arc<ChildRecord>,
         ctx: Context,
         env: Arc<TaskEnv>,
     ) -> AbortHandle;
@@ -70,7 +72,7 @@ where
 {
     fn spawn(
         self: Arc<Self>,
-        child: Arc<ChildShared>,
+        child: Arc<ChildRecord>,
         ctx: Context,
         env: Arc<TaskEnv>,
     ) -> AbortHandle {
@@ -86,13 +88,13 @@ where
 }
 
 /// Spawns `run`, run `generation` of `child`, in a task that reports how it ends.
-fn spawn_run<F>(child: Arc<ChildShared>, generation: u64, run: F, env: Arc<TaskEnv>) -> AbortHandle
+fn spawn_run<F>(child: Arc<ChildRecord>, generation: u64, run: F, env: Arc<TaskEnv>) -> AbortHandle
 where
     F: Future<Output = RunResult> + Send + 'static,
 {
     let span = tracing::info_span!(
         "child",
-        path = %JoinedPath(child.run.path.as_str(), &child.id)
+        path = %JoinedPath(child.parent.path.as_str(), &child.id)
     );
     // Made here and moved into the task, not made by the task: a task aborted before its
     // first poll drops its future unpolled, and the guard must be in it to report the exit.
@@ -189,7 +191,7 @@ impl<F: Future<Output = RunResult>> Future for ChildRun<F> {
 /// Reports the run's exit, once. `None` once it has: 16 bytes in every child's task, where a
 /// separate flag would take 8 more.
 struct ExitGuard {
-    child: Option<Arc<ChildShared>>,
+    child: Option<Arc<ChildRecord>>,
     generation: u64,
 }
 
@@ -200,7 +202,7 @@ impl ExitGuard {
         };
         // Before the exit is sent: the next child of a stop sequence hears of it first.
         let asked = child.stop.end_of_run(self.generation);
-        let _ = child.run.tx.send(ChildMsg::Exited {
+        let _ = child.parent.tx.send(ChildMsg::Exited {
             key: child.key,
             generation: self.generation,
             exit,

@@ -1,82 +1,21 @@
-//! A manager's command mailbox: queues commands before the first run, refuses them between
-//! runs, so no command waits for an answer that will never come.
+//! How commands reach a manager: the [`Command`]s a [`Handle`](crate::Handle) sends, the
+//! mailbox that queues them before the first run and refuses them between runs (so no command
+//! waits for an answer that will never come), and the [fan-in](fanout) of a message sent to a
+//! subtree.
 
-use std::sync::Mutex;
+mod command;
+pub(crate) mod fanout;
 
-use tokio::sync::{mpsc, oneshot};
+pub(crate) use command::{Command, LevelSnapshot, Reply};
+pub(crate) use fanout::SendReply;
 
-use super::fanout::SendReply;
-use crate::control::{Control, lock};
-use crate::error::{ControlError, Failure};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::error::ControlError;
+use crate::lock::lock;
 use crate::path::ChildPath;
-use crate::snapshot::LevelSnapshot;
-use crate::spec::ChildSpec;
-
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
-
-/// A request to a manager. Paths are full paths; `None` means the manager itself.
-pub(crate) enum Command {
-    Shutdown {
-        immediate: bool,
-    },
-    /// An immediate shutdown forced from outside (a second signal): `failure` says so in the
-    /// run's result.
-    Interrupt {
-        failure: Failure,
-    },
-    Send {
-        path: Box<str>,
-        msg: Control,
-        reply: SendReply,
-    },
-    Add {
-        parent: Box<str>,
-        spec: ChildSpec,
-        reply: Reply<ChildPath>,
-    },
-    Stop {
-        path: Box<str>,
-        reply: Reply<()>,
-    },
-    Restart {
-        path: Box<str>,
-        reply: Reply<()>,
-    },
-    Remove {
-        path: Box<str>,
-        reply: Reply<()>,
-    },
-    Snapshot {
-        reply: Reply<LevelSnapshot>,
-    },
-}
-
-impl Command {
-    /// Answers the command with `err` (used when it cannot be carried out at all).
-    pub(crate) fn refuse(self, err: ControlError) {
-        match self {
-            Command::Shutdown { .. } | Command::Interrupt { .. } => {}
-            // Part of a message to a subtree: a manager that is not running is skipped, as a
-            // child that is not running is.
-            Command::Send {
-                reply: SendReply::Many(_),
-                ..
-            } => {}
-            Command::Send { reply, .. } => reply.answer(Err(err)),
-            Command::Add { reply, .. } => {
-                let _ = reply.send(Err(err));
-            }
-            Command::Stop { reply, .. }
-            | Command::Restart { reply, .. }
-            | Command::Remove { reply, .. } => {
-                let _ = reply.send(Err(err));
-            }
-            Command::Snapshot { reply } => {
-                let _ = reply.send(Err(err));
-            }
-        }
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -125,18 +64,24 @@ impl Mailbox {
         })
     }
 
-    /// A run is about to begin (its parent has just spawned it): commands queue for it again
-    /// instead of being refused as between runs.
-    pub(crate) fn expect_run(&self) {
+    /// A run at `path` is about to begin (its parent is spawning it): commands queue for it
+    /// again instead of being refused as between runs, until the run opens the mailbox, or
+    /// the returned [`ExpectedRun`] is dropped without that (the run's task was dropped before
+    /// it first ran), which refuses what queued.
+    pub(crate) fn expect_run(self: &Arc<Self>, path: ChildPath) -> ExpectedRun {
         let mut state = lock(&self.state);
         if *state == State::Stopped {
             *state = State::NotStarted;
         }
+        ExpectedRun {
+            mailbox: self.clone(),
+            path,
+        }
     }
 
     /// The run announced by [`expect_run`](Self::expect_run) ended without taking the
-    /// receiver (its task was aborted before it first ran): refuses what queued for it.
-    pub(crate) fn run_never_opened(&self, path: &ChildPath) {
+    /// receiver: refuses what queued for it. Does nothing once a run has taken it.
+    fn run_never_opened(&self, path: &ChildPath) {
         let mut rx = lock(&self.rx);
         if let Some(rx) = rx.as_mut() {
             *lock(&self.state) = State::Stopped;
@@ -149,6 +94,20 @@ impl Mailbox {
         *lock(&self.state) = State::Stopped;
         refuse_queued(&mut rx, path);
         *lock(&self.rx) = Some(rx);
+    }
+}
+
+/// A run of a mailbox's manager that its parent has spawned and that has not opened the mailbox
+/// yet: held by the run's context, and dropped as the run opens the mailbox (which makes the
+/// drop do nothing) or as its task is dropped unpolled (which refuses what queued for it).
+pub(crate) struct ExpectedRun {
+    mailbox: Arc<Mailbox>,
+    path: ChildPath,
+}
+
+impl Drop for ExpectedRun {
+    fn drop(&mut self) {
+        self.mailbox.run_never_opened(&self.path);
     }
 }
 
