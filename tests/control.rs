@@ -45,11 +45,8 @@ async fn running_tree(
         .child(ChildSpec::new("sub", sub))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::all_of(
-        &mut events,
+    let (handle, _, run) = common::start_until(
+        tree,
         &[("root/sub", common::is_ready), ("root/a", common::is_ready)],
     )
     .await;
@@ -151,9 +148,7 @@ async fn a_nested_managers_own_handle_shutdown_stops_it_for_good() {
         .child(ChildSpec::new("sub", sub))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     common::event_of(&mut events, "root/sub", common::is_ready).await;
     assert_eq!(sub_handle.path(), "root/sub");
     sub_handle.shutdown().unwrap();
@@ -211,10 +206,8 @@ async fn a_message_to_a_child_that_has_exited_is_refused_not_lost() {
         .child(ChildSpec::task("done", |_| async { Ok(()) }).restart(Restart::Transient))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::event_of(&mut events, "root/done", common::is_stopped).await;
+    let (handle, _events, run) =
+        common::start_until(tree, &[("root/done", common::is_stopped)]).await;
     let err = handle.send("root/done", Control::Reload).await.unwrap_err();
     assert_eq!(
         err,
@@ -245,17 +238,11 @@ async fn a_message_to_an_unknown_path_is_refused() {
 #[tokio::test]
 async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
     let tree = ProcessManager::builder("root")
-        .child(ChildSpec::task("deaf", |ctx| async move {
-            ctx.ready();
-            ctx.shutdown_requested().await;
-            Ok(())
-        }))
+        .child(common::ready_waiter("deaf"))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::event_of(&mut events, "root/deaf", common::is_ready).await;
+    let (handle, _events, run) =
+        common::start_until(tree, &[("root/deaf", common::is_ready)]).await;
     for _ in 0..INBOX_CAPACITY {
         handle.send("root/deaf", Control::Reload).await.unwrap();
     }

@@ -262,9 +262,7 @@ async fn a_backoff_too_large_for_the_clock_waits_for_ever_without_a_panic() {
         .child(crasher("c", &starts, S))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     loop {
         let ev = events.recv().await.expect("events");
         if ev.path == "root/c" && matches!(ev.kind, overseer::EventKind::Restarting { .. }) {

@@ -24,9 +24,7 @@ async fn the_event_stream_reports_every_step_of_a_childs_life() {
         }))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     let mut seen = Vec::new();
     loop {
         let ev = events.recv().await.unwrap();
@@ -115,11 +113,8 @@ async fn a_snapshot_shows_the_whole_tree() {
         })
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::all_of(
-        &mut events,
+    let (handle, _events, run) = common::start_until(
+        tree,
         &[
             ("root/sub", common::is_ready),
             ("root/once", common::is_stopped),
@@ -253,9 +248,7 @@ async fn the_events_of_a_start_are_delivered_within_a_timer_tick_even_if_nothing
         .child(ChildSpec::new("w", Idle))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     // The child never reports anything: only the manager's flush timer can deliver these.
     let starting =
         common::event_of(&mut events, "root/w", |k| matches!(k, EventKind::Starting)).await;
@@ -278,9 +271,7 @@ async fn a_nested_managers_events_follow_the_events_of_its_parent_that_started_i
             .child(ChildSpec::new("sub", sub))
             .build()
             .unwrap();
-        let handle = tree.handle();
-        let mut events = handle.events();
-        let run = tokio::spawn(async move { tree.run().await });
+        let (handle, mut events, run) = common::start(tree);
         let mut seen = Vec::new();
         while seen.len() < 4 {
             let ev = events.recv().await.unwrap();
