@@ -156,6 +156,12 @@ impl Events {
     /// has ended (after its last child stopped), and from then on. A subscription taken
     /// before the manager runs waits for its run; one taken after its run has ended (and
     /// before another begins, for a nested manager that its parent restarts) ends at once.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: an event is taken from the subscription only when `recv` returns it, so a
+    /// future dropped before it completes (a `select!` branch that lost) loses nothing, and
+    /// the next call returns the event this one would have returned. Reading the subscription
+    /// as a [`Stream`] is the same.
     pub async fn recv(&mut self) -> Option<Event> {
         futures_util::StreamExt::next(self).await
     }

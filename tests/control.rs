@@ -3,8 +3,10 @@
 mod common;
 
 use common::{Log, alive_tasks};
+use futures_util::FutureExt as _;
 use overseer::{
     ChildSpec, ChildState, Control, ControlError, INBOX_CAPACITY, ProcessManager, Restart,
+    SpecError,
 };
 
 /// A child that logs every control message it reads as `<id>:<message>` and reports ready.
@@ -275,4 +277,80 @@ async fn commands_after_the_tree_stopped_are_refused_at_once() {
     );
     assert!(handle.shutdown().is_err());
     assert!(handle.snapshot().await.is_err());
+}
+
+// Cancel safety: a command leaves on the first poll of its future; dropping the future then
+// loses only the answer. `now_or_never` polls once and drops the future: on this
+// current-thread runtime no manager can answer during that poll.
+
+#[tokio::test]
+async fn a_message_whose_future_is_dropped_after_its_first_poll_is_still_delivered() {
+    let log = Log::default();
+    let (handle, run) = running_tree(&log).await;
+    let send = handle.send("root/sub/c", Control::custom(7u32));
+    assert!(send.now_or_never().is_none(), "no answer within one poll");
+    assert_eq!(entries(&log, 1).await, ["c:custom 7"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        log.with_prefix("c:custom"),
+        ["c:custom 7"],
+        "delivered once"
+    );
+}
+
+#[tokio::test]
+async fn a_stop_whose_future_is_dropped_after_its_first_poll_still_stops_the_child() {
+    let (handle, mut events, run) = common::pool_tree().await;
+    handle
+        .add_child("root/pool", common::ready_waiter("w"))
+        .await
+        .unwrap();
+    common::event_of(&mut events, "root/pool/w", common::is_ready).await;
+    assert!(handle.stop("root/pool/w").now_or_never().is_none());
+    common::event_of(&mut events, "root/pool/w", common::is_stopped).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(
+        common::state_of(&snap, "root/pool/w"),
+        Some(ChildState::Stopped)
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_child_whose_add_future_is_dropped_after_its_first_poll_is_still_added() {
+    let (handle, mut events, run) = common::pool_tree().await;
+    let add = handle.add_child("root/pool", common::ready_waiter("w"));
+    assert!(add.now_or_never().is_none());
+    common::event_of(&mut events, "root/pool/w", common::is_ready).await;
+    let again = handle
+        .add_child("root/pool", common::ready_waiter("w"))
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(ControlError::Spec(SpecError::DuplicateId { .. }))
+        ),
+        "{again:?}"
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_command_whose_future_is_dropped_before_its_first_poll_is_never_sent() {
+    let (handle, _, run) = common::pool_tree().await;
+    drop(handle.add(common::ready_waiter("w")));
+    drop(handle.stop("root/idle"));
+    // The mailbox is first in, first out: a command sent earlier would be carried out first.
+    let snap = handle.snapshot().await.unwrap();
+    assert!(snap.find("root/w").is_none(), "nothing was added");
+    assert_eq!(
+        common::state_of(&snap, "root/idle"),
+        Some(ChildState::Running)
+    );
+    handle.add(common::ready_waiter("w")).await.unwrap();
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
 }

@@ -292,3 +292,57 @@ async fn a_nested_managers_events_follow_the_events_of_its_parent_that_started_i
         run.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test]
+async fn an_event_subscription_read_in_a_select_that_keeps_cancelling_it_loses_no_event() {
+    let sub = ProcessManager::builder("sub")
+        .child(common::ready_waiter("leaf"))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("sub", sub))
+        .task("flaky", |ctx| async move {
+            if ctx.restarts() == 0 {
+                return Err("first".into());
+            }
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let mut raced = tree.handle().events();
+    let (handle, mut plain, run) = common::start(tree);
+    let describe = |e: &overseer::Event| format!("{} {:?}", e.path, e.kind);
+    // One reader awaits each event; it shuts the tree down once everything has started.
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut ready = 0;
+        while let Some(ev) = plain.recv().await {
+            if matches!(ev.kind, EventKind::Ready) && ev.path != "root/sub" {
+                ready += 1;
+                if ready == 2 {
+                    handle.shutdown().unwrap();
+                }
+            }
+            seen.push(describe(&ev));
+        }
+        seen
+    });
+    // The other drops its pending `recv` every time the yield is ready first.
+    let (mut seen, mut cancelled) = (Vec::new(), 0);
+    loop {
+        tokio::select! {
+            biased;
+            _ = tokio::task::yield_now() => cancelled += 1,
+            ev = raced.recv() => match ev {
+                Some(ev) => seen.push(describe(&ev)),
+                None => break,
+            },
+        }
+    }
+    run.await.unwrap().unwrap();
+    assert!(cancelled > 0, "the select never dropped a pending recv");
+    assert_eq!(raced.missed(), 0);
+    assert_eq!(seen, reader.await.unwrap());
+}
