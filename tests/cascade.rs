@@ -108,3 +108,40 @@ async fn a_requested_shutdown_is_a_success() {
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+/// A user's own error type.
+#[derive(Debug)]
+struct DiskFull {
+    free: u64,
+}
+
+impl std::fmt::Display for DiskFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "disk full ({} bytes free)", self.free)
+    }
+}
+
+impl std::error::Error for DiskFull {}
+
+#[tokio::test]
+async fn a_failure_s_cause_downcasts_to_the_user_error_type_through_every_level() {
+    let inner = ProcessManager::builder("inner")
+        .child(
+            ChildSpec::task("leaf", |_ctx| async { Err(DiskFull { free: 12 }.into()) })
+                .restart(Restart::Temporary),
+        )
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("inner", inner).restart(Restart::Temporary))
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    assert_eq!(err.path(), &"root/inner/leaf");
+    assert_eq!(err.downcast_ref::<DiskFull>().map(|e| e.free), Some(12));
+    assert_eq!(
+        err.first().cause.downcast_ref::<DiskFull>().map(|e| e.free),
+        Some(12)
+    );
+    assert!(err.downcast_ref::<std::io::Error>().is_none());
+}
