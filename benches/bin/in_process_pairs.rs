@@ -16,7 +16,7 @@
 //! the trees are exactly the benchmarked ones. For each measurement it prints the best and
 //! the median time of each side over all rounds, and their ratios.
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -57,7 +57,7 @@
 //!
 //! Scratch files go to a temporary directory, removed at the end.
 
-#[path = "../benches/procs/mod.rs"]
+#[path = "../../procs/mod.rs"]
 mod procs;
 
 use std::path::Path;

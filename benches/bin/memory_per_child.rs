@@ -21,7 +21,7 @@
 //! The adapters are the bench ones (benches/common), pulled in by path, so the
 //! trees measured here are exactly the ones benchmarked.
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::process::{Command, Stdio};
