@@ -142,8 +142,9 @@ impl EventBus {
 /// child are held until a later wake-up of that manager starts none (for an OS process, the
 /// one that hears it has been spawned) or until Tokio's timer next ticks, about 2 ms at most
 /// on an idle runtime. A subscriber woken while the child starts would run beside it on
-/// another core, which made each restart of a crashing process child about 0.1 ms slower on
-/// a 2-core machine. Time what happened by the events' `at`, not by when they arrive.
+/// another core and slow the start down (measured on the restarts of a crashing process
+/// child: see `docs/benchmark-log.md`). Time what happened by the events' `at`, not by when
+/// they arrive.
 pub struct Events {
     rx: BroadcastStream<Option<Event>>,
     bus: Arc<EventBus>,
