@@ -1,9 +1,7 @@
-//! Lifecycle events, snapshots, tracing spans.
+//! Lifecycle events and snapshots (tracing spans: `tracing.rs`).
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use overseer::builtin::Idle;
@@ -155,52 +153,6 @@ async fn a_snapshot_shows_the_whole_tree() {
     assert!(snap.iter().all(|n| n.pid.is_none()));
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn tracing_spans_carry_the_childs_path() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let sub = ProcessManager::builder("sub")
-        .child(
-            ChildSpec::task("worker", |_ctx| async {
-                tracing::info!("hello from inside");
-                Ok(())
-            })
-            .restart(Restart::Temporary),
-        )
-        .build()
-        .unwrap();
-    let tree = ProcessManager::builder("root")
-        .child(ChildSpec::new("sub", sub).restart(Restart::Temporary))
-        .build()
-        .unwrap();
-    tree.run().await.unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.contains("hello from inside"))
-        .unwrap_or_else(|| panic!("no event captured: {text}"));
-    assert!(line.contains("child{path=root/sub/worker}"), "{line}");
 }
 
 #[tokio::test]
