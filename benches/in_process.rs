@@ -12,7 +12,7 @@
 //!
 //! `2>/dev/null` matters: processmanager (default features) prints several lines per child
 //! to stderr; criterion's results go to stdout. Memory per child: see
-//! `examples/memory_per_child.rs`.
+//! `benches/bin/memory_per_child.rs`.
 
 mod common;
 

@@ -30,12 +30,13 @@
 //! take precedence over the command line: every iteration spawns 100 processes outside the
 //! timed part, so 5 s of timed stops would mean minutes of wall-clock time.
 //!
-//! The measured code is in `benches/procs/mod.rs`, shared with the example below, which also
-//! runs the restart and stop figures in interleaved rounds (less exposed to load drift on a
-//! shared machine than criterion's one-bench-after-the-other order).
+//! The measured code is in `benches/procs/mod.rs`, shared with the measurement program
+//! `benches/bin/process_figures/` (`cargo run --release --example process_figures`), which
+//! also runs the restart and stop figures in interleaved rounds (less exposed to load drift on
+//! a shared machine than criterion's one-bench-after-the-other order).
 //!
 //! The other two process figures (supervisor RSS with 100 children, 200 MB of output into a
-//! rotating log) need a fresh process or a long single run: see `examples/process_figures.rs`.
+//! rotating log) need a fresh process or a long single run: they are in that program too.
 
 mod procs;
 

@@ -1,4 +1,7 @@
 //! Typed errors: how a child failed, how a tree failed, and why a spec or a command was refused.
+//!
+//! A child's own error comes back behind a [`TreeError`], a [`Failure`], a [`Cause`] or an
+//! [`ExitStatus`]; each has a `downcast_ref::<E>()` that finds it as the user's type `E`.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -38,6 +41,37 @@ impl ExitStatus {
     pub fn is_success(&self) -> bool {
         matches!(self, ExitStatus::Completed)
     }
+
+    /// The error the run failed with, as an `E`: the error itself if it is an `E`, else the
+    /// first `E` in its chain of [`source`](StdError::source)s. `None` for a run that
+    /// completed, panicked or was aborted, or whose error holds no `E`.
+    ///
+    /// ```
+    /// use overseer::ExitStatus;
+    ///
+    /// let status = ExitStatus::Failed(std::sync::Arc::new(std::fmt::Error));
+    /// assert!(status.downcast_ref::<std::fmt::Error>().is_some());
+    /// assert!(status.downcast_ref::<std::io::Error>().is_none());
+    /// assert!(ExitStatus::Completed.downcast_ref::<std::fmt::Error>().is_none());
+    /// ```
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        match self {
+            ExitStatus::Failed(e) => find_in_chain(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// `error` as an `E`, or the first `E` among its sources.
+fn find_in_chain<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
 }
 
 impl fmt::Display for ExitStatus {
@@ -87,6 +121,24 @@ pub enum Cause {
     },
 }
 
+impl Cause {
+    /// The user's error behind this cause, as an `E`: for [`Cause::Error`], the error itself
+    /// if it is an `E`, else the first `E` in its chain of [`source`](StdError::source)s; for
+    /// [`Cause::GaveUp`], the same in the error of the last exit, the one that needed a
+    /// restart too many. `None` for a panic, a stop timeout or an abort, and when the error
+    /// holds no `E`.
+    ///
+    /// With the `process` feature, an OS process child's failures downcast to
+    /// `process::ProcessError`.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        match self {
+            Cause::Error(e) => find_in_chain(&**e),
+            Cause::GaveUp { last_exit, .. } => last_exit.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -132,6 +184,13 @@ pub struct Failure {
     pub path: ChildPath,
     /// Why it failed.
     pub cause: Cause,
+}
+
+impl Failure {
+    /// The user's error behind this failure, as an `E`: see [`Cause::downcast_ref`].
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.cause.downcast_ref()
+    }
 }
 
 impl fmt::Display for Failure {
@@ -192,6 +251,51 @@ impl TreeError {
     /// All failures, the first one first.
     pub fn failures(&self) -> &[Failure] {
         &self.failures
+    }
+
+    /// The user's error behind the **first** failure, the one that stopped the tree, as an
+    /// `E` (see [`Cause::downcast_ref`]): a child's error comes back through every nested
+    /// manager to the caller of the root, and this finds it without matching on the cause.
+    /// Later failures are not searched: a failure while stopping is not why the tree stopped.
+    /// To look at every failure, `err.failures().iter().find_map(|f| f.downcast_ref::<E>())`.
+    ///
+    /// ```
+    /// use std::fmt;
+    /// use overseer::{ChildSpec, ProcessManager, Restart};
+    ///
+    /// #[derive(Debug)]
+    /// struct QuotaExceeded {
+    ///     used: u64,
+    /// }
+    ///
+    /// impl fmt::Display for QuotaExceeded {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ///         write!(f, "quota exceeded: {} bytes used", self.used)
+    ///     }
+    /// }
+    ///
+    /// impl std::error::Error for QuotaExceeded {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let upload = ChildSpec::task("upload", |_ctx| async {
+    ///     Err(QuotaExceeded { used: 7 }.into())
+    /// });
+    /// let jobs = ProcessManager::builder("jobs")
+    ///     .child(upload.restart(Restart::Temporary))
+    ///     .build()
+    ///     .unwrap();
+    /// let tree = ProcessManager::builder("root")
+    ///     .child(ChildSpec::new("jobs", jobs).restart(Restart::Temporary))
+    ///     .build()
+    ///     .unwrap();
+    /// let err = tree.run().await.unwrap_err();
+    /// assert_eq!(err.path(), &"root/jobs/upload");
+    /// assert_eq!(err.downcast_ref::<QuotaExceeded>().map(|q| q.used), Some(7));
+    /// # }
+    /// ```
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.first().downcast_ref()
     }
 
     pub(crate) fn into_failures(self) -> Vec<Failure> {
@@ -352,4 +456,117 @@ pub enum ControlError {
     /// The manager stopped before it answered.
     #[error("the manager stopped before answering")]
     ManagerGone,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, thiserror::Error)]
+    #[error("quota exceeded: {used} bytes")]
+    struct Quota {
+        used: u64,
+    }
+
+    /// A user's wrapper that keeps the error it wraps as its source.
+    #[derive(Debug, thiserror::Error)]
+    #[error("upload failed")]
+    struct Upload(#[source] Quota);
+
+    fn failure(cause: Cause) -> Failure {
+        Failure {
+            path: ChildPath::root("root").join("upload"),
+            cause,
+        }
+    }
+
+    fn failed(error: impl StdError + Send + Sync + 'static) -> Cause {
+        Cause::Error(Arc::new(error))
+    }
+
+    #[test]
+    fn a_failure_s_cause_downcasts_to_the_user_error_type() {
+        let cause = failed(Quota { used: 7 });
+        assert_eq!(cause.downcast_ref::<Quota>(), Some(&Quota { used: 7 }));
+        assert_eq!(
+            failure(cause).downcast_ref::<Quota>().map(|q| q.used),
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn a_downcast_finds_the_user_error_among_the_sources_of_a_wrapper() {
+        let cause = failed(Upload(Quota { used: 3 }));
+        assert!(
+            cause.downcast_ref::<Upload>().is_some(),
+            "the error itself first"
+        );
+        assert_eq!(cause.downcast_ref::<Quota>().map(|q| q.used), Some(3));
+        assert!(cause.downcast_ref::<std::io::Error>().is_none());
+    }
+
+    #[test]
+    fn a_manager_that_gave_up_downcasts_to_the_error_of_the_last_exit() {
+        let gave_up = |last_exit| Cause::GaveUp {
+            max_restarts: 1,
+            period: Duration::from_secs(5),
+            last_child: ChildPath::root("root").join("upload"),
+            last_exit,
+        };
+        let cause = gave_up(ExitStatus::Failed(Arc::new(Quota { used: 9 })));
+        assert_eq!(cause.downcast_ref::<Quota>().map(|q| q.used), Some(9));
+        assert!(
+            gave_up(ExitStatus::Panicked("boom".into()))
+                .downcast_ref::<Quota>()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn panics_timeouts_and_aborts_downcast_to_nothing() {
+        for cause in [
+            Cause::Panic("boom".into()),
+            Cause::StopTimeout {
+                timeout: Duration::from_secs(1),
+            },
+            Cause::Aborted,
+            Cause::AlreadyRunning,
+        ] {
+            assert!(cause.downcast_ref::<Quota>().is_none(), "{cause}");
+        }
+        for status in [
+            ExitStatus::Completed,
+            ExitStatus::Panicked("boom".into()),
+            ExitStatus::Aborted,
+        ] {
+            assert!(status.downcast_ref::<Quota>().is_none(), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_tree_error_downcasts_its_first_failure_and_not_the_later_ones() {
+        let err = TreeError::new(vec![
+            failure(Cause::Panic("boom".into())),
+            failure(failed(Quota { used: 1 })),
+        ]);
+        assert!(
+            err.downcast_ref::<Quota>().is_none(),
+            "the first failure is a panic"
+        );
+        let later = err
+            .failures()
+            .iter()
+            .find_map(|f| f.downcast_ref::<Quota>());
+        assert_eq!(later.map(|q| q.used), Some(1));
+        let err = TreeError::new(vec![failure(failed(Quota { used: 2 }))]);
+        assert_eq!(err.downcast_ref::<Quota>().map(|q| q.used), Some(2));
+    }
+
+    #[test]
+    fn a_nested_tree_error_kept_as_an_exit_downcasts_through_its_first_failure() {
+        let nested = TreeError::new(vec![failure(failed(Quota { used: 5 }))]);
+        let status = ExitStatus::Failed(Arc::new(nested));
+        assert!(status.downcast_ref::<TreeError>().is_some());
+        assert_eq!(status.downcast_ref::<Quota>().map(|q| q.used), Some(5));
+    }
 }

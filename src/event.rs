@@ -142,8 +142,9 @@ impl EventBus {
 /// child are held until a later wake-up of that manager starts none (for an OS process, the
 /// one that hears it has been spawned) or until Tokio's timer next ticks, about 2 ms at most
 /// on an idle runtime. A subscriber woken while the child starts would run beside it on
-/// another core, which made each restart of a crashing process child about 0.1 ms slower on
-/// a 2-core machine. Time what happened by the events' `at`, not by when they arrive.
+/// another core and slow the start down (measured on the restarts of a crashing process
+/// child: see `docs/benchmark-log.md`). Time what happened by the events' `at`, not by when
+/// they arrive.
 pub struct Events {
     rx: BroadcastStream<Option<Event>>,
     bus: Arc<EventBus>,
@@ -156,6 +157,12 @@ impl Events {
     /// has ended (after its last child stopped), and from then on. A subscription taken
     /// before the manager runs waits for its run; one taken after its run has ended (and
     /// before another begins, for a nested manager that its parent restarts) ends at once.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: an event is taken from the subscription only when `recv` returns it, so a
+    /// future dropped before it completes (a `select!` branch that lost) loses nothing, and
+    /// the next call returns the event this one would have returned. Reading the subscription
+    /// as a [`Stream`] is the same.
     pub async fn recv(&mut self) -> Option<Event> {
         futures_util::StreamExt::next(self).await
     }

@@ -26,6 +26,18 @@ use crate::spec::ChildSpec;
 /// starts (a queued shutdown means no child starts at all); the `async` methods then complete
 /// only once it runs. Between runs and after the last one, commands fail at once with
 /// [`ControlError::NotRunning`].
+///
+/// # Cancel safety
+///
+/// An `async` method hands its command to the manager when its future is **first polled**
+/// (not when it is called) and from then on only waits for the answer. Dropping the future
+/// after that first poll — a `select!` branch that lost, a timeout — does not take the
+/// command back: the manager carries it out all the same, and only the answer is lost.
+/// Dropping it before its first poll (a `select!` branch never polled because another one
+/// was ready first) sends nothing. So calling a method again after its future was dropped may
+/// do the thing twice: a message delivered twice, a second `add` refused as a duplicate.
+/// [`snapshot`](Self::snapshot) changes nothing and may be retried freely; the event stream
+/// is cancel safe ([`Events::recv`]).
 #[derive(Clone)]
 pub struct Handle {
     front: Arc<Front>,
@@ -109,6 +121,11 @@ impl Handle {
     /// [`ControlError::UnknownPath`], [`ControlError::NotRunning`] for a node that is not
     /// running (its message would be lost), [`ControlError::InboxFull`] for a child that does
     /// not read its messages.
+    ///
+    /// # Cancel safety
+    /// The message leaves on the first poll. Dropped after it, the future loses only the
+    /// answer: the message is still delivered (or refused), and sending it again may deliver
+    /// it twice. See [the handle's notes](Handle#cancel-safety).
     pub async fn send(&self, path: &str, msg: Control) -> Result<(), ControlError> {
         self.request(|reply| Command::Send {
             path: path.into(),
@@ -122,6 +139,10 @@ impl Handle {
     ///
     /// # Errors
     /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send): dropped after its first poll, the message still reaches every
+    /// child; only the answer is lost.
     pub async fn broadcast(&self, msg: Control) -> Result<(), ControlError> {
         let path = self.path();
         self.send(path.as_str(), msg).await
@@ -134,6 +155,12 @@ impl Handle {
     /// [`ControlError::Spec`] for an invalid spec or a duplicate id,
     /// [`ControlError::NotAManager`], [`ControlError::UnknownPath`],
     /// [`ControlError::ShuttingDown`]. Nothing changes when an error is returned.
+    ///
+    /// # Cancel safety
+    /// The spec is handed over on the first poll. Dropped after it, the future loses only the
+    /// answer: the child is still added and started (its path is `parent/id`), and adding it
+    /// again fails with a duplicate id. Dropped before its first poll, nothing is added. See
+    /// [the handle's notes](Handle#cancel-safety).
     pub async fn add_child(
         &self,
         parent: &str,
@@ -151,6 +178,10 @@ impl Handle {
     ///
     /// # Errors
     /// As [`add_child`](Self::add_child).
+    ///
+    /// # Cancel safety
+    /// As [`add_child`](Self::add_child): dropped after its first poll, the child is still
+    /// added and started.
     pub async fn add(&self, spec: ChildSpec) -> Result<ChildPath, ControlError> {
         let path = self.path();
         self.add_child(path.as_str(), spec).await
@@ -161,6 +192,11 @@ impl Handle {
     ///
     /// # Errors
     /// [`ControlError::UnknownPath`], [`ControlError::NotRunning`] for a manager on the way.
+    ///
+    /// # Cancel safety
+    /// The stop begins on the first poll, and dropping the future does not cancel it: the
+    /// node still stops under its shutdown policy; only the wait for it (and the answer) ends.
+    /// See [the handle's notes](Handle#cancel-safety).
     pub async fn stop(&self, path: &str) -> Result<(), ControlError> {
         self.request(|reply| Command::Stop {
             path: path.into(),
@@ -174,6 +210,10 @@ impl Handle {
     ///
     /// # Errors
     /// As [`stop`](Self::stop), and [`ControlError::ShuttingDown`].
+    ///
+    /// # Cancel safety
+    /// As [`stop`](Self::stop): dropped after its first poll, the node is still stopped and
+    /// started again, and its restart is counted; calling again restarts it again.
     pub async fn restart(&self, path: &str) -> Result<(), ControlError> {
         self.request(|reply| Command::Restart {
             path: path.into(),
@@ -186,6 +226,10 @@ impl Handle {
     ///
     /// # Errors
     /// As [`stop`](Self::stop).
+    ///
+    /// # Cancel safety
+    /// As [`stop`](Self::stop): dropped after its first poll, the node is still stopped and
+    /// removed.
     pub async fn remove(&self, path: &str) -> Result<(), ControlError> {
         self.request(|reply| Command::Remove {
             path: path.into(),
@@ -199,6 +243,10 @@ impl Handle {
     ///
     /// # Errors
     /// [`ControlError::NotRunning`] when the manager is not running.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a snapshot changes nothing, so dropping the future loses only the
+    /// snapshot (managers already asked answer to nobody), and it may be taken again.
     pub async fn snapshot(&self) -> Result<Snapshot, ControlError> {
         let level = self.request(|reply| Command::Snapshot { reply }).await?;
         let state = level.state;

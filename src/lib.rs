@@ -1,4 +1,15 @@
 #![doc = include_str!("../docs/crate.md")]
+// The crate docs link to items behind a feature; when it is off, to the list of features.
+#![cfg_attr(
+    not(all(feature = "process", unix)),
+    doc = "",
+    doc = "[`process::Command`]: #features"
+)]
+#![cfg_attr(
+    not(all(feature = "signal", unix)),
+    doc = "",
+    doc = "[`builtin::Signals`]: #features"
+)]
 #![deny(missing_docs, unreachable_pub)]
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 #![warn(rust_2018_idioms)]

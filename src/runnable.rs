@@ -93,12 +93,22 @@ pub trait Runnable: Send + Sync + 'static {
     /// Whether this child is asked to stop only once every other child of its manager has
     /// ended, whatever the manager's [`StopOrder`](crate::StopOrder): in a shutdown and in a
     /// group restart it comes after the rest. Among several such children the stop order
-    /// holds. Defaults to `false`; [`Signals`](crate::builtin::Signals) says `true`, so that
-    /// it still hears a second signal while the others stop.
+    /// holds. Defaults to `false`; [`Signals`] says `true`, so that it still hears a second
+    /// signal while the others stop.
     ///
     /// "Ended" means the other child's run has been reported over. A nested manager aborted
     /// at its stop timeout is over at once, while the abort of its own children may still be
     /// finishing; the manager's run waits for those tasks before it returns.
+    #[cfg_attr(
+        all(feature = "signal", unix),
+        doc = "",
+        doc = "[`Signals`]: crate::builtin::Signals"
+    )]
+    #[cfg_attr(
+        not(all(feature = "signal", unix)),
+        doc = "",
+        doc = "[`Signals`]: crate#features"
+    )]
     fn stops_last(&self) -> bool {
         false
     }

@@ -4,24 +4,9 @@ mod common;
 
 use std::error::Error as _;
 
-use common::{Log, alive_tasks};
+use common::{Log, alive_tasks, fails_on_stop, logs_stop};
 use overseer::{Cause, ChildSpec, ProcessManager, Restart};
 use tokio::sync::oneshot;
-
-fn service(id: &str, log: &Log, fails_on_stop: bool) -> ChildSpec {
-    let (name, log) = (id.to_string(), log.clone());
-    ChildSpec::task(id, move |ctx| {
-        let (name, log) = (name.clone(), log.clone());
-        async move {
-            ctx.shutdown_requested().await;
-            log.push(format!("stop:{name}"));
-            if fails_on_stop {
-                return Err(format!("{name} failed to flush").into());
-            }
-            Ok(())
-        }
-    })
-}
 
 fn failing(id: &str, trigger: oneshot::Receiver<()>, message: &'static str) -> ChildSpec {
     let trigger = std::sync::Mutex::new(Some(trigger));
@@ -42,10 +27,10 @@ async fn an_unabsorbed_failure_stops_the_siblings_in_reverse_order_and_returns_t
     let log = Log::default();
     let (fire, trigger) = oneshot::channel();
     let tree = ProcessManager::builder("root")
-        .child(service("a", &log, false))
-        .child(service("b", &log, false))
+        .child(logs_stop("a", &log))
+        .child(logs_stop("b", &log))
         .child(failing("c", trigger, "disk full"))
-        .child(service("d", &log, false))
+        .child(logs_stop("d", &log))
         .build()
         .unwrap();
     let baseline = alive_tasks();
@@ -67,7 +52,7 @@ async fn the_first_error_reaches_the_caller_through_every_level_with_the_deepest
     let log = Log::default();
     let (fire, trigger) = oneshot::channel();
     let inner = ProcessManager::builder("inner")
-        .child(service("sibling", &log, false))
+        .child(logs_stop("sibling", &log))
         .child(failing("leaf", trigger, "bad config"))
         .build()
         .unwrap();
@@ -76,7 +61,7 @@ async fn the_first_error_reaches_the_caller_through_every_level_with_the_deepest
         .build()
         .unwrap();
     let tree = ProcessManager::builder("root")
-        .child(service("top", &log, false))
+        .child(logs_stop("top", &log))
         .child(ChildSpec::new("mid", mid).restart(Restart::Temporary))
         .build()
         .unwrap();
@@ -96,8 +81,8 @@ async fn failures_after_the_first_are_kept_in_order() {
     let log = Log::default();
     let (fire, trigger) = oneshot::channel();
     let tree = ProcessManager::builder("root")
-        .child(service("a", &log, true))
-        .child(service("b", &log, true))
+        .child(fails_on_stop("a", &log))
+        .child(fails_on_stop("b", &log))
         .child(failing("c", trigger, "first"))
         .build()
         .unwrap();
@@ -115,11 +100,48 @@ async fn failures_after_the_first_are_kept_in_order() {
 async fn a_requested_shutdown_is_a_success() {
     let log = Log::default();
     let tree = ProcessManager::builder("root")
-        .child(service("a", &log, false))
+        .child(logs_stop("a", &log))
         .build()
         .unwrap();
     let handle = tree.handle();
     let run = tokio::spawn(async move { tree.run().await });
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
+}
+
+/// A user's own error type.
+#[derive(Debug)]
+struct DiskFull {
+    free: u64,
+}
+
+impl std::fmt::Display for DiskFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "disk full ({} bytes free)", self.free)
+    }
+}
+
+impl std::error::Error for DiskFull {}
+
+#[tokio::test]
+async fn a_failure_s_cause_downcasts_to_the_user_error_type_through_every_level() {
+    let inner = ProcessManager::builder("inner")
+        .child(
+            ChildSpec::task("leaf", |_ctx| async { Err(DiskFull { free: 12 }.into()) })
+                .restart(Restart::Temporary),
+        )
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("inner", inner).restart(Restart::Temporary))
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    assert_eq!(err.path(), &"root/inner/leaf");
+    assert_eq!(err.downcast_ref::<DiskFull>().map(|e| e.free), Some(12));
+    assert_eq!(
+        err.first().cause.downcast_ref::<DiskFull>().map(|e| e.free),
+        Some(12)
+    );
+    assert!(err.downcast_ref::<std::io::Error>().is_none());
 }

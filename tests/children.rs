@@ -45,9 +45,7 @@ async fn a_type_implementing_runnable_is_a_child() {
         .child(ChildSpec::new("greeter", Greeter { live: live.clone() }))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     common::event_of(&mut events, "root/greeter", common::is_running).await;
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();

@@ -3,8 +3,10 @@
 mod common;
 
 use common::{Log, alive_tasks};
+use futures_util::FutureExt as _;
 use overseer::{
     ChildSpec, ChildState, Control, ControlError, INBOX_CAPACITY, ProcessManager, Restart,
+    SpecError,
 };
 
 /// A child that logs every control message it reads as `<id>:<message>` and reports ready.
@@ -45,11 +47,8 @@ async fn running_tree(
         .child(ChildSpec::new("sub", sub))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::all_of(
-        &mut events,
+    let (handle, _, run) = common::start_until(
+        tree,
         &[("root/sub", common::is_ready), ("root/a", common::is_ready)],
     )
     .await;
@@ -151,9 +150,7 @@ async fn a_nested_managers_own_handle_shutdown_stops_it_for_good() {
         .child(ChildSpec::new("sub", sub))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     common::event_of(&mut events, "root/sub", common::is_ready).await;
     assert_eq!(sub_handle.path(), "root/sub");
     sub_handle.shutdown().unwrap();
@@ -211,10 +208,8 @@ async fn a_message_to_a_child_that_has_exited_is_refused_not_lost() {
         .child(ChildSpec::task("done", |_| async { Ok(()) }).restart(Restart::Transient))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::event_of(&mut events, "root/done", common::is_stopped).await;
+    let (handle, _events, run) =
+        common::start_until(tree, &[("root/done", common::is_stopped)]).await;
     let err = handle.send("root/done", Control::Reload).await.unwrap_err();
     assert_eq!(
         err,
@@ -245,17 +240,11 @@ async fn a_message_to_an_unknown_path_is_refused() {
 #[tokio::test]
 async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
     let tree = ProcessManager::builder("root")
-        .child(ChildSpec::task("deaf", |ctx| async move {
-            ctx.ready();
-            ctx.shutdown_requested().await;
-            Ok(())
-        }))
+        .child(common::ready_waiter("deaf"))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::event_of(&mut events, "root/deaf", common::is_ready).await;
+    let (handle, _events, run) =
+        common::start_until(tree, &[("root/deaf", common::is_ready)]).await;
     for i in 0..INBOX_CAPACITY {
         handle.send("root/deaf", Control::custom(i)).await.unwrap();
     }
@@ -354,6 +343,65 @@ async fn repeated_reloads_to_a_child_that_does_not_read_them_coalesce_into_one()
     run.await.unwrap().unwrap();
 }
 
+// Cancel safety: a command leaves on the first poll of its future; dropping the future then
+// loses only the answer. `now_or_never` polls once and drops the future: on this
+// current-thread runtime no manager can answer during that poll.
+
+#[tokio::test]
+async fn a_message_whose_future_is_dropped_after_its_first_poll_is_still_delivered() {
+    let log = Log::default();
+    let (handle, run) = running_tree(&log).await;
+    let send = handle.send("root/sub/c", Control::custom(7u32));
+    assert!(send.now_or_never().is_none(), "no answer within one poll");
+    assert_eq!(entries(&log, 1).await, ["c:custom 7"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        log.with_prefix("c:custom"),
+        ["c:custom 7"],
+        "delivered once"
+    );
+}
+
+#[tokio::test]
+async fn a_stop_whose_future_is_dropped_after_its_first_poll_still_stops_the_child() {
+    let (handle, mut events, run) = common::pool_tree().await;
+    handle
+        .add_child("root/pool", common::ready_waiter("w"))
+        .await
+        .unwrap();
+    common::event_of(&mut events, "root/pool/w", common::is_ready).await;
+    assert!(handle.stop("root/pool/w").now_or_never().is_none());
+    common::event_of(&mut events, "root/pool/w", common::is_stopped).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(
+        common::state_of(&snap, "root/pool/w"),
+        Some(ChildState::Stopped)
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_child_whose_add_future_is_dropped_after_its_first_poll_is_still_added() {
+    let (handle, mut events, run) = common::pool_tree().await;
+    let add = handle.add_child("root/pool", common::ready_waiter("w"));
+    assert!(add.now_or_never().is_none());
+    common::event_of(&mut events, "root/pool/w", common::is_ready).await;
+    let again = handle
+        .add_child("root/pool", common::ready_waiter("w"))
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(ControlError::Spec(SpecError::DuplicateId { .. }))
+        ),
+        "{again:?}"
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn a_child_that_does_not_read_messages_is_skipped_by_a_broadcast_and_refuses_one_sent_to_it()
 {
@@ -395,6 +443,23 @@ async fn a_broadcast_that_could_not_reach_a_child_says_which_instead_of_succeedi
     );
     // The others got it.
     assert_eq!(entries(&log, 1).await, ["reader:custom 0"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_command_whose_future_is_dropped_before_its_first_poll_is_never_sent() {
+    let (handle, _, run) = common::pool_tree().await;
+    drop(handle.add(common::ready_waiter("w")));
+    drop(handle.stop("root/idle"));
+    // The mailbox is first in, first out: a command sent earlier would be carried out first.
+    let snap = handle.snapshot().await.unwrap();
+    assert!(snap.find("root/w").is_none(), "nothing was added");
+    assert_eq!(
+        common::state_of(&snap, "root/idle"),
+        Some(ChildState::Running)
+    );
+    handle.add(common::ready_waiter("w")).await.unwrap();
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }

@@ -9,37 +9,15 @@ use overseer::{
 };
 
 fn waiter() -> ChildSpec {
-    ChildSpec::task("w", |ctx| async move {
-        ctx.ready();
-        ctx.shutdown_requested().await;
-        Ok(())
-    })
+    common::ready_waiter("w")
 }
 
+/// `root{idle, pool{idle}}`, running.
 async fn running() -> (
     Handle,
     tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
 ) {
-    let sub = ProcessManager::builder("pool")
-        .child(ChildSpec::new("idle", Idle))
-        .build()
-        .unwrap();
-    let tree = ProcessManager::builder("root")
-        .child(ChildSpec::new("idle", Idle))
-        .child(ChildSpec::new("pool", sub))
-        .build()
-        .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::all_of(
-        &mut events,
-        &[
-            ("root/pool/idle", common::is_running),
-            ("root/idle", common::is_running),
-        ],
-    )
-    .await;
+    let (handle, _, run) = common::pool_tree().await;
     (handle, run)
 }
 
@@ -199,9 +177,7 @@ async fn adding_during_a_shutdown_is_refused() {
         }))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     common::event_of(&mut events, "root/slow", common::is_running).await;
     handle.shutdown().unwrap();
     let err = handle.add(waiter()).await.unwrap_err();
@@ -258,17 +234,12 @@ async fn a_child_added_after_a_removal_comes_last_in_declared_order_though_it_re
 
 #[tokio::test(start_paused = true)]
 async fn a_nested_manager_aborted_by_its_parent_runs_again_when_restarted() {
-    let pool = ProcessManager::builder("pool")
-        .child(ChildSpec::new("idle", Idle))
-        .build()
-        .unwrap();
+    let pool = common::idle_pool("pool");
     let tree = ProcessManager::builder("root")
         .child(ChildSpec::new("pool", pool).shutdown(overseer::Shutdown::Brutal))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     let idle_runs = async |events: &mut overseer::Events| {
         common::event_of(events, "root/pool/idle", common::is_running).await;
     };
@@ -283,10 +254,7 @@ async fn a_nested_manager_aborted_by_its_parent_runs_again_when_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_command_sent_right_after_a_nested_manager_restarts_waits_for_its_new_run() {
-    let pool = ProcessManager::builder("pool")
-        .child(ChildSpec::new("idle", Idle))
-        .build()
-        .unwrap();
+    let pool = common::idle_pool("pool");
     let tree = ProcessManager::builder("root")
         .intensity(1000, std::time::Duration::from_secs(1))
         .child(ChildSpec::new("pool", pool))
@@ -322,10 +290,7 @@ async fn with_a_slow_stopper() -> (
         .child(x)
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::event_of(&mut events, "root/x", common::is_running).await;
+    let (handle, _, run) = common::start_until(tree, &[("root/x", common::is_running)]).await;
     (handle, run)
 }
 

@@ -262,9 +262,7 @@ async fn a_backoff_too_large_for_the_clock_waits_for_ever_without_a_panic() {
         .child(crasher("c", &starts, S))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     loop {
         let ev = events.recv().await.expect("events");
         if ev.path == "root/c" && matches!(ev.kind, overseer::EventKind::Restarting { .. }) {
@@ -275,4 +273,27 @@ async fn a_backoff_too_large_for_the_clock_waits_for_ever_without_a_panic() {
     run.await.unwrap().unwrap();
     assert_eq!(starts.lock().unwrap().len(), 1, "never restarted");
     assert_eq!(alive_tasks(), 0);
+}
+
+#[derive(Debug)]
+struct Unreachable(&'static str);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is unreachable", self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+#[tokio::test(start_paused = true)]
+async fn a_manager_that_gave_up_downcasts_to_the_user_error_of_the_last_exit() {
+    let tree = ProcessManager::builder("root")
+        .intensity(2, 10 * S)
+        .task("client", |_ctx| async { Err(Unreachable("db").into()) })
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    assert!(matches!(err.cause(), Cause::GaveUp { .. }), "{err}");
+    assert_eq!(err.downcast_ref::<Unreachable>().map(|e| e.0), Some("db"));
 }

@@ -1,9 +1,7 @@
-//! Lifecycle events, snapshots, tracing spans.
+//! Lifecycle events and snapshots (tracing spans: `tracing.rs`).
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use overseer::builtin::Idle;
@@ -24,9 +22,7 @@ async fn the_event_stream_reports_every_step_of_a_childs_life() {
         }))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     let mut seen = Vec::new();
     loop {
         let ev = events.recv().await.unwrap();
@@ -115,11 +111,8 @@ async fn a_snapshot_shows_the_whole_tree() {
         })
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::all_of(
-        &mut events,
+    let (handle, _events, run) = common::start_until(
+        tree,
         &[
             ("root/sub", common::is_ready),
             ("root/once", common::is_stopped),
@@ -160,52 +153,6 @@ async fn a_snapshot_shows_the_whole_tree() {
     assert!(snap.iter().all(|n| n.pid.is_none()));
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn tracing_spans_carry_the_childs_path() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let sub = ProcessManager::builder("sub")
-        .child(
-            ChildSpec::task("worker", |_ctx| async {
-                tracing::info!("hello from inside");
-                Ok(())
-            })
-            .restart(Restart::Temporary),
-        )
-        .build()
-        .unwrap();
-    let tree = ProcessManager::builder("root")
-        .child(ChildSpec::new("sub", sub).restart(Restart::Temporary))
-        .build()
-        .unwrap();
-    tree.run().await.unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.contains("hello from inside"))
-        .unwrap_or_else(|| panic!("no event captured: {text}"));
-    assert!(line.contains("child{path=root/sub/worker}"), "{line}");
 }
 
 #[tokio::test]
@@ -253,9 +200,7 @@ async fn the_events_of_a_start_are_delivered_within_a_timer_tick_even_if_nothing
         .child(ChildSpec::new("w", Idle))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     // The child never reports anything: only the manager's flush timer can deliver these.
     let starting =
         common::event_of(&mut events, "root/w", |k| matches!(k, EventKind::Starting)).await;
@@ -278,9 +223,7 @@ async fn a_nested_managers_events_follow_the_events_of_its_parent_that_started_i
             .child(ChildSpec::new("sub", sub))
             .build()
             .unwrap();
-        let handle = tree.handle();
-        let mut events = handle.events();
-        let run = tokio::spawn(async move { tree.run().await });
+        let (handle, mut events, run) = common::start(tree);
         let mut seen = Vec::new();
         while seen.len() < 4 {
             let ev = events.recv().await.unwrap();
@@ -300,4 +243,58 @@ async fn a_nested_managers_events_follow_the_events_of_its_parent_that_started_i
         handle.shutdown().unwrap();
         run.await.unwrap().unwrap();
     }
+}
+
+#[tokio::test]
+async fn an_event_subscription_read_in_a_select_that_keeps_cancelling_it_loses_no_event() {
+    let sub = ProcessManager::builder("sub")
+        .child(common::ready_waiter("leaf"))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("sub", sub))
+        .task("flaky", |ctx| async move {
+            if ctx.restarts() == 0 {
+                return Err("first".into());
+            }
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let mut raced = tree.handle().events();
+    let (handle, mut plain, run) = common::start(tree);
+    let describe = |e: &overseer::Event| format!("{} {:?}", e.path, e.kind);
+    // One reader awaits each event; it shuts the tree down once everything has started.
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut ready = 0;
+        while let Some(ev) = plain.recv().await {
+            if matches!(ev.kind, EventKind::Ready) && ev.path != "root/sub" {
+                ready += 1;
+                if ready == 2 {
+                    handle.shutdown().unwrap();
+                }
+            }
+            seen.push(describe(&ev));
+        }
+        seen
+    });
+    // The other drops its pending `recv` every time the yield is ready first.
+    let (mut seen, mut cancelled) = (Vec::new(), 0);
+    loop {
+        tokio::select! {
+            biased;
+            _ = tokio::task::yield_now() => cancelled += 1,
+            ev = raced.recv() => match ev {
+                Some(ev) => seen.push(describe(&ev)),
+                None => break,
+            },
+        }
+    }
+    run.await.unwrap().unwrap();
+    assert!(cancelled > 0, "the select never dropped a pending recv");
+    assert_eq!(raced.missed(), 0);
+    assert_eq!(seen, reader.await.unwrap());
 }

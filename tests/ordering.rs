@@ -16,10 +16,8 @@ async fn children_start_in_declared_order_and_stop_in_reverse_order() {
         .children(ids.iter().map(|id| logged(id, &log)))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
     let baseline = alive_tasks();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     let mut started = Vec::new();
     while started.len() < ids.len() {
         let ev = common::next_event(&mut events, |e| matches!(e.kind, EventKind::Running)).await;
@@ -68,9 +66,7 @@ async fn a_child_waits_for_a_siblings_readiness_before_it_starts() {
         .child(logged("api", &log).after("db", Condition::Ready))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
 
     let db = common::event_of(&mut events, "root/db", common::is_running).await;
     let snap = handle.snapshot().await.unwrap();
@@ -108,9 +104,7 @@ async fn a_child_waits_for_a_sibling_to_complete_successfully() {
         .child(logged("app", &log).after("migrate", Condition::Completed))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     common::event_of(&mut events, "root/app", common::is_running).await;
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
@@ -160,11 +154,8 @@ async fn a_nested_manager_stopped_by_its_parent_stops_its_children_in_reverse_or
         .child(ChildSpec::new("sub", sub))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::all_of(
-        &mut events,
+    let (handle, _events, run) = common::start_until(
+        tree,
         &[
             ("root/sub/a", common::is_running),
             ("root/sub/b", common::is_running),
@@ -217,9 +208,7 @@ async fn on_a_multi_thread_runtime_hundreds_of_children_still_stop_strictly_one_
         }))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     common::event_of(&mut events, &format!("root/c{}", n - 1), common::is_running).await;
     while log.with_prefix("start:").len() < n {
         tokio::task::yield_now().await;

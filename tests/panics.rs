@@ -44,9 +44,7 @@ async fn the_manager_survives_a_panic_and_restarts_the_child() {
         }))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     let exit = common::event_of(&mut events, "root/flaky", common::is_exited).await;
     assert!(matches!(
         exit.kind,

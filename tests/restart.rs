@@ -52,10 +52,8 @@ async fn runs(events: &mut Events, targets: &[(&str, usize)]) {
 }
 
 async fn run_until(tree: ProcessManager, until: impl AsyncFnOnce(&mut Events)) {
-    let handle = tree.handle();
-    let mut events = handle.events();
     let baseline = alive_tasks();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     until(&mut events).await;
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
@@ -270,10 +268,8 @@ async fn failures_during_a_group_restart_are_all_restarted_once_it_is_over() {
         .child(breakable("c", &fails[3], Duration::from_secs(2)))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
     let baseline = alive_tasks();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     runs(
         &mut events,
         &[("root/a1", 1), ("root/a2", 1), ("root/b", 1), ("root/c", 1)],

@@ -275,9 +275,7 @@ async fn a_fails_on_its_own_while_b_stops(restart: Restart) -> Result<(), overse
         .child(slow("b", 2 * S, &live))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     event_of(&mut events, "root/a", is_running).await;
     event_of(&mut events, "root/b", is_running).await;
     handle.shutdown().unwrap();
@@ -340,9 +338,7 @@ async fn a_failure_during_a_requested_shutdown_that_exceeds_the_restart_intensit
         .child(slow("b", 2 * S, &live))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     event_of(&mut events, "root/a", is_running).await;
     // The one restart the intensity allows.
     fail.notify_one();
@@ -370,9 +366,7 @@ async fn once_a_temporary_child_fails_during_a_shutdown_later_failures_are_kept_
         .child(slow("b", 2 * S, &live))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     event_of(&mut events, "root/b", is_running).await;
     handle.shutdown().unwrap();
     // As a cascade would: the temporary child's failure leads, the permanent one's follows.

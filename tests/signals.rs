@@ -81,11 +81,8 @@ async fn start_with_signals(
         .children(children)
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
-    common::all_of(
-        &mut events,
+    let (handle, _, run) = common::start_until(
+        tree,
         &[
             ("root/signals", common::is_ready),
             ("root/app", common::is_ready),

@@ -2,21 +2,9 @@
 
 mod common;
 
-use common::{Log, alive_tasks};
+use common::{Log, alive_tasks, logs_stop};
 use overseer::{AutoShutdown, ChildSpec, ProcessManager, Restart, SpecError};
 use tokio::sync::oneshot;
-
-fn service(id: &str, log: &Log) -> ChildSpec {
-    let (name, log) = (id.to_string(), log.clone());
-    ChildSpec::task(id, move |ctx| {
-        let (name, log) = (name.clone(), log.clone());
-        async move {
-            ctx.shutdown_requested().await;
-            log.push(format!("stop:{name}"));
-            Ok(())
-        }
-    })
-}
 
 /// A significant child that completes when `done` fires (or when asked to stop).
 fn job(id: &str, done: oneshot::Receiver<()>, restart: Restart) -> ChildSpec {
@@ -44,7 +32,7 @@ async fn any_significant_shuts_the_manager_down_when_one_significant_child_ends(
     let (_tx2, rx2) = oneshot::channel();
     let tree = ProcessManager::builder("root")
         .auto_shutdown(AutoShutdown::AnySignificant)
-        .child(service("svc", &log))
+        .child(logs_stop("svc", &log))
         .child(job("job1", rx, Restart::Transient))
         .child(job("job2", rx2, Restart::Transient))
         .build()
@@ -64,14 +52,12 @@ async fn all_significant_waits_for_the_last_significant_child() {
     let (tx2, rx2) = oneshot::channel();
     let tree = ProcessManager::builder("root")
         .auto_shutdown(AutoShutdown::AllSignificant)
-        .child(service("svc", &log))
+        .child(logs_stop("svc", &log))
         .child(job("job1", rx1, Restart::Temporary))
         .child(job("job2", rx2, Restart::Transient))
         .build()
         .unwrap();
-    let handle = tree.handle();
-    let mut events = handle.events();
-    let run = tokio::spawn(async move { tree.run().await });
+    let (handle, mut events, run) = common::start(tree);
     tx1.send(()).unwrap();
     common::event_of(&mut events, "root/job1", common::is_stopped).await;
     let snap = handle.snapshot().await.unwrap();

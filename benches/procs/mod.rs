@@ -1,5 +1,5 @@
 //! The adapters of the OS-process benches, shared by `benches/processes.rs` (criterion) and
-//! `examples/process_figures.rs` (interleaved rounds), so both measure exactly the same code.
+//! `benches/bin/process_figures/` (interleaved rounds), so both measure exactly the same code.
 //! Every function expects a multi-thread Tokio runtime and returns only the timed part.
 #![allow(dead_code)]
 

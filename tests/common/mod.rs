@@ -4,8 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use overseer::{Event, EventKind, Events};
+use overseer::builtin::Idle;
+use overseer::{ChildSpec, Event, EventKind, Events, Handle, ProcessManager, TreeError};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Tasks alive on the current runtime. Exact on a current-thread runtime: a task is released
 /// within the poll that completes it, before any other task runs.
@@ -165,4 +167,84 @@ pub async fn wait_for_state(handle: &overseer::Handle, path: &str, state: overse
         }
         tokio::task::yield_now().await;
     }
+}
+
+// ----- Running a tree --------------------------------------------------------------------------
+
+/// A tree running in a task of its own: a handle to its root manager, the events of the whole
+/// tree (subscribed before its run began, so none is missed), and the task of its run.
+pub type Started = (Handle, Events, JoinHandle<Result<(), TreeError>>);
+
+/// Runs `tree` in a task of its own, its events subscribed before the run begins.
+pub fn start(tree: ProcessManager) -> Started {
+    let handle = tree.handle();
+    let events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    (handle, events, run)
+}
+
+/// [`start`], then waits until every `(path, kind)` of `wanted` has been seen.
+pub async fn start_until(tree: ProcessManager, wanted: &[Wanted<'_>]) -> Started {
+    let (handle, mut events, run) = start(tree);
+    all_of(&mut events, wanted).await;
+    (handle, events, run)
+}
+
+// ----- Children and trees built the same way in several files ---------------------------------
+
+/// A child that reports ready, then waits until it is asked to stop.
+pub fn ready_waiter(id: &str) -> ChildSpec {
+    ChildSpec::task(id, |ctx| async move {
+        ctx.ready();
+        ctx.shutdown_requested().await;
+        Ok(())
+    })
+}
+
+/// A child that waits until it is asked to stop, logs `stop:{id}` and returns `Ok`.
+pub fn logs_stop(id: &str, log: &Log) -> ChildSpec {
+    stop_logged(id, log, false)
+}
+
+/// [`logs_stop`], returning the error `{id} failed to flush` instead of `Ok`.
+pub fn fails_on_stop(id: &str, log: &Log) -> ChildSpec {
+    stop_logged(id, log, true)
+}
+
+fn stop_logged(id: &str, log: &Log, fails: bool) -> ChildSpec {
+    let (name, log) = (id.to_string(), log.clone());
+    ChildSpec::task(id, move |ctx| {
+        let (name, log) = (name.clone(), log.clone());
+        async move {
+            ctx.shutdown_requested().await;
+            log.push(format!("stop:{name}"));
+            if fails {
+                return Err(format!("{name} failed to flush").into());
+            }
+            Ok(())
+        }
+    })
+}
+
+/// A manager named `name` whose only child is the built-in `Idle` (id `idle`): it stays open
+/// until it is shut down, for children added at run time.
+pub fn idle_pool(name: &str) -> ProcessManager {
+    ProcessManager::builder(name)
+        .child(ChildSpec::new("idle", Idle))
+        .build()
+        .unwrap()
+}
+
+/// `root{idle, pool{idle}}`, running: both idle children run.
+pub async fn pool_tree() -> Started {
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("idle", Idle))
+        .child(ChildSpec::new("pool", idle_pool("pool")))
+        .build()
+        .unwrap();
+    start_until(
+        tree,
+        &[("root/pool/idle", is_running), ("root/idle", is_running)],
+    )
+    .await
 }

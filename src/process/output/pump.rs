@@ -41,7 +41,7 @@ impl OutputSink {
     /// when the pump keeps up (a [`Command`](crate::process::Command)'s capture reads a busy
     /// pipe in batches instead, once per 250 µs nap on Linux). The file is written synchronously
     /// on this task (to the page cache, no `fsync`): a slow disk delays this task's thread.
-    /// That was chosen over `tokio::fs` because in `examples/output_throughput` a plain
+    /// That was chosen over `tokio::fs` because in `benches/bin/output_throughput.rs` a plain
     /// `tokio::io::copy` into a `tokio::fs::File` (one blocking-pool hop per write) was slower
     /// than this pump, lines and rotation included.
     ///

@@ -21,8 +21,9 @@
 //! The adapters are the bench ones (benches/common), pulled in by path, so the
 //! trees measured here are exactly the ones benchmarked.
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
+mod measure;
 
 use std::process::{Command, Stdio};
 
@@ -45,23 +46,10 @@ struct Status {
 
 impl Status {
     fn read() -> Status {
-        let text = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-        let field = |key: &str| -> u64 {
-            let line = text
-                .lines()
-                .find(|l| l.starts_with(key))
-                .unwrap_or_else(|| panic!("{key} missing in /proc/self/status"));
-            let kb: u64 = line[key.len()..]
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .expect("kB value");
-            kb * 1024
-        };
+        let (rss, hwm) = measure::memory_kib();
         Status {
-            rss: field("VmRSS:"),
-            hwm: field("VmHWM:"),
+            rss: rss * 1024,
+            hwm: hwm * 1024,
         }
     }
 }
@@ -76,11 +64,7 @@ macro_rules! peak_of {
 }
 
 fn measure_child(imp: &str, n: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = measure::runtime();
     rt.block_on(async {
         let before = Status::read();
         let after = match imp {
@@ -149,16 +133,10 @@ fn parent() {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |key: &str| {
-        args.iter()
-            .position(|a| a == key)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    match arg("--impl") {
+    let args = measure::args();
+    match measure::arg(&args, "--impl") {
         Some(imp) => {
-            let n = arg("--n").map_or(10_000, |v| v.parse().expect("--n <number>"));
+            let n = measure::arg(&args, "--n").map_or(10_000, |v| v.parse().expect("--n <number>"));
             measure_child(&imp, n);
         }
         None => parent(),

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use overseer::process::output::{OutputConfig, OutputSink, Stream};
 
+mod measure;
+
 const BYTES: u64 = 200_000_000;
 const PIPELINE: &str = "head -c 200000000 /dev/zero | tr '\\0' 'x' | fold -w 100";
 
@@ -62,15 +64,6 @@ async fn copy(dir: &Path) -> Duration {
     took
 }
 
-/// CPU time (user + system) of this process so far, in clock ticks of 10 ms (Linux only).
-fn own_cpu_ticks() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_name.split(' ').collect();
-    // Fields 14 and 15 of the whole line (utime, stime) are 11 and 12 after the name.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
 async fn pump(dir: &Path) -> Duration {
     let log = dir.join("app.log");
     let sink: std::sync::Arc<OutputSink> = OutputConfig::new()
@@ -79,15 +72,16 @@ async fn pump(dir: &Path) -> Duration {
         .build()
         .expect("open log");
     let started = Instant::now();
-    let cpu_before = own_cpu_ticks();
+    let cpu_before = measure::own_cpu_ms();
     let mut child = spawn_pipeline();
     let stdout = child.stdout.take().unwrap();
     sink.pump(stdout, Stream::Stdout).await.expect("pump");
     assert!(child.wait().await.unwrap().success());
     let took = started.elapsed();
-    if let (Some(before), Some(after)) = (cpu_before, own_cpu_ticks()) {
-        println!("  pump's own CPU: {} ms", (after - before) * 10);
-    }
+    println!(
+        "  pump's own CPU: {} ms",
+        measure::own_cpu_ms() - cpu_before
+    );
     let mut total = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

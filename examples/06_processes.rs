@@ -1,4 +1,4 @@
-//! 03 — real OS processes under a manager: a pre-start step, a flaky process restarted with
+//! 06 — real OS processes under a manager: a pre-start step, a flaky process restarted with
 //! backoff, output captured into a rotating log with an in-memory tail, resource stats, and a
 //! graceful stop of every process group. Ends by itself in about three seconds (or on Ctrl-C).
 //!
@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Logs go to a temporary directory, which is printed and removed at the end.
-//! Run it with `cargo run --example 03_processes`.
+//! Run it with `cargo run --example 06_processes`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,7 @@ use overseer::{EventKind, Events};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("overseer-example-03-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("overseer-example-06-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     println!("logs in {}", dir.display());
 

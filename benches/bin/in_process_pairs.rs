@@ -16,8 +16,9 @@
 //! the trees are exactly the benchmarked ones. For each measurement it prints the best and
 //! the median time of each side over all rounds, and their ratios.
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
+mod measure;
 
 use std::time::Duration;
 
@@ -34,11 +35,7 @@ fn main() {
         None => vec![1_000, 10_000, 100_000],
     };
     let rounds_arg: Option<usize> = args.next().map(|r| r.parse().expect("rounds: a number"));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = measure::runtime();
     for n in sizes {
         let rounds = rounds_arg.unwrap_or(if n >= 100_000 { 8 } else { 30 });
         // times[side][measurement]: one entry per round.
