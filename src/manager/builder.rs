@@ -23,6 +23,7 @@ pub struct ProcessManagerBuilder {
     policy: Policy,
     shutdown_timeout: Option<Duration>,
     stop_order: StopOrder,
+    stop_chain: bool,
     event_capacity: usize,
     children: Vec<ChildSpec>,
 }
@@ -39,6 +40,7 @@ impl ProcessManagerBuilder {
             },
             shutdown_timeout: None,
             stop_order: StopOrder::default(),
+            stop_chain: true,
             event_capacity: 1024,
             children: Vec::new(),
         }
@@ -82,6 +84,16 @@ impl ProcessManagerBuilder {
     /// see [`StopOrder`].
     pub fn stop_order(mut self, order: StopOrder) -> Self {
         self.stop_order = order;
+        self
+    }
+
+    /// Whether a one-at-a-time stop ([`StopOrder::Reverse`]) passes the stop from child to
+    /// child without waiting for the manager in between (default `true`): each child's task,
+    /// as its run ends, asks the next one to stop, and the manager follows behind with the
+    /// bookkeeping. It changes no order, timeout or result, only how fast a long reverse
+    /// stop goes (see BENCHMARKS.md); it is a switch so that this can be tested and measured.
+    pub fn stop_chain(mut self, enabled: bool) -> Self {
+        self.stop_chain = enabled;
         self
     }
 
@@ -165,6 +177,7 @@ impl ProcessManagerBuilder {
                 policy: self.policy,
                 shutdown_timeout: self.shutdown_timeout,
                 stop_order: self.stop_order,
+                stop_chain: self.stop_chain,
                 specs: self.children,
             }),
         })

@@ -2,9 +2,17 @@
 
 mod builder;
 mod config;
+mod counts;
 mod decide;
+mod deferred;
+mod events;
+mod route;
 mod run;
 mod slots;
+mod stop_chain;
+mod stopping;
+mod timers;
+mod verdict;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +59,8 @@ pub(crate) struct ManagerInner {
     pub(crate) policy: Policy,
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) stop_order: StopOrder,
+    /// Whether one-at-a-time stops use the stop chain (see `stop_chain`).
+    pub(crate) stop_chain: bool,
     pub(crate) specs: Vec<ChildSpec>,
     /// What its handles reach: its mailbox, its event bus, its path.
     pub(crate) front: Arc<Front>,

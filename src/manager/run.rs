@@ -1,21 +1,34 @@
 //! One run of a manager: a single event loop over child reports, commands, its shutdown signal
-//! and one timer. No helper tasks; every decision is taken here, in order.
+//! and its timers, and the glue that carries out what its parts decide. No helper tasks;
+//! every decision is taken here, in order. `docs/ARCHITECTURE.md` is the map.
+//!
+//! The parts, each in its own file: the children's [`Slots`] (states, counts, stop terms), the
+//! restart [decision](decide) and the [stop machine](stopping) (both pure), the
+//! [verdicts](verdict) on what an exit adds to the result (pure), the [`Timers`], the
+//! [`Deferred`] work of a group restart, the [`Publisher`] of events, the [`StopChain`], and
+//! [routing](route) of commands by path.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
-use super::config::StopOrder;
+use super::config::AutoShutdown;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
-use super::slots::{AfterStop, Running, Slot, SlotState, Slots, StopRequest};
+use super::deferred::{Deferred, DeferredExit};
+use super::events::Publisher;
+use super::route::{self, Target};
+use super::slots::{Running, Slot, SlotState, Slots};
+use super::stop_chain::StopChain;
+use super::stopping::{
+    self, AfterStop, Ask, Asker, Manner, Progress, Purpose, Sequence, Step, StopTerms,
+};
+use super::timers::{Timer, TimerKind, Timers};
+use super::verdict::{self, OfAStop, Unasked};
 use crate::child::Context;
 use crate::child::context::NestedRun;
 use crate::child::env::TaskEnv;
@@ -23,34 +36,17 @@ use crate::child::record::{ChildRecord, ParentRun};
 use crate::child::report::{ChildMsg, RawExit};
 use crate::child::task as child_task;
 use crate::control::Control;
+use crate::deadline;
 use crate::error::{Cause, ControlError, ExitStatus, Failure, SpecError, TreeError};
 use crate::event::EventKind;
 use crate::lock::lock;
-use crate::mailbox::Command;
-use crate::mailbox::LevelSnapshot;
-use crate::path::{ChildPath, relative_to};
-use crate::snapshot::{ChildState, Snapshot};
-use crate::spec::{ChildSpec, Condition, Restart, Shutdown};
-
-mod commands;
-mod events;
-mod exits;
-mod start;
-mod stopping;
-mod timers;
+use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
+use crate::path::ChildPath;
+use crate::snapshot::ChildState;
+use crate::spec::{ChildSpec, Condition, Restart};
 
 /// How many child reports are taken from the channel per wake-up.
 const BATCH: usize = 256;
-
-/// How many times a manager that follows a stop chain (see `Run::link_sequence`) yields to the
-/// runtime, while no report has come, before it waits for the next one. A chain passes the
-/// stop from child to child faster than a worker thread parks and wakes up again: without
-/// these yields, the manager's worker would go to sleep after each exit and the child's task
-/// that reports the next one would pay for waking it (measured: 10k children stopped in
-/// reverse order took 20–40 % longer). Bounded: a chain of slow children costs the manager
-/// this many yields per child, a few microseconds, and no yield is made outside a stop
-/// sequence or when the manager was woken by anything but a child's report.
-const STOP_CHAIN_YIELDS: u32 = 16;
 
 /// Why a manager is stopping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,33 +61,7 @@ enum Reason {
     AutoShutdown,
 }
 
-/// Children being stopped one at a time, in reverse declared order, or all at once.
-struct Sequence {
-    /// Keys still to stop, in declared order: the next one is the last. Once a concurrent
-    /// sequence has asked every child, the keys still to wait for, in the same order.
-    remaining: Vec<u32>,
-    /// Ask every child at once ([`StopOrder::Concurrent`]).
-    concurrent: bool,
-    /// A concurrent sequence has asked every child.
-    asked_all: bool,
-    /// A one-at-a-time sequence has linked its children (see `Run::link_sequence`).
-    linked: bool,
-    /// The child being stopped now.
-    current: Option<u32>,
-    /// A deadline over the whole sequence.
-    deadline: Option<Instant>,
-    /// Abort everything at once instead.
-    immediate: bool,
-    /// The immediate abort has been carried out.
-    aborted: bool,
-    /// What happens to each child once stopped.
-    then: AfterStop,
-    /// A concurrent sequence, once it has asked the others: the children that
-    /// [stop last](crate::Runnable::stops_last), in declared order, asked once every key of
-    /// `remaining` has ended (`None` until then).
-    last: Option<Vec<u32>>,
-}
-
+/// What the run is doing.
 enum Phase {
     Running,
     /// A group restart: stopping the group, then starting it again after `delay`.
@@ -105,66 +75,24 @@ enum Phase {
     },
     Stopping {
         seq: Sequence,
-        /// Why the manager stops.
         reason: Reason,
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum TimerKind {
-    Restart,
-    StopDeadline,
-}
+impl Phase {
+    fn sequence(&self) -> Option<&Sequence> {
+        match self {
+            Phase::Running => None,
+            Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } => Some(seq),
+        }
+    }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Timer {
-    at: Instant,
-    seq: u64,
-    key: u32,
-    generation: u64,
-    kind: TimerKind,
-}
-
-/// Earliest first; among timers due at the same instant, the child declared last first. That
-/// is the order of a stop sequence, which pushes its children's deadlines last-declared
-/// first: with equal deadlines (a concurrent stop reads the clock once), each push then stays
-/// where it lands in the heap instead of climbing to its top.
-impl Ord for Timer {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.at
-            .cmp(&other.at)
-            .then_with(|| other.seq.cmp(&self.seq))
-            .then_with(|| self.key.cmp(&other.key))
-            .then_with(|| self.generation.cmp(&other.generation))
-            .then_with(|| self.kind.cmp(&other.kind))
+    fn is_stopping(&self) -> bool {
+        matches!(self, Phase::Stopping { .. })
     }
 }
 
-impl PartialOrd for Timer {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// An exit whose decision waits until a group restart is over.
-struct DeferredExit {
-    key: u32,
-    status: ExitStatus,
-    uptime: Duration,
-}
-
-#[derive(Default)]
-struct Counts {
-    /// Pending, running or between runs.
-    live: usize,
-    running: usize,
-    ready: usize,
-    significant_live: usize,
-    /// Stopped (by a command, or by a shutdown under way): still declared, so a manager whose
-    /// children were stopped by commands keeps running.
-    stopped: usize,
-}
-
+/// What woke the run up.
 enum Wake {
     Children,
     Command(Command),
@@ -182,39 +110,41 @@ pub(crate) enum Parent {
 
 pub(crate) struct Run {
     mgr: ProcessManager,
+    /// The run as its children see it (its path, their report channel, the event buses).
     shared: Arc<ParentRun>,
     policy: Policy,
     slots: Slots,
     rx: mpsc::UnboundedReceiver<ChildMsg>,
+    /// Cancelled when this run is asked to stop (by its parent, at the root never).
     token: CancellationToken,
     tracker: TaskTracker,
-    /// This manager's link, from its parent (`None` at the root).
+    /// This manager's environment, from its parent (`None` at the root).
     env: Option<Arc<TaskEnv>>,
     /// What every child's task holds: a token of `tracker` and `env`. Dropped when the run
     /// is over, before it waits for the tracker to empty.
     tasks_env: Option<Arc<TaskEnv>>,
+    /// This run's own context, for a nested manager.
     parent: Option<Context>,
     window: RestartWindow,
-    timers: BinaryHeap<Reverse<Timer>>,
-    sleep: Pin<Box<Sleep>>,
-    armed: Option<Instant>,
+    timers: Timers,
     phase: Phase,
+    /// The first failure not absorbed, and every later one.
     failures: Vec<Failure>,
-    counts: Counts,
     ready_reported: bool,
-    deferred_commands: VecDeque<Command>,
-    deferred_exits: Vec<DeferredExit>,
+    deferred: Deferred,
     started_at: Instant,
     /// The clock read once per wake-up of the run (see [`Run::now`]).
     now: Option<Instant>,
-    /// Events not yet published (see `events`).
-    held: events::HeldEvents,
+    events: Publisher,
+    chain: StopChain,
+    /// The steps the stop machine gives, carried out right after (kept for its room).
+    steps: Vec<Step>,
 }
 
 /// Runs `mgr` once, until it stops; returns the first failure and all later ones.
 pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), TreeError> {
     let inner = &mgr.inner;
-    let (path, token, tree, mut buses, env, parent) = match parent {
+    let (path, token, tree, mut buses, nested, parent) = match parent {
         Parent::Root => (
             ChildPath::root(&inner.name),
             CancellationToken::new(),
@@ -224,13 +154,13 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
             None,
         ),
         Parent::Child(mut ctx) => {
-            let run = &ctx.child.parent;
+            let above = &ctx.child.parent;
             let nested = ctx.nested.take();
             (
                 ctx.path(),
                 ctx.shutdown_token(),
-                run.tree.clone(),
-                run.buses.to_vec(),
+                above.tree.clone(),
+                above.buses.to_vec(),
                 nested,
                 Some(ctx),
             )
@@ -239,7 +169,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
     let front = &inner.front;
     let opened = front.mailbox.open(&path);
     // The run has opened the mailbox (or found it taken): what its parent announced is over.
-    let env = env.map(|nested| {
+    let env = nested.map(|nested| {
         let NestedRun { env, expected } = *nested;
         drop(expected);
         env
@@ -264,6 +194,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
     let tasks_env = TaskEnv::new(env.clone(), tracker.token());
     let mut run = Run {
         mgr: mgr.clone(),
+        events: Publisher::new(shared.clone()),
         shared,
         policy: inner.policy,
         slots: Slots::with_capacity(inner.specs.len()),
@@ -274,22 +205,19 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         tasks_env: Some(tasks_env),
         parent,
         window: RestartWindow::default(),
-        timers: BinaryHeap::new(),
-        sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
-        armed: None,
+        timers: Timers::new(),
         phase: Phase::Running,
         failures: Vec::new(),
-        counts: Counts::default(),
         ready_reported: false,
-        deferred_commands: VecDeque::new(),
-        deferred_exits: Vec::new(),
+        deferred: Deferred::default(),
         started_at: Instant::now(),
         now: None,
-        held: events::HeldEvents::new(),
+        chain: StopChain::new(inner.stop_chain),
+        steps: Vec::new(),
     };
     tracing::debug!(manager = %path, children = inner.specs.len(), "manager starting");
     let result = run.main(commands.receiver()).await;
-    run.publish_events();
+    run.events.publish();
     // Refuses what is still queued (also done by the guard if this task is aborted).
     drop(commands);
     run.tasks_env = None;
@@ -302,6 +230,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
     result
 }
 
+/// The loop.
 impl Run {
     async fn main(
         &mut self,
@@ -313,7 +242,7 @@ impl Run {
             queued.push(cmd);
         }
         if queued.iter().any(|c| matches!(c, Command::Shutdown { .. })) {
-            self.begin_shutdown(Reason::Requested, false);
+            self.begin_shutdown(Reason::Requested, Manner::Graceful);
         } else {
             let mgr = self.mgr.clone();
             // The children declared before the first one with dependencies start as they are
@@ -345,23 +274,17 @@ impl Run {
             if let Some(result) = self.outcome() {
                 return result;
             }
-            if children_woke && self.following_a_stop_chain() {
-                // See `STOP_CHAIN_YIELDS`.
-                for _ in 0..STOP_CHAIN_YIELDS {
-                    if !self.rx.is_empty() {
-                        break;
-                    }
-                    tokio::task::yield_now().await;
-                }
+            if children_woke && let Some(seq) = self.phase.sequence() {
+                self.chain.follow(seq, &self.rx).await;
             }
-            self.end_of_wake_up();
+            self.events.end_of_wake_up();
             let wake = tokio::select! {
                 biased;
                 _ = self.rx.recv_many(&mut msgs, BATCH) => Wake::Children,
                 Some(cmd) = commands.recv() => Wake::Command(cmd),
                 _ = &mut cancelled, if !cancel_seen => Wake::Cancelled,
-                _ = &mut self.sleep, if self.armed.is_some() => Wake::Timer,
-                () = self.held.flush_due() => Wake::Events,
+                () = self.timers.due() => Wake::Timer,
+                () = self.events.flush_due() => Wake::Events,
             };
             // Everything this wake-up does happens at one instant.
             self.now = None;
@@ -371,10 +294,10 @@ impl Run {
                 Wake::Command(cmd) => self.on_command(cmd),
                 Wake::Cancelled => {
                     cancel_seen = true;
-                    self.begin_shutdown(Reason::Requested, false);
+                    self.begin_shutdown(Reason::Requested, Manner::Graceful);
                 }
                 Wake::Timer => self.on_timer(),
-                Wake::Events => self.on_flush_due(),
+                Wake::Events => self.events.on_flush_due(),
             }
         }
     }
@@ -382,31 +305,19 @@ impl Run {
     /// The time of the current wake-up: the clock is read once per wake-up, not once per
     /// child, since one batch can stop or settle 100 000 children. Deadlines and uptimes are
     /// then counted from the moment the manager woke up, at most one batch's work earlier.
-    pub(super) fn now(&mut self) -> Instant {
+    fn now(&mut self) -> Instant {
         *self.now.get_or_insert_with(Instant::now)
     }
 
-    /// A one-at-a-time stop sequence is under way, its children linked: their exits come one
-    /// after the other without this manager asking.
-    fn following_a_stop_chain(&self) -> bool {
-        match &self.phase {
-            Phase::Running => false,
-            Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } => {
-                seq.linked && !seq.concurrent && !seq.immediate && seq.current.is_some()
-            }
-        }
-    }
-
-    /// The run's result, once it is over.
+    /// The run's result, once it is over: after a shutdown once nothing runs, otherwise once no
+    /// child is left to run (children stopped by commands can be started again: they keep it
+    /// running).
     fn outcome(&mut self) -> Option<Result<(), TreeError>> {
+        let counts = self.slots.counts();
         let done = match &self.phase {
-            // Children stopped by commands can be started again: they keep it running.
-            Phase::Running => {
-                self.counts.live == 0 && self.counts.stopped == 0 && self.deferred_exits.is_empty()
-            }
-            Phase::Stopping { seq, .. } => {
-                seq.remaining.is_empty() && seq.current.is_none() && self.counts.running == 0
-            }
+            Phase::Running => counts.live == 0 && counts.stopped == 0 && !self.deferred.has_exits(),
+            // Every child asked has ended, and nothing runs any more.
+            Phase::Stopping { seq, .. } => seq.is_over(&self.slots),
             Phase::Regrouping { .. } => false,
         };
         if !done {
@@ -421,13 +332,1069 @@ impl Run {
     }
 }
 
+/// Starting children.
+impl Run {
+    fn insert(&mut self, spec: &ChildSpec) -> u32 {
+        let key = self.slots.vacant_key();
+        let child = Arc::new(ChildRecord {
+            id: spec.id.clone(),
+            key,
+            parent: self.shared.clone(),
+            stop: Default::default(),
+        });
+        self.slots
+            .insert(Slot::new(child, spec.body.clone(), self.slots.next_seq()))
+    }
+
+    /// Moves a slot to `state` (the slots keep their counts in step); returns the old state
+    /// and, if the slot was being stopped, its stop's terms.
+    fn set_state(&mut self, key: u32, state: SlotState) -> Option<(SlotState, Option<StopTerms>)> {
+        self.slots.replace_state(key, state)
+    }
+
+    /// Starts, in declared order, every pending child whose dependencies hold.
+    fn start_pending(&mut self) {
+        if !matches!(self.phase, Phase::Running) || !self.slots.has_pending() {
+            return;
+        }
+        // One clock reading for the whole batch: starting 100 000 children takes milliseconds.
+        let now = self.now();
+        for key in self.slots.pending() {
+            if self.dependencies_hold(key) {
+                self.spawn(key, now);
+            }
+        }
+    }
+
+    fn dependencies_hold(&self, key: u32) -> bool {
+        let Some(slot) = self.slots.get(key) else {
+            return false;
+        };
+        slot.spec.deps.iter().all(|dep| {
+            // A dependency that has been removed holds nothing up any more.
+            let Some(other) = self.slots.find(&dep.on).and_then(|k| self.slots.get(k)) else {
+                return true;
+            };
+            let completed = matches!(other.state, SlotState::Exited) && other.last_exit_succeeded();
+            match dep.condition {
+                Condition::Started => other.running().is_some() || completed,
+                Condition::Ready => other.running().is_some_and(|r| r.ready) || completed,
+                Condition::Completed => completed,
+            }
+        })
+    }
+
+    fn spawn(&mut self, key: u32, now: Instant) {
+        // Only gone once the run is over.
+        let Some(tasks_env) = self.tasks_env.clone() else {
+            return;
+        };
+        let is_manager;
+        let (child, ctx) = {
+            let Some(slot) = self.slots.get_mut(key) else {
+                return;
+            };
+            slot.generation += 1;
+            // A clone only for a nested manager (an `Arc`).
+            let manager = slot.spec.runnable().as_manager().cloned();
+            is_manager = manager.is_some();
+            let nested = manager.map(|manager| {
+                let env = TaskEnv::new(self.env.clone(), self.tracker.token());
+                slot.set_link(Some(env.clone()));
+                // Commands for its new run queue from now on, though its task has not run yet.
+                let expected = manager.expect_run(slot.child.path());
+                Box::new(NestedRun { env, expected })
+            });
+            let ctx = Context::new(slot.child.clone(), slot.generation, slot.restarts, nested);
+            (slot.child.clone(), ctx)
+        };
+        self.events.emit(|| child.path(), || EventKind::Starting);
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        if is_manager {
+            // Its events must follow the ones that led to it (see `events`).
+            self.events.publish();
+        }
+        // The task takes this reference: one atomic increment less per start.
+        let join = child_task::spawn(&slot.spec, child, ctx, tasks_env);
+        let running = Running {
+            join,
+            since: self.slots.stamp(now),
+            ready: false,
+            stop: None,
+        };
+        // Only pending slots are spawned; should one not be, its run is not left behind
+        // untracked.
+        if let Err(running) = self.slots.start_running(key, running) {
+            running.join.abort();
+        }
+        if let Some(slot) = self.slots.get(key) {
+            self.events
+                .emit(|| slot.child.path(), || EventKind::Running);
+        }
+        self.events.spawned_child(is_manager);
+    }
+
+    /// Starts `key` again after `delay` (at once when it is zero).
+    fn schedule_start(&mut self, key: u32, delay: Duration) {
+        if delay.is_zero() {
+            self.set_state(key, SlotState::Pending);
+            return;
+        }
+        let due = deadline::from_now_or_far(delay);
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        let timer = Timer {
+            at: due,
+            seq: slot.seq,
+            key,
+            generation: slot.generation,
+            kind: TimerKind::Restart,
+        };
+        self.set_state(key, SlotState::Restarting { due });
+        self.push_timer(timer);
+    }
+
+    /// Tells the parent this manager is ready once every live child is.
+    fn report_ready(&mut self) {
+        let counts = self.slots.counts();
+        if self.ready_reported || counts.ready != counts.live || counts.live == 0 {
+            return;
+        }
+        self.ready_reported = true;
+        if let Some(ctx) = &self.parent {
+            ctx.ready();
+        }
+    }
+}
+
+/// Stopping children: what the stop machine (`stopping`) decides, carried out.
+impl Run {
+    /// Drives the current phase as far as it goes without waiting: starts what can start, or
+    /// moves the sequence under way on.
+    fn progress(&mut self) {
+        loop {
+            let now = self.now();
+            let mut steps = std::mem::take(&mut self.steps);
+            let progress = match &mut self.phase {
+                Phase::Running => {
+                    self.steps = steps;
+                    self.start_pending();
+                    self.report_ready();
+                    return;
+                }
+                Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } => {
+                    seq.advance(&mut self.slots, now, &mut steps)
+                }
+            };
+            self.carry_out(&mut steps);
+            self.steps = steps;
+            if progress == Progress::Over && matches!(self.phase, Phase::Regrouping { .. }) {
+                self.finish_regroup();
+                continue;
+            }
+            return;
+        }
+    }
+
+    /// Carries out the stop machine's steps, in order; leaves `steps` empty.
+    fn carry_out(&mut self, steps: &mut Vec<Step>) {
+        for step in steps.drain(..) {
+            match step {
+                Step::Ask {
+                    key,
+                    deadline,
+                    in_turn,
+                } => {
+                    if !in_turn {
+                        self.chain.unlink(&self.slots, key);
+                    }
+                    let Some(slot) = self.slots.get(key) else {
+                        continue;
+                    };
+                    if let Some(link) = slot.link() {
+                        // A nested manager: the deadline of its own shutdown.
+                        *lock(&link.stop_deadline) = deadline;
+                    }
+                    slot.child.stop.request(slot.generation);
+                }
+                Step::Abort { key } => {
+                    if let Some(running) = self.slots.get(key).and_then(|s| s.running()) {
+                        running.join.abort();
+                    }
+                }
+                Step::Timer { key, at } => {
+                    let Some(slot) = self.slots.get(key) else {
+                        continue;
+                    };
+                    let timer = Timer {
+                        at,
+                        seq: slot.seq,
+                        key,
+                        generation: slot.generation,
+                        kind: TimerKind::StopDeadline,
+                    };
+                    self.push_timer(timer);
+                }
+                Step::Settle { key } => {
+                    self.set_state(key, SlotState::Stopped);
+                    self.emit_stopped(key);
+                    if let Some(slot) = self.slots.get_mut(key) {
+                        slot.answer_waiters();
+                    }
+                }
+                Step::Link => {
+                    if let Some(seq) = self.phase.sequence() {
+                        self.chain.link(&self.slots, seq);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks child `key` to stop for a command (stop, restart, remove).
+    fn stop_for_command(&mut self, key: u32, then: AfterStop) {
+        let now = self.now();
+        // Out of turn while a sequence runs: its end must not pass the stop on ahead of it.
+        let in_turn = self
+            .phase
+            .sequence()
+            .is_none_or(|s| s.current() == Some(key));
+        let ask = Ask {
+            then,
+            asker: Asker::Command,
+            manner: Manner::Graceful,
+            deadline: None,
+            in_turn,
+        };
+        let mut steps = std::mem::take(&mut self.steps);
+        stopping::stop(&mut self.slots, key, ask, now, &mut steps);
+        self.carry_out(&mut steps);
+        self.steps = steps;
+    }
+
+    /// Starts a group restart after `failed`'s exit: stops the group's running members in
+    /// reverse order, then starts the group again (without its temporary members) after
+    /// `delay`.
+    fn begin_regroup(&mut self, failed: u32, group: Vec<u32>, delay: Duration) {
+        let mut restart = Vec::with_capacity(group.len());
+        let mut to_stop = Vec::with_capacity(group.len());
+        for &key in &group {
+            let Some(slot) = self.slots.get(key) else {
+                continue;
+            };
+            if key == failed {
+                restart.push(key);
+                continue;
+            }
+            let temporary = slot.spec.restart == Restart::Temporary;
+            match &slot.state {
+                SlotState::Running(r) if r.stop.is_none() => {
+                    to_stop.push(key);
+                    if !temporary {
+                        restart.push(key);
+                    }
+                }
+                // Already being stopped by a command: not restarted with the group, but waited
+                // for in turn (as a shutdown does), so that a child that stops last is asked
+                // only once it has ended.
+                SlotState::Running(_) => to_stop.push(key),
+                // Between runs, or done (a transient child that completed): started again with
+                // the group, as OTP does. A child stopped by a command stays stopped.
+                SlotState::Pending | SlotState::Restarting { .. } | SlotState::Exited
+                    if !temporary =>
+                {
+                    restart.push(key)
+                }
+                _ => {}
+            }
+        }
+        // Members between runs (or done) wait for the group; restart timers go stale.
+        for &key in &restart {
+            if matches!(
+                self.slots.get(key).map(|s| &s.state),
+                Some(SlotState::Restarting { .. } | SlotState::Exited)
+            ) {
+                self.set_state(key, SlotState::Pending);
+            }
+        }
+        let order = self.mgr.inner.stop_order;
+        let seq = Sequence::new(
+            &self.slots,
+            Purpose::GroupRestart,
+            order,
+            Manner::Graceful,
+            None,
+            to_stop,
+        );
+        self.phase = Phase::Regrouping {
+            seq,
+            restart,
+            failed,
+            delay,
+        };
+        // The failed child is not running; nothing can start until the group is down.
+        self.set_state(failed, SlotState::Pending);
+    }
+
+    /// Starts stopping every child, in the manager's stop order; a shutdown under way only
+    /// becomes immediate if asked so.
+    fn begin_shutdown(&mut self, reason: Reason, manner: Manner) {
+        if let Phase::Stopping { seq, .. } = &mut self.phase {
+            if manner == Manner::Immediate {
+                seq.escalate();
+            }
+            return;
+        }
+        let now = self.now();
+        let own = self
+            .mgr
+            .inner
+            .shutdown_timeout
+            .and_then(|d| deadline::after(now, d));
+        let from_parent = self.env.as_ref().and_then(|e| *lock(&e.stop_deadline));
+        let deadline = match (own, from_parent) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let keys = self.slots.keys().collect();
+        let order = self.mgr.inner.stop_order;
+        let mut seq = Sequence::new(
+            &self.slots,
+            Purpose::Shutdown,
+            order,
+            manner,
+            deadline,
+            keys,
+        );
+        // A group restart in progress becomes part of the shutdown.
+        if let Phase::Regrouping { seq: old, .. } = &self.phase {
+            seq.take_over(old);
+        }
+        // What waited for a group restart (also one that has just ended, when the shutdown
+        // request came with its last exit) is settled now.
+        let deferred = self.deferred.take_exits();
+        let path = &self.shared.path;
+        self.deferred.refuse_commands(|| shutting_down(path));
+        tracing::debug!(manager = %self.shared.path, ?reason, "manager shutting down");
+        self.phase = Phase::Stopping { seq, reason };
+        for exit in deferred {
+            self.record_unasked_exit(exit.key, &exit.status, exit.uptime);
+            self.finish_slot(exit.key);
+        }
+    }
+
+    /// The group of a group restart is down: it starts again (after its delay), the exits
+    /// that waited get their decisions, and the commands that waited are carried out.
+    fn finish_regroup(&mut self) {
+        let Phase::Regrouping {
+            restart,
+            delay,
+            failed,
+            ..
+        } = std::mem::replace(&mut self.phase, Phase::Running)
+        else {
+            return;
+        };
+        if self.token.is_cancelled() {
+            self.begin_shutdown(Reason::Requested, Manner::Graceful);
+            return;
+        }
+        for key in restart {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            if !matches!(slot.state, SlotState::Pending) {
+                continue;
+            }
+            if key != failed {
+                // Bystanders are restarted too; the intensity counted the group once.
+                slot.restarts = slot.restarts.saturating_add(1);
+                let (child, restarts) = (slot.child.clone(), slot.restarts);
+                self.events.emit(
+                    || child.path(),
+                    || EventKind::Restarting { delay, restarts },
+                );
+            }
+            self.schedule_start(key, delay);
+        }
+        let mut deferred = self.deferred.take_exits().into_iter();
+        while let Some(exit) = deferred.next() {
+            match self.phase {
+                Phase::Running => self.decide(exit.key, exit.status, exit.uptime),
+                // One of them began another group restart: the rest wait for that one.
+                Phase::Regrouping { .. } => {
+                    self.deferred
+                        .put_back_exits(std::iter::once(exit).chain(deferred));
+                    break;
+                }
+                Phase::Stopping { .. } => {
+                    self.record_unasked_exit(exit.key, &exit.status, exit.uptime);
+                    self.finish_slot(exit.key);
+                }
+            }
+        }
+        while matches!(self.phase, Phase::Running) {
+            let Some(cmd) = self.deferred.next_command() else {
+                break;
+            };
+            self.on_command(cmd);
+        }
+    }
+}
+
+/// Reports from children: readiness and exits, and what follows them.
+impl Run {
+    /// Handles a batch of reports from children.
+    fn on_child_msgs(&mut self, msgs: &mut Vec<ChildMsg>) {
+        // A shutdown request that arrived with these reports comes first: exits during a
+        // shutdown are not restarted. (Checked once per batch: the check takes a lock.)
+        if matches!(self.phase, Phase::Running) && self.token.is_cancelled() {
+            self.begin_shutdown(Reason::Requested, Manner::Graceful);
+        }
+        for msg in msgs.drain(..) {
+            match msg {
+                ChildMsg::Ready { key, generation } => self.on_ready(key, generation),
+                ChildMsg::Exited {
+                    key,
+                    generation,
+                    exit,
+                    asked,
+                } => self.on_exit(key, generation, exit, asked),
+                ChildMsg::StopForGood { key, generation } => {
+                    let current = self
+                        .slots
+                        .get(key)
+                        .is_some_and(|s| s.generation == generation && s.running().is_some());
+                    if current {
+                        self.command_child(key, AfterStop::Stay, None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_ready(&mut self, key: u32, generation: u64) {
+        if !self.slots.set_ready(key, generation) {
+            return;
+        }
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        tracing::debug!(path = %slot.child.path(), "child ready");
+        self.events.emit(|| slot.child.path(), || EventKind::Ready);
+    }
+
+    /// Run `generation` of `key` ended with `exit`; `asked`: it ended because it was asked to
+    /// stop (see [`StopSignal::end_of_run`](crate::child::stop_signal::StopSignal::end_of_run)).
+    fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit, asked: bool) {
+        let now = self.now();
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        if slot.generation != generation || slot.running().is_none() {
+            return;
+        }
+        let Some((SlotState::Running(running), terms)) = self.set_state(key, SlotState::Exited)
+        else {
+            return;
+        };
+        let uptime = self.slots.elapsed(running.since, now);
+        let status = match exit {
+            RawExit::Completed => ExitStatus::Completed,
+            RawExit::Failed(e) => ExitStatus::Failed(Arc::from(e)),
+            RawExit::Panicked(m) => ExitStatus::Panicked(Arc::from(m)),
+            RawExit::Aborted => ExitStatus::Aborted,
+        };
+        let slot = self.slots.get_mut(key).expect("slot checked above");
+        slot.set_last_exit(&status);
+        slot.set_link(None);
+        // Borrowed, not cloned: a clone is two atomic operations on a line the child's task
+        // has just written.
+        let slot = self.slots.get(key).expect("slot checked above");
+        let child = &slot.child;
+        let unread = child.stop.clear_inbox();
+        if unread > 0 {
+            tracing::warn!(path = %child.path(), unread, "child exited with unread control messages");
+        }
+        match &status {
+            ExitStatus::Failed(e) => {
+                tracing::warn!(path = %child.path(), error = %e, "child failed")
+            }
+            ExitStatus::Panicked(m) => {
+                tracing::warn!(path = %child.path(), panic = %m, "child panicked")
+            }
+            _ => tracing::debug!(path = %child.path(), status = %status, "child exited"),
+        }
+        {
+            let status = status.clone();
+            self.events
+                .emit(|| child.path(), move || EventKind::Exited { status });
+        }
+
+        // Asked by the stop chain before this manager got to it: the sequence's terms.
+        let chained = || {
+            let seq = self.phase.sequence()?;
+            self.chain.terms_of_chained_exit(&self.slots, seq, key, now)
+        };
+        let terms = terms.or_else(|| if asked { chained() } else { None });
+        if let Some(terms) = terms {
+            self.after_stop(key, terms, &status, uptime, asked);
+            return;
+        }
+        match &mut self.phase {
+            Phase::Running => self.decide(key, status, uptime),
+            Phase::Regrouping { seq, restart, .. } => {
+                if restart.contains(&key) {
+                    // It is restarted with its group anyway.
+                    seq.forget(key);
+                    self.set_state(key, SlotState::Pending);
+                } else {
+                    self.deferred.exit(DeferredExit {
+                        key,
+                        status,
+                        uptime,
+                    });
+                }
+            }
+            Phase::Stopping { .. } => {
+                self.record_unasked_exit(key, &status, uptime);
+                self.finish_slot(key);
+            }
+        }
+    }
+
+    /// A child that this manager was stopping has exited (see [`verdict::of_a_stop`]).
+    fn after_stop(
+        &mut self,
+        key: u32,
+        terms: StopTerms,
+        status: &ExitStatus,
+        uptime: Duration,
+        asked: bool,
+    ) {
+        let stopping = self.phase.is_stopping();
+        match verdict::of_a_stop(stopping, &terms, asked, status) {
+            OfAStop::Clean => {}
+            OfAStop::Unasked => self.record_unasked_exit(key, status, uptime),
+            OfAStop::TimedOut => {
+                if let Some(path) = self.slots.get(key).map(|s| s.child.path()) {
+                    let timeout = terms.deadline.map_or(Duration::ZERO, |d| {
+                        d.saturating_duration_since(terms.started)
+                    });
+                    tracing::warn!(path = %path, ?timeout, "child did not stop in time and was aborted");
+                    if stopping {
+                        self.record(vec![Failure {
+                            path,
+                            cause: Cause::StopTimeout { timeout },
+                        }]);
+                    }
+                }
+            }
+            OfAStop::Failed => {
+                if let Some(path) = self.slots.get(key).map(|s| s.child.path()) {
+                    self.record(failures_of(&path, status));
+                }
+            }
+        }
+        match terms.then {
+            AfterStop::Stay => {
+                self.set_state(key, SlotState::Stopped);
+                self.emit_stopped(key);
+            }
+            AfterStop::Start => {
+                self.set_state(key, SlotState::Pending);
+            }
+            AfterStop::Remove => {
+                self.emit_stopped(key);
+                self.remove(key);
+            }
+        }
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.answer_waiters();
+        }
+        if let Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } = &mut self.phase {
+            seq.ended(key);
+        }
+    }
+
+    /// Applies the restart decision for an exit that nobody asked for.
+    fn decide(&mut self, key: u32, status: ExitStatus, uptime: Duration) {
+        let Some(decision) = self.decision(key, &status, uptime) else {
+            return;
+        };
+        let Some(path) = self.slots.get(key).map(|s| s.child.path()) else {
+            return;
+        };
+        match decision {
+            Decision::Restart {
+                scope,
+                delay,
+                attempt,
+            } => {
+                let slot = self.slots.get_mut(key).expect("slot checked above");
+                slot.set_attempt(attempt);
+                slot.restarts = slot.restarts.saturating_add(1);
+                let restarts = slot.restarts;
+                tracing::info!(path = %path, ?delay, restarts, "restarting child");
+                self.events.emit(
+                    || path.clone(),
+                    || EventKind::Restarting { delay, restarts },
+                );
+                match scope {
+                    Scope::One => self.schedule_start(key, delay),
+                    Scope::All => {
+                        let group: Vec<u32> = self.slots.keys().collect();
+                        self.begin_regroup(key, group, delay);
+                    }
+                    Scope::Rest => {
+                        let group = self.slots.keys_from(key);
+                        self.begin_regroup(key, group, delay);
+                    }
+                }
+            }
+            Decision::Done => self.finish_slot(key),
+            Decision::AutoShutdown => {
+                tracing::info!(path = %path, "significant child ended; shutting down");
+                self.finish_slot(key);
+                self.begin_shutdown(Reason::AutoShutdown, Manner::Graceful);
+            }
+            Decision::Escalate => {
+                self.record(failures_of(&path, &status));
+                self.finish_slot(key);
+                self.begin_shutdown(Reason::Failed, Manner::Graceful);
+            }
+            Decision::GiveUp => {
+                self.record_give_up(path, &status);
+                self.finish_slot(key);
+                self.begin_shutdown(Reason::GaveUp, Manner::Graceful);
+            }
+        }
+    }
+
+    /// A child ended for good: temporary children are removed, others stay as exited.
+    fn finish_slot(&mut self, key: u32) {
+        self.emit_stopped(key);
+        let temporary = self
+            .slots
+            .get(key)
+            .is_some_and(|s| s.spec.restart == Restart::Temporary);
+        if temporary {
+            self.remove(key);
+        } else {
+            self.set_state(key, SlotState::Exited);
+        }
+    }
+
+    fn remove(&mut self, key: u32) {
+        if let Some(mut slot) = self.slots.remove(key) {
+            slot.answer_waiters();
+        }
+    }
+
+    fn emit_stopped(&self, key: u32) {
+        if let Some(slot) = self.slots.get(key) {
+            self.events
+                .emit(|| slot.child.path(), || EventKind::Stopped);
+        }
+    }
+
+    /// Records what a run that ended on its own, unasked, while this manager stops its
+    /// children, adds to the result (see [`verdict::of_an_unasked_exit_during_a_shutdown`]).
+    fn record_unasked_exit(&mut self, key: u32, status: &ExitStatus, uptime: Duration) {
+        let Some(path) = self.slots.get(key).map(|s| s.child.path()) else {
+            return;
+        };
+        let requested = matches!(
+            self.phase,
+            Phase::Stopping {
+                reason: Reason::Requested | Reason::AutoShutdown,
+                ..
+            }
+        );
+        let verdict = verdict::of_an_unasked_exit_during_a_shutdown(requested, || {
+            self.decision(key, status, uptime).unwrap_or(Decision::Done)
+        });
+        match verdict {
+            Unasked::Absorbed => {
+                if !status.is_success() {
+                    tracing::debug!(path = %path, "failure absorbed: the manager is stopping, no restart");
+                }
+            }
+            Unasked::Fails => {
+                self.record(failures_of(&path, status));
+                if requested {
+                    self.set_stop_reason(Reason::Failed);
+                }
+            }
+            Unasked::GivesUp => {
+                self.record_give_up(path, status);
+                self.set_stop_reason(Reason::GaveUp);
+            }
+        }
+    }
+
+    /// The restart decision for `key`'s run that ended with `status` after `uptime`; a
+    /// restart it allows is counted in the restart window.
+    fn decision(&mut self, key: u32, status: &ExitStatus, uptime: Duration) -> Option<Decision> {
+        let slot = self.slots.get(key)?;
+        let exit = decide::Exit {
+            restart: slot.spec.restart,
+            failed: !status.is_success(),
+            significant: slot.spec.significant,
+            uptime,
+            attempt: slot.attempt(),
+            other_significant_alive: self.slots.counts().significant_live > 0,
+        };
+        let now = self.now();
+        Some(decide::decide(
+            &self.policy,
+            exit,
+            &mut self.window,
+            now,
+            fastrand::f64(),
+        ))
+    }
+
+    fn set_stop_reason(&mut self, new: Reason) {
+        if let Phase::Stopping { reason, .. } = &mut self.phase {
+            *reason = new;
+        }
+    }
+
+    /// Records (and announces) that the restart intensity was exceeded by `last_child`'s
+    /// exit; a nested manager's own failures come first.
+    fn record_give_up(&mut self, last_child: ChildPath, status: &ExitStatus) {
+        let failure = Failure {
+            path: self.shared.path.clone(),
+            cause: Cause::GaveUp {
+                max_restarts: self.policy.intensity.max_restarts,
+                period: self.policy.intensity.period,
+                last_child,
+                last_exit: status.clone(),
+            },
+        };
+        tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
+        {
+            let failure = failure.clone();
+            self.events.emit(
+                || self.shared.path.clone(),
+                move || EventKind::GaveUp { failure },
+            );
+        }
+        // A nested manager's own failures happened first: they lead.
+        if let ExitStatus::Failed(e) = status
+            && let Some(nested) = e.downcast_ref::<TreeError>()
+        {
+            self.record(nested.clone().into_failures());
+        }
+        self.record(vec![failure]);
+    }
+
+    fn record(&mut self, failures: Vec<Failure>) {
+        self.failures.extend(failures);
+    }
+}
+
+/// Commands from handles: shutdown, messages, add / stop / restart / remove, snapshots.
+impl Run {
+    fn on_command(&mut self, cmd: Command) {
+        let busy = matches!(self.phase, Phase::Regrouping { .. });
+        match cmd {
+            Command::Shutdown { immediate } => {
+                if let (Some(parent), false) = (&self.parent, immediate) {
+                    // A nested manager is stopped for good by its parent, not restarted.
+                    if !parent.stop_for_good() {
+                        self.begin_shutdown(Reason::Requested, Manner::Graceful);
+                    }
+                } else {
+                    let manner = if immediate {
+                        Manner::Immediate
+                    } else {
+                        Manner::Graceful
+                    };
+                    self.begin_shutdown(Reason::Requested, manner);
+                }
+            }
+            Command::Interrupt { failure } => {
+                self.record(vec![failure]);
+                self.begin_shutdown(Reason::Requested, Manner::Immediate);
+            }
+            Command::Snapshot { reply } => {
+                let _ = reply.send(Ok(self.snapshot_level()));
+            }
+            Command::Send { path, msg, reply } => self.on_send(&path, msg, reply),
+            cmd if busy => self.deferred.command(cmd),
+            Command::Add {
+                parent,
+                spec,
+                reply,
+            } => match self.resolve(&parent) {
+                Ok(Target::This) => {
+                    let _ = reply.send(self.add(spec));
+                }
+                Ok(Target::Child(key) | Target::Below(key)) => route::forward(
+                    &self.slots,
+                    key,
+                    Command::Add {
+                        parent,
+                        spec,
+                        reply,
+                    },
+                ),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Command::Stop { path, reply } => self.on_child_command(path, reply, AfterStop::Stay),
+            Command::Restart { path, reply } => {
+                self.on_child_command(path, reply, AfterStop::Start)
+            }
+            Command::Remove { path, reply } => {
+                self.on_child_command(path, reply, AfterStop::Remove)
+            }
+        }
+    }
+
+    /// A stop, restart or removal for the node at `path`: carried out here for a child,
+    /// handed down for a node below one.
+    fn on_child_command(&mut self, path: Box<str>, reply: Reply<()>, then: AfterStop) {
+        match self.resolve(&path) {
+            Ok(Target::Child(key)) => self.command_child(key, then, Some(reply)),
+            Ok(Target::Below(key)) => {
+                let cmd = match then {
+                    AfterStop::Stay => Command::Stop { path, reply },
+                    AfterStop::Start => Command::Restart { path, reply },
+                    AfterStop::Remove => Command::Remove { path, reply },
+                };
+                route::forward(&self.slots, key, cmd);
+            }
+            Ok(Target::This) => {
+                let _ = reply.send(Err(ControlError::UnknownPath {
+                    path: format!("{path} (a manager cannot stop, restart or remove itself; address it from its parent)"),
+                }));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Stops, restarts or removes child `key`; `reply`, if any, is answered once that is done.
+    fn command_child(&mut self, key: u32, then: AfterStop, reply: Option<Reply<()>>) {
+        let answer = |reply: Option<Reply<()>>, result| {
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        };
+        if then == AfterStop::Start && self.phase.is_stopping() {
+            return answer(reply, Err(shutting_down(&self.shared.path)));
+        }
+        // Restarts that meet one already under way (or a child about to start) coalesce into
+        // it: `restarts` counts the runs that were started again, not the requests.
+        let restarting = self
+            .slots
+            .stop(key)
+            .is_some_and(|s| s.then == AfterStop::Start);
+        let Some(slot) = self.slots.get_mut(key) else {
+            return answer(reply, Err(ControlError::ManagerGone));
+        };
+        match (&slot.state, then) {
+            (SlotState::Running(_), _) => {
+                if then == AfterStop::Start && !restarting {
+                    slot.restarts = slot.restarts.saturating_add(1);
+                }
+                if let Some(reply) = reply {
+                    slot.add_waiter(reply);
+                }
+                self.stop_for_command(key, then);
+            }
+            (_, AfterStop::Remove) => {
+                self.emit_stopped(key);
+                self.remove(key);
+                answer(reply, Ok(()));
+            }
+            (_, AfterStop::Stay) => {
+                if slot.is_live() {
+                    self.set_state(key, SlotState::Stopped);
+                    self.emit_stopped(key);
+                }
+                answer(reply, Ok(()));
+            }
+            // About to start: the restart is the start under way.
+            (SlotState::Pending, AfterStop::Start) => answer(reply, Ok(())),
+            // Waiting for its backoff: started now; the restart was counted when it was
+            // scheduled.
+            (SlotState::Restarting { .. }, AfterStop::Start) => {
+                self.set_state(key, SlotState::Pending);
+                answer(reply, Ok(()));
+            }
+            (_, AfterStop::Start) => {
+                slot.restarts = slot.restarts.saturating_add(1);
+                self.set_state(key, SlotState::Pending);
+                answer(reply, Ok(()));
+            }
+        }
+    }
+
+    fn on_send(&mut self, path: &str, msg: Control, reply: SendReply) {
+        match self.resolve(path) {
+            Err(e) => reply.answer(Err(e)),
+            Ok(Target::This) => {
+                if matches!(msg, Control::Shutdown) {
+                    self.on_command(Command::Shutdown { immediate: false });
+                    reply.answer(Ok(()));
+                } else {
+                    // Every running child that reads messages gets it; the sender hears once
+                    // every manager below has handed it on.
+                    let fanout = reply.into_fanout();
+                    for key in self.slots.keys() {
+                        route::deliver(
+                            &self.slots,
+                            key,
+                            msg.clone(),
+                            SendReply::Many(fanout.clone()),
+                        );
+                    }
+                }
+            }
+            Ok(Target::Child(key)) => {
+                if matches!(msg, Control::Shutdown) {
+                    self.command_child(key, AfterStop::Stay, None);
+                    reply.answer(Ok(()));
+                } else {
+                    route::deliver(&self.slots, key, msg, reply);
+                }
+            }
+            Ok(Target::Below(key)) => route::forward(
+                &self.slots,
+                key,
+                Command::Send {
+                    path: path.into(),
+                    msg,
+                    reply,
+                },
+            ),
+        }
+    }
+
+    /// Adds a child to this manager, checked first: nothing changes when it is refused.
+    fn add(&mut self, spec: ChildSpec) -> Result<ChildPath, ControlError> {
+        if self.phase.is_stopping() {
+            return Err(shutting_down(&self.shared.path));
+        }
+        spec.validate()?;
+        if self.slots.find(&spec.id).is_some() {
+            return Err(SpecError::DuplicateId {
+                parent: self.shared.path.to_string(),
+                id: spec.id.to_string(),
+            }
+            .into());
+        }
+        if spec.body.significant && self.policy.auto_shutdown == AutoShutdown::Never {
+            return Err(SpecError::SignificantWithoutAutoShutdown {
+                id: spec.id.to_string(),
+            }
+            .into());
+        }
+        if let Some(dep) = spec
+            .body
+            .deps
+            .iter()
+            .find(|d| self.slots.find(&d.on).is_none())
+        {
+            return Err(SpecError::UnknownDependency {
+                id: spec.id.to_string(),
+                on: dep.on.to_string(),
+            }
+            .into());
+        }
+        let path = self.shared.path.join(&spec.id);
+        tracing::debug!(path = %path, "child added");
+        self.insert(&spec);
+        Ok(path)
+    }
+
+    fn resolve(&self, path: &str) -> Result<Target, ControlError> {
+        route::resolve(self.shared.path.as_str(), path, |id| self.slots.find(id))
+    }
+
+    fn snapshot_level(&self) -> LevelSnapshot {
+        let now = Instant::now();
+        let (children, nested) = self.slots.snapshot(now);
+        LevelSnapshot {
+            state: match self.phase {
+                Phase::Stopping { .. } => ChildState::Stopping,
+                _ if self.ready_reported => ChildState::Ready,
+                _ => ChildState::Running,
+            },
+            uptime: now.saturating_duration_since(self.started_at),
+            children,
+            nested,
+        }
+    }
+}
+
+/// Timers: restart delays and stop deadlines.
+impl Run {
+    fn push_timer(&mut self, timer: Timer) {
+        let slots = &self.slots;
+        self.timers.push(timer, |t| timer_is_live(slots, t));
+    }
+
+    fn on_timer(&mut self) {
+        let now = self.now();
+        let mut steps = std::mem::take(&mut self.steps);
+        while let Some(timer) = self.timers.next_due(now) {
+            let Some(slot) = self.slots.get(timer.key) else {
+                continue;
+            };
+            if slot.generation != timer.generation {
+                continue;
+            }
+            match timer.kind {
+                TimerKind::Restart => {
+                    if matches!(slot.state, SlotState::Restarting { due } if due == timer.at)
+                        && matches!(self.phase, Phase::Running)
+                    {
+                        self.set_state(timer.key, SlotState::Pending);
+                    }
+                }
+                TimerKind::StopDeadline => {
+                    stopping::deadline_passed(&mut self.slots, timer.key, timer.at, &mut steps);
+                }
+            }
+        }
+        self.carry_out(&mut steps);
+        self.steps = steps;
+    }
+}
+
+/// Whether `timer` can still do something.
+fn timer_is_live(slots: &Slots, timer: &Timer) -> bool {
+    let Some(slot) = slots.get(timer.key) else {
+        return false;
+    };
+    if slot.generation != timer.generation {
+        return false;
+    }
+    match timer.kind {
+        TimerKind::Restart => {
+            matches!(slot.state, SlotState::Restarting { due } if due == timer.at)
+        }
+        TimerKind::StopDeadline => stopping::deadline_is_live(slots, timer.key, timer.at),
+    }
+}
+
 impl Drop for Run {
     /// A run dropped before it finished (its task was aborted) aborts every child it still
     /// has; the [`TaskEnv`] chain keeps the managers above waiting until they are gone.
     /// Either way, dropping the run ends the subscriptions to its events.
     fn drop(&mut self) {
         // A run aborted in the middle of a wake-up still delivers what it held.
-        self.publish_events();
+        self.events.publish();
         self.mgr.inner.front.bus.end_of_run();
         for slot in self.slots.iter_mut() {
             if let SlotState::Running(r) = &slot.state {
@@ -437,17 +1404,9 @@ impl Drop for Run {
     }
 }
 
-enum Target {
-    This,
-    Child(u32),
-    Below(u32),
-}
-
-fn adjust(count: &mut usize, was: bool, is: bool) {
-    match (was, is) {
-        (false, true) => *count += 1,
-        (true, false) => *count -= 1,
-        _ => {}
+fn shutting_down(path: &ChildPath) -> ControlError {
+    ControlError::ShuttingDown {
+        path: path.to_string(),
     }
 }
 

@@ -10,60 +10,23 @@ use slab::Slab;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::counts::Counts;
+use super::stopping::{self, Facts, Standing, StopTerms};
 use crate::child::env::TaskEnv;
 use crate::child::record::ChildRecord;
 use crate::error::ExitStatus;
+use crate::handle::Handle;
 use crate::id::ChildId;
 use crate::mailbox::Reply;
-use crate::snapshot::ChildState;
+use crate::snapshot::{ChildState, Snapshot};
 use crate::spec::Restart;
-
-/// What follows once a child that is being stopped has exited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AfterStop {
-    /// It stays stopped.
-    Stay,
-    /// It starts again (a commanded restart, or a member of a group restart).
-    Start,
-    /// It is removed.
-    Remove,
-}
-
-impl AfterStop {
-    /// What follows a stop that is asked for again while it is under way, `self` having been
-    /// asked first. A removal is final. Otherwise the latest command wins (a stop after a
-    /// restart keeps the child stopped, a restart after a stop starts it again); a stop
-    /// sequence (`commanded` false) never undoes a command's stop or removal by restarting the
-    /// child with its group, but its `Stay` (a shutdown) cancels a restart.
-    pub(crate) fn then(self, new: AfterStop, commanded: bool) -> AfterStop {
-        match (self, new) {
-            (AfterStop::Remove, _) => AfterStop::Remove,
-            (_, new) if commanded => new,
-            (current, AfterStop::Start) => current,
-            (_, new) => new,
-        }
-    }
-}
-
-/// A stop in progress. Kept in [`Slots`]' table of stops, not in the slot: only children being
-/// stopped have one, and a shutdown of `n` children then makes one allocation that grows, not
-/// `n` small ones.
-pub(crate) struct StopRequest {
-    pub(crate) then: AfterStop,
-    pub(crate) started: Instant,
-    pub(crate) deadline: Option<Instant>,
-    /// Aborted on purpose (`Brutal`, or an immediate shutdown): not a failure.
-    pub(crate) brutal: bool,
-    /// Aborted because the deadline passed: a failure when the manager is shutting down.
-    pub(crate) timed_out: bool,
-}
 
 /// A moment of a manager's run, as nanoseconds after the run's slots were made: 8 bytes where
 /// an `Instant` takes 16, in every running child's slot (see [`Slots::stamp`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stamp(u64);
 
-/// Where a running child's [`StopRequest`] is in its [`Slots`]' table of stops (index + 1).
+/// Where a running child's [`StopTerms`] are in its [`Slots`]' table of stops (index + 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StopId(NonZeroU32);
 
@@ -71,7 +34,9 @@ pub(crate) struct Running {
     pub(crate) join: AbortHandle,
     pub(crate) since: Stamp,
     pub(crate) ready: bool,
-    /// Set while the child is being stopped; the request itself is in [`Slots::stop`].
+    /// Set while the child is being stopped; the terms are in [`Slots::stop`]. (Kept in a
+    /// table of [`Slots`], not here: only children being stopped have them, and a shutdown of
+    /// `n` children then makes one allocation that grows, not `n` small ones.)
     pub(crate) stop: Option<StopId>,
 }
 
@@ -187,15 +152,6 @@ impl Slot {
         }
     }
 
-    /// What follows this child's stop in a sequence whose children all get `then`: a
-    /// temporary bystander of a group restart is removed, not started again (as in OTP).
-    pub(crate) fn after_sequence_stop(&self, then: AfterStop) -> AfterStop {
-        match then {
-            AfterStop::Start if self.spec.restart == Restart::Temporary => AfterStop::Remove,
-            then => then,
-        }
-    }
-
     fn extra(&mut self) -> &mut SlotExtra {
         self.extra.get_or_insert_with(Default::default)
     }
@@ -272,8 +228,10 @@ pub(crate) struct Slots {
     pending_count: usize,
     /// The origin of [`Stamp`]s.
     origin: Instant,
-    /// The requests of the stops in progress, by [`StopId`].
-    stops: Slab<StopRequest>,
+    /// The terms of the stops in progress, by [`StopId`].
+    stops: Slab<StopTerms>,
+    /// How many slots are in each state that matters, kept in step by every change here.
+    counts: Counts,
 }
 
 impl Default for Slots {
@@ -289,6 +247,7 @@ impl Default for Slots {
             pending_count: 0,
             origin: Instant::now(),
             stops: Slab::new(),
+            counts: Counts::default(),
         }
     }
 }
@@ -307,6 +266,11 @@ impl Slots {
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
+    }
+
+    /// How many children are in each state that matters.
+    pub(crate) fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     /// `now` as a [`Stamp`] of this run.
@@ -343,6 +307,8 @@ impl Slots {
         self.next_seq += 1;
         // The id is cloned only into an index that exists: most trees never build it.
         let id = self.by_id.get().is_some().then(|| slot.child.id.clone());
+        self.counts
+            .moved(None, Some(&slot.state), slot.spec.significant);
         let key = self.slab.insert(slot) as u32;
         if let Some(order) = &mut self.order {
             order.push((key, seq));
@@ -363,6 +329,8 @@ impl Slots {
             .order
             .get_or_insert_with(|| slab.iter().map(|(k, s)| (k as u32, s.seq)).collect());
         let slot = self.slab.remove(key as usize);
+        self.counts
+            .moved(Some(&slot.state), None, slot.spec.significant);
         if let Some(by_id) = self.by_id.get_mut() {
             by_id.remove(&slot.child.id);
         }
@@ -424,26 +392,20 @@ impl Slots {
             .collect()
     }
 
-    /// Whether `key` [stops last](crate::Runnable::stops_last).
-    pub(crate) fn stops_last(&self, key: u32) -> bool {
-        self.get(key)
-            .is_some_and(|s| s.spec.runnable().stops_last())
-    }
-
     /// The request of `key`'s stop, if it is being stopped.
-    pub(crate) fn stop(&self, key: u32) -> Option<&StopRequest> {
+    pub(crate) fn stop(&self, key: u32) -> Option<&StopTerms> {
         let id = self.get(key)?.running()?.stop?;
         self.stops.get(id.0.get() as usize - 1)
     }
 
-    pub(crate) fn stop_mut(&mut self, key: u32) -> Option<&mut StopRequest> {
+    pub(crate) fn stop_mut(&mut self, key: u32) -> Option<&mut StopTerms> {
         let id = self.get(key)?.running()?.stop?;
         self.stops.get_mut(id.0.get() as usize - 1)
     }
 
     /// Records the stop of running child `key`; hands `request` back if `key` is not running
     /// or already stopping.
-    pub(crate) fn set_stop(&mut self, key: u32, request: StopRequest) -> Result<(), StopRequest> {
+    pub(crate) fn set_stop(&mut self, key: u32, request: StopTerms) -> Result<(), StopTerms> {
         let Some(running) = self
             .slab
             .get_mut(key as usize)
@@ -470,7 +432,7 @@ impl Slots {
         &mut self,
         key: u32,
         state: SlotState,
-    ) -> Option<(SlotState, Option<StopRequest>)> {
+    ) -> Option<(SlotState, Option<StopTerms>)> {
         let slot = self.slab.get_mut(key as usize)?;
         let now_pending = matches!(state, SlotState::Pending);
         let mut old = std::mem::replace(&mut slot.state, state);
@@ -485,6 +447,8 @@ impl Slots {
             // The stops of a large shutdown or group restart are over: give their room back.
             self.stops = Slab::new();
         }
+        self.counts
+            .moved(Some(&old), Some(&slot.state), slot.spec.significant);
         match (matches!(old, SlotState::Pending), now_pending) {
             (false, true) => {
                 let seq = slot.seq;
@@ -494,6 +458,25 @@ impl Slots {
             _ => {}
         }
         Some((old, stop))
+    }
+
+    /// Running child `key` reported ready (once per run); `false` if it is not running or was
+    /// ready already.
+    pub(crate) fn set_ready(&mut self, key: u32, generation: u64) -> bool {
+        let Some(slot) = self.slab.get_mut(key as usize) else {
+            return false;
+        };
+        if slot.generation != generation {
+            return false;
+        }
+        match slot.running_mut() {
+            Some(running) if !running.ready => {
+                running.ready = true;
+                self.counts.became_ready();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Moves a pending slot to `Running`, in place: the cheap path of every start (no old
@@ -507,6 +490,8 @@ impl Slots {
             return Err(running);
         }
         slot.state = SlotState::Running(running);
+        // Pending → Running: still live, not ready yet; only `running` changes.
+        self.counts.running += 1;
         self.leave_pending();
         Ok(())
     }
@@ -557,30 +542,86 @@ impl Slots {
     }
 }
 
+impl Slots {
+    /// Every child's node of a snapshot taken at `now`, in declared order, and the index and
+    /// handle of each running nested manager (asked next by the caller of the snapshot).
+    pub(crate) fn snapshot(&self, now: Instant) -> (Vec<Snapshot>, Vec<(usize, Handle)>) {
+        let mut children = Vec::with_capacity(self.len());
+        let mut nested = Vec::new();
+        for key in self.keys() {
+            let Some(slot) = self.get(key) else {
+                continue;
+            };
+            let runnable = slot.spec.runnable();
+            if let Some(mgr) = runnable.as_manager()
+                && slot.running().is_some()
+            {
+                nested.push((children.len(), mgr.handle()));
+            }
+            children.push(Snapshot {
+                path: slot.child.path(),
+                kind: runnable.kind(),
+                state: slot.public_state(),
+                pid: slot.running().and_then(|_| runnable.pid()),
+                restarts: slot.restarts,
+                uptime: self.uptime(key, now),
+                last_exit: slot.last_exit(),
+                children: Vec::new(),
+            });
+        }
+        (children, nested)
+    }
+}
+
+/// The children as the stop machine sees them.
+impl stopping::Children for Slots {
+    fn facts(&self, key: u32) -> Option<Facts> {
+        let slot = self.get(key)?;
+        let standing = match &slot.state {
+            SlotState::Running(r) if r.stop.is_some() => Standing::Stopping,
+            SlotState::Running(_) => Standing::Running,
+            SlotState::Pending | SlotState::Restarting { .. } => Standing::Waiting,
+            SlotState::Exited | SlotState::Stopped => Standing::Idle,
+        };
+        Some(Facts {
+            standing,
+            policy: slot.spec.shutdown_policy(),
+            stops_last: slot.spec.runnable().stops_last(),
+            temporary: slot.spec.restart == Restart::Temporary,
+        })
+    }
+
+    fn terms(&self, key: u32) -> Option<&StopTerms> {
+        self.stop(key)
+    }
+
+    fn terms_mut(&mut self, key: u32) -> Option<&mut StopTerms> {
+        self.stop_mut(key)
+    }
+
+    fn begin_stop(&mut self, key: u32, terms: StopTerms) {
+        // Only asked for a running child that is not stopping (see `stopping::stop`).
+        let _ = self.set_stop(key, terms);
+    }
+
+    fn running(&self) -> Vec<u32> {
+        self.keys()
+            .filter(|&k| self.get(k).is_some_and(|s| s.running().is_some()))
+            .collect()
+    }
+
+    fn any_running(&self) -> bool {
+        self.counts.running > 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::AfterStop::{Remove, Start, Stay};
-
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_slot_takes_72_bytes() {
         // One per child, in one slab: 8 bytes more here are 8 bytes more per child. (72 since
         // the spec moved here from `ChildRecord`, which that took from 152 to 120 bytes.)
         assert_eq!(std::mem::size_of::<super::Slot>(), 72);
-    }
-
-    #[test]
-    fn the_latest_command_wins_a_removal_is_final_and_a_group_restart_undoes_no_command() {
-        // Commands: the latest wins, but a removal stays a removal.
-        assert_eq!(Start.then(Stay, true), Stay);
-        assert_eq!(Stay.then(Start, true), Start);
-        assert_eq!(Remove.then(Start, true), Remove);
-        assert_eq!(Stay.then(Remove, true), Remove);
-        // Stop sequences: a group restart's `Start` changes nothing, a shutdown's `Stay`
-        // cancels a restart.
-        assert_eq!(Stay.then(Start, false), Stay);
-        assert_eq!(Remove.then(Start, false), Remove);
-        assert_eq!(Start.then(Stay, false), Stay);
-        assert_eq!(Remove.then(Stay, false), Remove);
     }
 }
