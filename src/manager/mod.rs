@@ -1,11 +1,13 @@
 //! [`ProcessManager`]: the inner node of the tree.
 
 mod builder;
+mod commands;
 mod config;
 mod counts;
 mod decide;
 mod deferred;
 mod events;
+mod failures;
 mod route;
 mod run;
 mod slots;

@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
+use super::commands::{self, Effect};
 use super::config::AutoShutdown;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
 use super::deferred::{Deferred, DeferredExit};
 use super::events::Publisher;
+use super::failures::Failures;
 use super::route::{self, Target};
 use super::slots::{Running, Slot, SlotState, Slots};
 use super::stop_chain::StopChain;
@@ -43,7 +45,7 @@ use crate::lock::lock;
 use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
 use crate::path::ChildPath;
 use crate::snapshot::ChildState;
-use crate::spec::{ChildSpec, Condition, Restart};
+use crate::spec::{ChildSpec, Restart};
 
 /// How many child reports are taken from the channel per wake-up.
 const BATCH: usize = 256;
@@ -129,7 +131,7 @@ pub(crate) struct Run {
     timers: Timers,
     phase: Phase,
     /// The first failure not absorbed, and every later one.
-    failures: Vec<Failure>,
+    failures: Failures,
     ready_reported: bool,
     deferred: Deferred,
     started_at: Instant,
@@ -207,7 +209,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         window: RestartWindow::default(),
         timers: Timers::new(),
         phase: Phase::Running,
-        failures: Vec::new(),
+        failures: Failures::default(),
         ready_reported: false,
         deferred: Deferred::default(),
         started_at: Instant::now(),
@@ -320,15 +322,7 @@ impl Run {
             Phase::Stopping { seq, .. } => seq.is_over(&self.slots),
             Phase::Regrouping { .. } => false,
         };
-        if !done {
-            return None;
-        }
-        let failures = std::mem::take(&mut self.failures);
-        Some(if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(TreeError::new(failures))
-        })
+        done.then(|| self.failures.take_result())
     }
 }
 
@@ -360,28 +354,10 @@ impl Run {
         // One clock reading for the whole batch: starting 100 000 children takes milliseconds.
         let now = self.now();
         for key in self.slots.pending() {
-            if self.dependencies_hold(key) {
+            if self.slots.dependencies_hold(key) {
                 self.spawn(key, now);
             }
         }
-    }
-
-    fn dependencies_hold(&self, key: u32) -> bool {
-        let Some(slot) = self.slots.get(key) else {
-            return false;
-        };
-        slot.spec.deps.iter().all(|dep| {
-            // A dependency that has been removed holds nothing up any more.
-            let Some(other) = self.slots.find(&dep.on).and_then(|k| self.slots.get(k)) else {
-                return true;
-            };
-            let completed = matches!(other.state, SlotState::Exited) && other.last_exit_succeeded();
-            match dep.condition {
-                Condition::Started => other.running().is_some() || completed,
-                Condition::Ready => other.running().is_some_and(|r| r.ready) || completed,
-                Condition::Completed => completed,
-            }
-        })
     }
 
     fn spawn(&mut self, key: u32, now: Instant) {
@@ -886,16 +862,13 @@ impl Run {
                     });
                     tracing::warn!(path = %path, ?timeout, "child did not stop in time and was aborted");
                     if stopping {
-                        self.record(vec![Failure {
-                            path,
-                            cause: Cause::StopTimeout { timeout },
-                        }]);
+                        self.failures.push(path, Cause::StopTimeout { timeout });
                     }
                 }
             }
             OfAStop::Failed => {
                 if let Some(path) = self.slots.get(key).map(|s| s.child.path()) {
-                    self.record(failures_of(&path, status));
+                    self.failures.exit(&path, status);
                 }
             }
         }
@@ -962,7 +935,7 @@ impl Run {
                 self.begin_shutdown(Reason::AutoShutdown, Manner::Graceful);
             }
             Decision::Escalate => {
-                self.record(failures_of(&path, &status));
+                self.failures.exit(&path, &status);
                 self.finish_slot(key);
                 self.begin_shutdown(Reason::Failed, Manner::Graceful);
             }
@@ -1024,7 +997,7 @@ impl Run {
                 }
             }
             Unasked::Fails => {
-                self.record(failures_of(&path, status));
+                self.failures.exit(&path, status);
                 if requested {
                     self.set_stop_reason(Reason::Failed);
                 }
@@ -1065,36 +1038,15 @@ impl Run {
     }
 
     /// Records (and announces) that the restart intensity was exceeded by `last_child`'s
-    /// exit; a nested manager's own failures come first.
+    /// exit.
     fn record_give_up(&mut self, last_child: ChildPath, status: &ExitStatus) {
-        let failure = Failure {
-            path: self.shared.path.clone(),
-            cause: Cause::GaveUp {
-                max_restarts: self.policy.intensity.max_restarts,
-                period: self.policy.intensity.period,
-                last_child,
-                last_exit: status.clone(),
-            },
-        };
-        tracing::error!(manager = %self.shared.path, failure = %failure, "restart intensity exceeded; giving up");
-        {
-            let failure = failure.clone();
-            self.events.emit(
-                || self.shared.path.clone(),
-                move || EventKind::GaveUp { failure },
-            );
-        }
-        // A nested manager's own failures happened first: they lead.
-        if let ExitStatus::Failed(e) = status
-            && let Some(nested) = e.downcast_ref::<TreeError>()
-        {
-            self.record(nested.clone().into_failures());
-        }
-        self.record(vec![failure]);
-    }
-
-    fn record(&mut self, failures: Vec<Failure>) {
-        self.failures.extend(failures);
+        let manager = &self.shared.path;
+        let failure = self
+            .failures
+            .give_up(manager, &self.policy.intensity, last_child, status);
+        tracing::error!(manager = %manager, failure = %failure, "restart intensity exceeded; giving up");
+        self.events
+            .emit(|| manager.clone(), move || EventKind::GaveUp { failure });
     }
 }
 
@@ -1119,7 +1071,7 @@ impl Run {
                 }
             }
             Command::Interrupt { failure } => {
-                self.record(vec![failure]);
+                self.failures.record(failure);
                 self.begin_shutdown(Reason::Requested, Manner::Immediate);
             }
             Command::Snapshot { reply } => {
@@ -1201,9 +1153,16 @@ impl Run {
         let Some(slot) = self.slots.get_mut(key) else {
             return answer(reply, Err(ControlError::ManagerGone));
         };
-        match (&slot.state, then) {
-            (SlotState::Running(_), _) => {
-                if then == AfterStop::Start && !restarting {
+        let state = match slot.state {
+            SlotState::Running(_) => commands::State::Running,
+            SlotState::Pending => commands::State::Pending,
+            SlotState::Restarting { .. } => commands::State::Restarting,
+            SlotState::Exited => commands::State::Exited,
+            SlotState::Stopped => commands::State::Stopped,
+        };
+        match commands::effect(state, then, restarting) {
+            Effect::Stop { count_restart } => {
+                if count_restart {
                     slot.restarts = slot.restarts.saturating_add(1);
                 }
                 if let Some(reply) = reply {
@@ -1211,31 +1170,24 @@ impl Run {
                 }
                 self.stop_for_command(key, then);
             }
-            (_, AfterStop::Remove) => {
+            Effect::Remove => {
                 self.emit_stopped(key);
                 self.remove(key);
                 answer(reply, Ok(()));
             }
-            (_, AfterStop::Stay) => {
-                if slot.is_live() {
-                    self.set_state(key, SlotState::Stopped);
-                    self.emit_stopped(key);
+            Effect::MarkStopped => {
+                self.set_state(key, SlotState::Stopped);
+                self.emit_stopped(key);
+                answer(reply, Ok(()));
+            }
+            Effect::Start { count_restart } => {
+                if count_restart {
+                    slot.restarts = slot.restarts.saturating_add(1);
                 }
-                answer(reply, Ok(()));
-            }
-            // About to start: the restart is the start under way.
-            (SlotState::Pending, AfterStop::Start) => answer(reply, Ok(())),
-            // Waiting for its backoff: started now; the restart was counted when it was
-            // scheduled.
-            (SlotState::Restarting { .. }, AfterStop::Start) => {
                 self.set_state(key, SlotState::Pending);
                 answer(reply, Ok(()));
             }
-            (_, AfterStop::Start) => {
-                slot.restarts = slot.restarts.saturating_add(1);
-                self.set_state(key, SlotState::Pending);
-                answer(reply, Ok(()));
-            }
+            Effect::Nothing => answer(reply, Ok(())),
         }
     }
 
@@ -1408,24 +1360,4 @@ fn shutting_down(path: &ChildPath) -> ControlError {
     ControlError::ShuttingDown {
         path: path.to_string(),
     }
-}
-
-/// The failures an exit stands for: none for a success or a requested abort, the nested
-/// manager's own failures (flattened) for a nested manager.
-fn failures_of(path: &ChildPath, status: &ExitStatus) -> Vec<Failure> {
-    let cause = match status {
-        ExitStatus::Completed => return Vec::new(),
-        ExitStatus::Failed(e) => {
-            if let Some(tree) = e.downcast_ref::<TreeError>() {
-                return tree.clone().into_failures();
-            }
-            Cause::Error(e.clone())
-        }
-        ExitStatus::Panicked(m) => Cause::Panic(m.clone()),
-        ExitStatus::Aborted => Cause::Aborted,
-    };
-    vec![Failure {
-        path: path.clone(),
-        cause,
-    }]
 }

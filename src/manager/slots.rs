@@ -19,7 +19,7 @@ use crate::handle::Handle;
 use crate::id::ChildId;
 use crate::mailbox::Reply;
 use crate::snapshot::{ChildState, Snapshot};
-use crate::spec::Restart;
+use crate::spec::{Condition, Restart};
 
 /// A moment of a manager's run, as nanoseconds after the run's slots were made: 8 bytes where
 /// an `Instant` takes 16, in every running child's slot (see [`Slots::stamp`]).
@@ -130,14 +130,6 @@ impl Slot {
             SlotState::Running(r) => Some(r),
             _ => None,
         }
-    }
-
-    /// Pending, running or between runs: it still counts for its manager.
-    pub(crate) fn is_live(&self) -> bool {
-        matches!(
-            self.state,
-            SlotState::Pending | SlotState::Running(_) | SlotState::Restarting { .. }
-        )
     }
 
     pub(crate) fn public_state(&self) -> ChildState {
@@ -543,6 +535,26 @@ impl Slots {
 }
 
 impl Slots {
+    /// Whether the dependencies of `key` hold: each sibling it waits for has started, is
+    /// ready, or has completed, as its [`Condition`] asks. A dependency that has been removed
+    /// holds nothing up any more.
+    pub(crate) fn dependencies_hold(&self, key: u32) -> bool {
+        let Some(slot) = self.get(key) else {
+            return false;
+        };
+        slot.spec.deps.iter().all(|dep| {
+            let Some(other) = self.find(&dep.on).and_then(|k| self.get(k)) else {
+                return true;
+            };
+            let completed = matches!(other.state, SlotState::Exited) && other.last_exit_succeeded();
+            match dep.condition {
+                Condition::Started => other.running().is_some() || completed,
+                Condition::Ready => other.running().is_some_and(|r| r.ready) || completed,
+                Condition::Completed => completed,
+            }
+        })
+    }
+
     /// Every child's node of a snapshot taken at `now`, in declared order, and the index and
     /// handle of each running nested manager (asked next by the caller of the snapshot).
     pub(crate) fn snapshot(&self, now: Instant) -> (Vec<Snapshot>, Vec<(usize, Handle)>) {
