@@ -1,4 +1,9 @@
-//! `StopOrder::Concurrent`: every child is asked at once, the manager waits for all.
+//! Stop orders: `StopOrder::Concurrent` (every child is asked at once, the manager waits for
+//! all), the reverse order and its stop chain, children that stop last.
+//!
+//! The whole suite runs twice, with the stop chain (the default) and without it
+//! (`ProcessManagerBuilder::stop_chain(false)`): the chain is an optimisation only, so every
+//! test must pass both ways.
 
 mod common;
 
@@ -7,8 +12,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Log, alive_tasks, logged, logged_taking};
-use overseer::{ChildSpec, ChildState, EventKind, ProcessManager, StopOrder, Strategy};
+use overseer::{
+    ChildSpec, ChildState, EventKind, ProcessManager, ProcessManagerBuilder, StopOrder, Strategy,
+};
 use tokio::sync::Notify;
+
+/// The suite, for managers built with the stop chain on (`true`) or off.
+macro_rules! stop_order_suite {
+    ($chain:expr) => {
+        /// A manager builder with the stop chain as this copy of the suite wants it.
+        fn builder(name: &str) -> ProcessManagerBuilder {
+            ProcessManager::builder(name).stop_chain($chain)
+        }
 
 /// A child that, once asked to stop, completes only after all `n` children have been asked.
 /// With children stopped one at a time it would wait in vain (and be aborted after its
@@ -46,7 +61,7 @@ async fn a_concurrent_stop_order_asks_every_child_in_reverse_order_before_waitin
     let log = Log::default();
     let asked = counter();
     let ids = ["a", "b", "c", "d"];
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .stop_order(StopOrder::Concurrent)
         .children(
             ids.iter()
@@ -74,7 +89,7 @@ async fn the_default_stop_order_would_not_ask_the_next_child_before_the_last_one
     // and are aborted after their 5 s shutdown timeout.
     let log = Log::default();
     let asked = counter();
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .children(
             ["a", "b"]
                 .iter()
@@ -115,7 +130,7 @@ async fn a_group_restart_with_a_concurrent_stop_order_stops_the_group_at_once_an
             }
         })
     };
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .strategy(Strategy::OneForAll)
         .stop_order(StopOrder::Concurrent)
         .intensity(5, Duration::from_secs(10))
@@ -166,7 +181,7 @@ async fn a_temporary_bystander_reached_by_the_stop_chain_ahead_of_its_manager_is
     // would cascade).
     let crash = Arc::new(Notify::new());
     let trigger = crash.clone();
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .strategy(Strategy::OneForAll)
         .intensity(10, Duration::from_secs(60))
         .child(fails_when_stopped("temp"))
@@ -213,7 +228,7 @@ async fn a_child_that_ends_on_its_own_during_a_reverse_stop_does_not_hurry_the_c
     let c_asked = Arc::new(Notify::new());
     let (a_log, c_log) = (log.clone(), log.clone());
     let (release, go, asked) = (release_c.clone(), b_go.clone(), c_asked.clone());
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .child(ChildSpec::task("a", move |ctx| {
             let log = a_log.clone();
             async move {
@@ -261,7 +276,7 @@ async fn a_child_that_ends_on_its_own_during_a_reverse_stop_does_not_hurry_the_c
 /// during the shutdown. `a` must not be asked before `c` has exited.
 async fn a_stopped_b_and_a_shutdown(stop_b_first: bool) -> Vec<String> {
     let log = Log::default();
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .child(logged_taking("a", &log, 10))
         .child(logged_taking("b", &log, 100))
         .child(logged_taking("c", &log, 300))
@@ -337,7 +352,7 @@ async fn a_child_that_stops_last_is_asked_only_once_every_other_child_has_ended_
         for strategy in [Strategy::OneForOne, Strategy::OneForAll] {
             let log = Log::default();
             // Declared in the middle: either order alone would ask it before `a`.
-            let tree = ProcessManager::builder("root")
+            let tree = builder("root")
                 .stop_order(order)
                 .strategy(strategy)
                 .child(logged("a", &log))
@@ -376,7 +391,7 @@ async fn group_with_last_and(
     overseer::Events,
     tokio::task::JoinHandle<Result<(), overseer::TreeError>>,
 ) {
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .stop_order(order)
         .strategy(Strategy::OneForAll)
         .child(ChildSpec::new("last", Last(log.clone())))
@@ -447,7 +462,7 @@ async fn an_immediate_shutdown_settles_a_child_that_stops_last_and_was_still_wai
     // Never starts: `stubborn` never reports ready.
     let last =
         ChildSpec::new("last", Last(log.clone())).after("stubborn", overseer::Condition::Ready);
-    let tree = ProcessManager::builder("root")
+    let tree = builder("root")
         .stop_order(StopOrder::Concurrent)
         .child(stubborn)
         .child(last)
@@ -470,4 +485,101 @@ async fn an_immediate_shutdown_settles_a_child_that_stops_last_and_was_still_wai
         log.entries()
     );
     assert_eq!(alive_tasks(), baseline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_nested_manager_stopped_by_its_parent_stops_its_children_in_reverse_order() {
+    let log = Log::default();
+    let ids = ["a", "b", "c"];
+    let sub = builder("sub")
+        .children(ids.iter().map(|id| logged(id, &log)))
+        .build()
+        .unwrap();
+    let tree = builder("root")
+        .child(ChildSpec::new("sub", sub))
+        .build()
+        .unwrap();
+    let (handle, _events, run) = common::start_until(
+        tree,
+        &[
+            ("root/sub/a", common::is_running),
+            ("root/sub/b", common::is_running),
+            ("root/sub/c", common::is_running),
+        ],
+    )
+    .await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    let stops: Vec<String> = log
+        .entries()
+        .into_iter()
+        .filter(|e| !e.starts_with("start:"))
+        .collect();
+    assert_eq!(
+        stops,
+        [
+            "stop:c",
+            "stopped:c",
+            "stop:b",
+            "stopped:b",
+            "stop:a",
+            "stopped:a"
+        ]
+    );
+    assert_eq!(log.with_prefix("start:").len(), 3, "nothing was restarted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_multi_thread_runtime_hundreds_of_children_still_stop_strictly_one_after_another_in_reverse_order()
+ {
+    // The stop passes from child to child on whatever worker runs them: each child must be
+    // asked only after the one declared after it has finished.
+    let n = 300;
+    let log = Log::default();
+    let tree = builder("root")
+        .children((0..n).map(|i| {
+            let log = log.clone();
+            ChildSpec::task(format!("c{i}"), move |ctx| {
+                let log = log.clone();
+                async move {
+                    log.push(format!("start:{i}"));
+                    ctx.shutdown_requested().await;
+                    log.push(format!("stop:{i}"));
+                    tokio::task::yield_now().await;
+                    log.push(format!("stopped:{i}"));
+                    Ok(())
+                }
+            })
+        }))
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = common::start(tree);
+    common::event_of(&mut events, &format!("root/c{}", n - 1), common::is_running).await;
+    while log.with_prefix("start:").len() < n {
+        tokio::task::yield_now().await;
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    let stops: Vec<String> = log
+        .entries()
+        .into_iter()
+        .filter(|e| !e.starts_with("start:"))
+        .collect();
+    let expected: Vec<String> = (0..n)
+        .rev()
+        .flat_map(|i| [format!("stop:{i}"), format!("stopped:{i}")])
+        .collect();
+    assert_eq!(stops, expected);
+}
+    };
+}
+
+mod with_the_stop_chain {
+    use super::*;
+    stop_order_suite!(true);
+}
+
+mod without_the_stop_chain {
+    use super::*;
+    stop_order_suite!(false);
 }
