@@ -114,7 +114,7 @@ pub enum Cause {
     /// The manager was asked to run while it was already running.
     AlreadyRunning,
     /// A second shutdown signal forced the tree to stop at once, aborting what was still
-    /// stopping (see [`Signals`](crate::builtin::Signals)); the path is the signal child's.
+    /// stopping (see `builtin::Signals`, feature `signal`); the path is the signal child's.
     Interrupted {
         /// The signal's number.
         signal: i32,

@@ -16,7 +16,7 @@ use crate::snapshot::Snapshot;
 use crate::spec::ChildSpec;
 
 /// Sends commands to a manager and the tree below it, subscribes to its events, and takes
-/// snapshots. Cheap to clone; obtained from [`ProcessManager::handle`] or
+/// snapshots. Cheap to clone; obtained from [`ProcessManager::handle`](crate::ProcessManager::handle) or
 /// [`Context::handle`](crate::Context::handle).
 ///
 /// Paths are full paths from the root (`root/workers/w-1`); a command for a node below a

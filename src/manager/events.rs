@@ -130,3 +130,85 @@ impl Publisher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::event::EventBus;
+    use crate::handle::{Front, Handle};
+    use crate::mailbox::Mailbox;
+
+    /// A publisher for a run at `root`, and its bus (the caller subscribes, or not).
+    fn publisher() -> (Publisher, Arc<EventBus>) {
+        let bus = EventBus::new(16);
+        let front = Arc::new(Front {
+            mailbox: Arc::new(Mailbox::new()),
+            bus: bus.clone(),
+            path: Mutex::new(ChildPath::root("root")),
+        });
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let run = Arc::new(ParentRun {
+            path: ChildPath::root("root"),
+            tx,
+            buses: Box::new([bus.clone()]),
+            tree: Handle::new(front),
+        });
+        (Publisher::new(run), bus)
+    }
+
+    /// The next event, if one is there now.
+    fn now(events: &mut crate::event::Events) -> Option<Event> {
+        use futures_util::FutureExt;
+        events.recv().now_or_never().flatten()
+    }
+
+    fn emit(p: &Publisher) {
+        p.emit(|| ChildPath::root("root"), || EventKind::Running);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_events_of_a_wake_up_that_spawned_a_child_wait_for_one_that_spawns_none() {
+        let (mut p, bus) = publisher();
+        let mut events = bus.subscribe();
+        emit(&p);
+        p.spawned_child(false);
+        p.end_of_wake_up();
+        assert!(now(&mut events).is_none(), "held");
+        emit(&p);
+        p.end_of_wake_up();
+        assert!(now(&mut events).is_some());
+        assert!(now(&mut events).is_some(), "both, in order");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn held_events_go_out_when_the_flush_timer_fires() {
+        let (mut p, bus) = publisher();
+        let mut events = bus.subscribe();
+        emit(&p);
+        p.spawned_child(false);
+        p.end_of_wake_up();
+        p.flush_due().await;
+        p.on_flush_due();
+        assert!(now(&mut events).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spawning_a_nested_manager_publishes_what_was_held_at_once() {
+        let (mut p, bus) = publisher();
+        let mut events = bus.subscribe();
+        emit(&p);
+        p.spawned_child(true);
+        assert!(now(&mut events).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_nobody_listening_no_event_is_made() {
+        let (p, _bus) = publisher();
+        p.emit(|| panic!("no path is built"), || panic!("no kind is built"));
+        assert!(p.held.borrow().is_empty());
+    }
+}
