@@ -299,8 +299,12 @@ impl Slots {
         self.next_seq += 1;
         // The id is cloned only into an index that exists: most trees never build it.
         let id = self.by_id.get().is_some().then(|| slot.child.id.clone());
-        self.counts
-            .moved(None, Some(&slot.state), slot.spec.significant);
+        // A new slot is pending: live, nothing else (the cheap path of every start).
+        debug_assert!(matches!(slot.state, SlotState::Pending));
+        self.counts.live += 1;
+        if slot.spec.significant {
+            self.counts.significant_live += 1;
+        }
         let key = self.slab.insert(slot) as u32;
         if let Some(order) = &mut self.order {
             order.push((key, seq));
@@ -587,16 +591,18 @@ impl Slots {
 
 /// The children as the stop machine sees them.
 impl stopping::Children for Slots {
-    fn facts(&self, key: u32) -> Option<Facts> {
-        let slot = self.get(key)?;
-        let standing = match &slot.state {
+    fn standing(&self, key: u32) -> Option<Standing> {
+        Some(match &self.get(key)?.state {
             SlotState::Running(r) if r.stop.is_some() => Standing::Stopping,
             SlotState::Running(_) => Standing::Running,
             SlotState::Pending | SlotState::Restarting { .. } => Standing::Waiting,
             SlotState::Exited | SlotState::Stopped => Standing::Idle,
-        };
+        })
+    }
+
+    fn facts(&self, key: u32) -> Option<Facts> {
+        let slot = self.get(key)?;
         Some(Facts {
-            standing,
             policy: slot.spec.shutdown_policy(),
             stops_last: slot.spec.runnable().stops_last(),
             temporary: slot.spec.restart == Restart::Temporary,

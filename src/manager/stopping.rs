@@ -94,18 +94,21 @@ pub(crate) enum Standing {
     Idle,
 }
 
-/// What the machine needs to know of one child.
+/// What the machine needs to know of one child besides where it stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Facts {
-    pub(crate) standing: Standing,
     pub(crate) policy: Shutdown,
     pub(crate) stops_last: bool,
     /// A temporary child: a group restart removes it instead of starting it again.
     pub(crate) temporary: bool,
 }
 
-/// The children, as the machine sees them: their facts, and the terms of their stops.
+/// The children, as the machine sees them: their facts, and the terms of their stops. Each
+/// fact is asked for on its own, as the machine needs it: some cost a virtual call.
 pub(crate) trait Children {
+    /// Where the child stands; `None` for no such child.
+    fn standing(&self, key: u32) -> Option<Standing>;
+    /// The other facts (only asked of a child that exists).
     fn facts(&self, key: u32) -> Option<Facts>;
     /// The terms of the stop of `key`, if it is being stopped.
     fn terms(&self, key: u32) -> Option<&StopTerms>;
@@ -161,6 +164,12 @@ pub(crate) fn stop<C: Children>(
     now: Instant,
     out: &mut Vec<Step>,
 ) {
+    let Some(standing) = kids.standing(key) else {
+        return;
+    };
+    if matches!(standing, Standing::Waiting | Standing::Idle) {
+        return;
+    }
     let Some(facts) = kids.facts(key) else {
         return;
     };
@@ -171,7 +180,7 @@ pub(crate) fn stop<C: Children>(
         Shutdown::Brutal | Shutdown::Infinity => None,
     };
     let deadline = earliest(own, ask.deadline);
-    match facts.standing {
+    match standing {
         Standing::Running => {
             kids.begin_stop(
                 key,
@@ -516,11 +525,14 @@ impl Sequence {
         now: Instant,
         out: &mut Vec<Step>,
     ) -> bool {
-        let Some(facts) = kids.facts(key) else {
+        let Some(standing) = kids.standing(key) else {
             return false;
         };
-        match facts.standing {
+        match standing {
             Standing::Running | Standing::Stopping => {
+                let Some(facts) = kids.facts(key) else {
+                    return false;
+                };
                 let ask = Ask {
                     then: self.then_for(&facts),
                     asker: Asker::Sequence,
@@ -561,8 +573,10 @@ impl Sequence {
 }
 
 fn is_running<C: Children>(kids: &C, key: u32) -> bool {
-    kids.facts(key)
-        .is_some_and(|f| matches!(f.standing, Standing::Running | Standing::Stopping))
+    matches!(
+        kids.standing(key),
+        Some(Standing::Running | Standing::Stopping)
+    )
 }
 
 #[cfg(test)]
@@ -580,6 +594,7 @@ mod tests {
 
     #[derive(Clone, Copy)]
     struct Kid {
+        standing: Standing,
         facts: Facts,
         terms: Option<StopTerms>,
     }
@@ -587,6 +602,9 @@ mod tests {
     struct Kids(BTreeMap<u32, Kid>);
 
     impl Children for Kids {
+        fn standing(&self, key: u32) -> Option<Standing> {
+            self.0.get(&key).map(|k| k.standing)
+        }
         fn facts(&self, key: u32) -> Option<Facts> {
             self.0.get(&key).map(|k| k.facts)
         }
@@ -598,14 +616,14 @@ mod tests {
         }
         fn begin_stop(&mut self, key: u32, terms: StopTerms) {
             let kid = self.0.get_mut(&key).unwrap();
-            assert_eq!(kid.facts.standing, Standing::Running, "asked twice");
-            kid.facts.standing = Standing::Stopping;
+            assert_eq!(kid.standing, Standing::Running, "asked twice");
+            kid.standing = Standing::Stopping;
             kid.terms = Some(terms);
         }
         fn running(&self) -> Vec<u32> {
             self.0
                 .iter()
-                .filter(|(_, k)| matches!(k.facts.standing, Standing::Running | Standing::Stopping))
+                .filter(|(_, k)| matches!(k.standing, Standing::Running | Standing::Stopping))
                 .map(|(&key, _)| key)
                 .collect()
         }
@@ -627,12 +645,12 @@ mod tests {
             t => Shutdown::Timeout(Duration::from_secs(t[1..].parse().unwrap())),
         };
         Kid {
+            standing: if waiting {
+                Standing::Waiting
+            } else {
+                Standing::Running
+            },
             facts: Facts {
-                standing: if waiting {
-                    Standing::Waiting
-                } else {
-                    Standing::Running
-                },
                 policy,
                 stops_last,
                 temporary,
@@ -681,7 +699,7 @@ mod tests {
                 ["start"] => {}
                 ["end", who] => {
                     let kid = kids.0.get_mut(&key(who)).unwrap();
-                    kid.facts.standing = Standing::Idle;
+                    kid.standing = Standing::Idle;
                     kid.terms = None;
                     seq.ended(key(who));
                 }
@@ -917,7 +935,7 @@ mod tests {
         let mut out = Vec::new();
         seq.advance(&mut kids, t0, &mut out);
         assert_eq!(kids.0[&1].terms.unwrap().then, AfterStop::Remove);
-        kids.0.get_mut(&1).unwrap().facts.standing = Standing::Idle;
+        kids.0.get_mut(&1).unwrap().standing = Standing::Idle;
         seq.ended(1);
         seq.advance(&mut kids, t0, &mut out);
         assert_eq!(kids.0[&0].terms.unwrap().then, AfterStop::Start);
@@ -930,14 +948,14 @@ mod tests {
         let mut seq = Sequence::new(&kids, RESTART, CONCURRENT, GRACEFUL, None, vec![1]);
         let mut out = Vec::new();
         assert_eq!(seq.advance(&mut kids, t0, &mut out), Progress::Waiting);
-        kids.0.get_mut(&1).unwrap().facts.standing = Standing::Idle;
+        kids.0.get_mut(&1).unwrap().standing = Standing::Idle;
         seq.ended(1);
         assert_eq!(seq.advance(&mut kids, t0, &mut out), Progress::Over);
     }
 
     fn one(policy: &str, standing: Standing) -> Kids {
         let mut kid = kid(policy);
-        kid.facts.standing = standing;
+        kid.standing = standing;
         Kids([(0, kid)].into_iter().collect())
     }
 
