@@ -256,3 +256,84 @@ async fn a_stop_timeout_too_large_for_the_clock_means_no_sigkill_and_no_panic() 
     result.unwrap();
     assert_clean(&[pid]).await;
 }
+
+/// A shell command, ended by `&`, that starts a member holding an exclusive `flock` on `lock`
+/// which ignores SIGTERM and, once SIGKILLed, takes a while to be gone (it has 300 MB to give
+/// back). It writes its pid into `ready` once it holds the lock.
+fn slow_dying_lock_holder(lock: &str, ready: &str) -> String {
+    format!(
+        r#"perl -e 'use Fcntl ":flock"; $SIG{{TERM}} = "IGNORE"; open(my $l, ">", "{lock}") or die; flock($l, LOCK_EX) or die; my $x = "x" x (300 << 20); open(my $r, ">", "{ready}.tmp") or die; print $r "$$\n"; close $r; rename("{ready}.tmp", "{ready}"); sleep 60' &"#
+    )
+}
+
+/// Whether nobody holds a `flock` on `path`.
+fn lock_is_free(path: &str) -> bool {
+    std::process::Command::new("flock")
+        .args(["-n", path, "true"])
+        .status()
+        .expect("flock")
+        .success()
+}
+
+#[tokio::test]
+async fn a_restart_waits_until_every_member_of_the_last_run_has_exited() {
+    let s = Scratch::new();
+    let (lock, ready, log) = (s.path("lock"), s.path("ready"), s.path("log"));
+    let member = slow_dying_lock_holder(&lock, &ready);
+    // Each run notes whether the lock is free, starts the member, waits until it holds the
+    // lock and crashes: the member gets SIGTERM (ignored), then SIGKILL after 100 ms.
+    let script = format!(
+        "if flock -n {lock} true; then echo free >> {log}; else echo held >> {log}; fi; \
+         rm -f {ready}; {member} while [ ! -s {ready} ]; do sleep 0.01; done; exit 1"
+    );
+    let cmd = Command::shell(script).stop_timeout(Duration::from_millis(100));
+    let tree = ProcessManager::builder("root")
+        .intensity(100, Duration::from_secs(60))
+        .child(cmd.into_spec("p"))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    let runs = s.lines("log", 4).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        runs[..4],
+        ["free"; 4],
+        "a run started while a member of the previous one held the lock"
+    );
+    assert_clean(&[]).await;
+}
+
+#[tokio::test]
+async fn a_stop_returns_only_once_every_member_of_the_group_has_exited() {
+    let s = Scratch::new();
+    let (lock, ready) = (s.path("lock"), s.path("ready"));
+    let member = slow_dying_lock_holder(&lock, &ready);
+    let script = format!(
+        "{member} while [ ! -s {ready} ]; do sleep 0.01; done; echo $$ > {}; wait",
+        s.path("pid")
+    );
+    let cmd = Command::shell(script).stop_timeout(Duration::from_millis(100));
+    let (result, pid, _) = start_then_shut_down(&s, cmd.into_spec("p")).await;
+    result.unwrap();
+    // Right when the stop returns, not eventually.
+    let member = s.pid("ready").await;
+    assert!(!is_alive(member), "member {member} outlived the stop");
+    assert!(lock_is_free(&lock), "the member's lock outlived the stop");
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn a_run_whose_leader_exits_on_its_own_ends_once_every_member_of_its_group_has_exited() {
+    let s = Scratch::new();
+    let (lock, ready) = (s.path("lock"), s.path("ready"));
+    let member = slow_dying_lock_holder(&lock, &ready);
+    let script = format!("{member} while [ ! -s {ready} ]; do sleep 0.01; done; exit 0");
+    run_once(Command::shell(script).stop_timeout(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    let member = s.pid("ready").await;
+    assert!(!is_alive(member), "member {member} outlived the run");
+    assert!(lock_is_free(&lock), "the member's lock outlived the run");
+}

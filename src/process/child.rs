@@ -34,11 +34,13 @@ impl Runnable for Command {
             return Ok(());
         }
         let program = self.program_name();
-        let mut cmd = self.prepare()?;
-        let mut group = Group::spawn(&mut cmd).map_err(|source| ProcessError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
+        let cmd = self.prepare()?;
+        let mut group = Group::spawn(cmd)
+            .await
+            .map_err(|source| ProcessError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
         let _pid = self.pid.set(group.pid());
         let _stats = self.stats.set(group.pid());
         tracing::info!(program, pid = group.pid(), "process started");

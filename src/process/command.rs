@@ -42,27 +42,47 @@ impl Default for OnReload {
 ///   as given, with no interpolation.
 /// - **Own process group.** Each process leads a new process group; every signal (stop,
 ///   reload, kill) goes to the whole group, so its own children are reached too.
+/// - **Never a stranger's group.** A signal goes to the group only while its identity is
+///   held, so that a process group that got the same id after ours was gone is never
+///   signalled. On Linux 6.9 and later every group signal goes through a pidfd of the
+///   leader (`pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP`), which can reach only
+///   the group it led; on Linux 5.4 to 6.8 the leader is kept unreaped, a zombie, until the
+///   rest of its group is gone, so its pid, hence the group's id, cannot be reused meanwhile
+///   (members are then found by a scan of `/proc`, which costs about a millisecond per few
+///   hundred processes on the system at each exit). Without pidfds (other systems, older
+///   kernels, a seccomp filter that refuses them) the leader is reaped when it exits and
+///   what is left of its group is signalled right after a `kill(-pgid, 0)` found members:
+///   if in between the last member exits and its pid becomes the id of a new process group,
+///   that group gets the signal.
 /// - **Stop.** When its run is asked to stop, the group gets the
 ///   [stop signal](Self::stop_signal) (default `SIGTERM`), then `SIGCONT`; the whole group
 ///   gets up to the [stop timeout](Self::stop_timeout) (default 10 s) to exit, then what is
-///   left of it gets `SIGKILL`. The leader exiting early does not cut the others' grace
+///   left of it gets `SIGKILL`, and the stop waits until every member has exited (by event,
+///   through pidfds; `SIGKILL` is not instant: a process in uninterruptible sleep is gone
+///   only when its system call returns, and a warning is logged when that takes more than a
+///   second; the manager's [`Shutdown::Timeout`](crate::Shutdown::Timeout) still bounds a
+///   requested stop). The leader exiting early does not cut the others' grace
 ///   period short: a worker behind a wrapper script finishes its own shutdown. The run ends
-///   when the leader has exited and nobody else of the group is left (or they were killed),
+///   when the leader has exited and nobody else of the group is left,
 ///   never at the end of its output, so a grandchild holding a pipe cannot hold up a stop
 ///   beyond the stop timeout. A requested stop is a success (`Ok`), whatever the exit status.
 /// - **The group ends with the leader.** Whenever the leader exits on its own, what is left of
-///   its group gets the same sequence: the stop signal, up to the stop timeout, `SIGKILL`; a
-///   run leaves no process behind. Programs that daemonize (fork and exit) are therefore not
-///   supported; run them in the foreground. The exit is reported (and a restart begins) once
-///   the group is gone; a stop asked for meanwhile is part of that same grace period.
+///   its group gets the same sequence: the stop signal, up to the stop timeout, `SIGKILL`, a
+///   wait until they are gone; a run leaves no process of its group behind, and a restart
+///   never overlaps a member of the previous run (one holding a lock, say). Programs that
+///   daemonize (fork, start a new session with `setsid` and exit) leave the group and so
+///   escape this; run them in the foreground. The exit is reported (and a restart begins)
+///   once the group is gone; a stop asked for meanwhile is part of that same grace period.
 /// - **Abort.** If the run's future is dropped (its manager aborts it when the
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
-///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.
-/// - **Reaped.** The leader is waited for through Tokio (driven by its pidfd or SIGCHLD, no
-///   polling); other members of the group are reparented to init, which reaps them. Members
-///   that outlive the leader are found by a scan of `/proc` and waited for through pidfds;
-///   where there are no pidfds or no `/proc`, the group is probed with `kill(-pgid, 0)` 1, 2,
-///   4 … up to 50 ms apart. When nobody is left, the usual case, this costs one system call.
+///   is SIGKILLed at once, while its identity is held (see above), and the leader is reaped
+///   by Tokio's orphan reaper.
+/// - **Reaped.** The leader is waited for through its pidfd (or Tokio's SIGCHLD handling
+///   where there is none), no polling; other members of the group are reparented to init,
+///   which reaps them. Members that outlive the leader are found by a scan of `/proc` and
+///   waited for through pidfds; where there are no pidfds or no `/proc`, the group is probed
+///   with `kill(-pgid, 0)` 1, 2, 4 … up to 50 ms apart. When nobody is left, the usual case,
+///   this costs one system call (on Linux 6.9 and later, or without pidfds).
 ///   A member that has ended but waits as a zombie for a parent that never reaps (some
 ///   containers' init) counts as gone.
 /// - **Exit status.** Exit code 0 (or another of the [success codes](Self::success_codes)) is

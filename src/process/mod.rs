@@ -37,6 +37,8 @@ mod nap;
 pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pdeathsig;
+#[cfg(target_os = "linux")]
+mod pidfd;
 mod pipe;
 mod prestart;
 mod signal;
