@@ -181,57 +181,6 @@ async fn a_run_aborted_by_the_manager_still_kills_the_whole_group() {
     assert_clean(&[pid]).await;
 }
 
-/// Set by `a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor` for the
-/// copy of this test binary it starts as a supervisor: the directory to write the pid into.
-const HELPER_DIR: &str = "OVERSEER_TEST_PDEATHSIG_DIR";
-
-/// Not a test: the supervisor process of the parent-death-signal test. This test binary runs
-/// itself with `--ignored --exact` and [`HELPER_DIR`] set to get a process it may SIGKILL.
-#[test]
-#[ignore = "helper: run by a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor"]
-fn pdeathsig_supervisor() {
-    let Ok(dir) = std::env::var(HELPER_DIR) else {
-        return;
-    };
-    let script = format!("echo $$ > {dir}/pid.tmp && mv {dir}/pid.tmp {dir}/pid; exec sleep 30");
-    let tree = ProcessManager::builder("helper")
-        .child(
-            Command::shell(script)
-                .parent_death_signal(Signal::KILL)
-                .into_spec("p"),
-        )
-        .build()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rt.block_on(tree.run());
-}
-
-#[cfg(target_os = "linux")]
-#[tokio::test]
-async fn a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor() {
-    let s = Scratch::new();
-    let mut supervisor = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "pdeathsig_supervisor",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(HELPER_DIR, s.dir())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = s.pid("pid").await;
-    assert!(is_alive(pid));
-    supervisor.kill().await.unwrap();
-    assert_dead(pid).await;
-    assert_clean(&[]).await;
-}
-
 #[test]
 fn a_spec_made_with_new_lets_the_stop_sequence_run_to_its_end() {
     let command = Command::new("sleep")

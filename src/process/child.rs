@@ -35,7 +35,7 @@ impl Runnable for Command {
         }
         let program = self.program_name();
         let cmd = self.prepare()?;
-        let mut group = Group::spawn(cmd)
+        let mut group = Group::spawn(cmd, self.parent_death_signal.is_some())
             .await
             .map_err(|source| ProcessError::Spawn {
                 program: program.clone(),

@@ -77,6 +77,13 @@ impl Default for OnReload {
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
 ///   is SIGKILLed at once, while its identity is held (see above), and the leader is reaped
 ///   by Tokio's orphan reaper.
+/// - **Dies with the supervisor.** By default the leader gets `SIGKILL` from the kernel when
+///   the supervisor process dies, even of `SIGKILL` (Linux's parent-death signal, set from a
+///   thread that lives as long as the process, see
+///   [`parent_death_signal`](Self::parent_death_signal)); opt out with
+///   [`no_parent_death_signal`](Self::no_parent_death_signal). Only the leader gets it, not
+///   the processes it starts itself: a leader that dies of it leaves them to its own
+///   handling of `SIGKILL`, which is none.
 /// - **Reaped.** The leader is waited for through its pidfd (or Tokio's SIGCHLD handling
 ///   where there is none), no polling; other members of the group are reparented to init,
 ///   which reaps them. Members that outlive the leader are found by a scan of `/proc` and
@@ -181,7 +188,7 @@ impl Command {
             stop_timeout: Self::DEFAULT_STOP_TIMEOUT,
             reload: OnReload::default(),
             success_codes: Arc::new([0]),
-            parent_death_signal: None,
+            parent_death_signal: Some(Signal::KILL),
             pre_start: Vec::new(),
             pid: PidCell::default(),
             stats: StatsCell::default(),
@@ -348,13 +355,32 @@ impl Command {
         self
     }
 
-    /// Asks the kernel to send `signal` to the process when the thread that spawned it exits
-    /// (Linux `PR_SET_PDEATHSIG`), so it dies with a SIGKILLed supervisor. Tokio's worker
-    /// threads live as long as their runtime; a process spawned from a short-lived thread
-    /// (such as Tokio's blocking pool) would get the signal when that thread ends. Only the
-    /// leader gets it, not processes it starts itself. Ignored on other systems.
+    /// The signal the kernel sends the process when the supervisor process dies (Linux
+    /// `PR_SET_PDEATHSIG`; default `SIGKILL`), so that it does not outlive a supervisor that
+    /// was SIGKILLed or crashed. Only the leader gets it, not the processes it starts itself.
+    ///
+    /// The kernel sends it when the *thread* that forked the process exits, not the process:
+    /// overseer therefore forks every process child (and pre-start command) from one
+    /// dedicated thread that lives as long as the process, never from a Tokio worker or
+    /// blocking-pool thread, which may end while the supervisor runs (after
+    /// `block_in_place`, say). If the supervisor dies between the fork and the `prctl`, the
+    /// process signals itself before it runs the program. The kernel clears the setting when
+    /// the program is set-user-ID or set-group-ID, or has file capabilities. Ignored on
+    /// systems other than Linux.
+    ///
+    /// Cost: setting it makes the spawn use `fork` rather than `posix_spawn`, as any
+    /// code run between fork and exec does.
     pub fn parent_death_signal(mut self, signal: Signal) -> Self {
         self.parent_death_signal = Some(signal);
+        self
+    }
+
+    /// No [parent-death signal](Self::parent_death_signal): the process keeps running when the
+    /// supervisor dies without stopping it (reparented to init or a subreaper), as a plain
+    /// `std::process::Command` would. For a process that must survive a crash of its
+    /// supervisor; another supervisor run then finds it still running.
+    pub fn no_parent_death_signal(mut self) -> Self {
+        self.parent_death_signal = None;
         self
     }
 

@@ -117,18 +117,27 @@ pub(crate) enum Strength {
 }
 
 impl Group {
-    /// Spawns `cmd`, which must have been configured with `process_group(0)`.
-    pub(crate) async fn spawn(cmd: tokio::process::Command) -> io::Result<Group> {
-        Self::spawn_holding(cmd, Strength::Best).await
+    /// Spawns `cmd`, which must have been configured with `process_group(0)`, from the
+    /// [spawner thread](super::spawner) when it sets a parent-death signal (`dies_with_us`),
+    /// from the calling thread otherwise (the thread that forks matters only for that signal).
+    pub(crate) async fn spawn(
+        cmd: tokio::process::Command,
+        dies_with_us: bool,
+    ) -> io::Result<Group> {
+        Self::spawn_holding(cmd, dies_with_us, Strength::Best).await
     }
 
     /// Spawns `cmd` holding the group's identity at most as strongly as `strength` says.
     pub(crate) async fn spawn_holding(
-        cmd: tokio::process::Command,
+        mut cmd: tokio::process::Command,
+        dies_with_us: bool,
         strength: Strength,
     ) -> io::Result<Group> {
-        let mut cmd = cmd;
-        let child = cmd.spawn()?;
+        let child = if dies_with_us {
+            super::spawner::spawn(cmd).await?
+        } else {
+            cmd.spawn()?
+        };
         let pgid = child
             .id()
             .and_then(|id| i32::try_from(id).ok())

@@ -42,6 +42,7 @@ mod pidfd;
 mod pipe;
 mod prestart;
 mod signal;
+mod spawner;
 mod stats;
 mod stdio;
 

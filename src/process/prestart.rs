@@ -48,7 +48,7 @@ pub(crate) async fn run(
     let mut cmd = pre.prepare()?;
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut group = Group::spawn(cmd)
+    let mut group = Group::spawn(cmd, pre.parent_death_signal.is_some())
         .await
         .map_err(|source| ProcessError::Spawn {
             program: program.clone(),

@@ -63,7 +63,9 @@ fn kernel_version() -> (u32, u32) {
 async fn a_leader_kept_as_a_zombie_is_reaped_only_once_the_rest_of_its_group_has_exited() {
     // The member ignores SIGTERM: it lives until it is SIGKILLed at the deadline.
     let cmd = shell("(trap '' TERM; exec sleep 30) & exit 0");
-    let mut group = Group::spawn_holding(cmd, Strength::Zombie).await.unwrap();
+    let mut group = Group::spawn_holding(cmd, true, Strength::Zombie)
+        .await
+        .unwrap();
     let leader = group.pid();
     group.wait().await.unwrap();
     assert_eq!(
@@ -91,7 +93,7 @@ async fn a_leader_kept_as_a_zombie_is_reaped_only_once_the_rest_of_its_group_has
 
 #[tokio::test]
 async fn the_pid_of_a_leader_kept_as_a_zombie_cannot_be_handed_to_another_process() {
-    let mut group = Group::spawn_holding(shell("exit 3"), Strength::Zombie)
+    let mut group = Group::spawn_holding(shell("exit 3"), true, Strength::Zombie)
         .await
         .unwrap();
     let leader = group.pid();
@@ -112,7 +114,7 @@ async fn the_pid_of_a_leader_kept_as_a_zombie_cannot_be_handed_to_another_proces
 /// waited for and killed. Here the pid is handed to a stranger on purpose, as soon as the
 /// group lets it go, and the group is then settled, signalled and dropped.
 async fn a_group_gone_never_signals_the_new_owner_of_its_pid(strength: Strength) {
-    let mut group = Group::spawn_holding(shell("exit 0"), strength)
+    let mut group = Group::spawn_holding(shell("exit 0"), true, strength)
         .await
         .unwrap();
     let leader = group.pid();
@@ -156,7 +158,7 @@ async fn a_settled_group_held_by_a_zombie_never_signals_the_new_owner_of_its_lea
 #[tokio::test]
 async fn a_group_signalled_through_its_pidfd_reaches_its_members_after_the_leader_is_reaped() {
     // Linux 6.9 and later only: elsewhere `Best` is the zombie, tested above.
-    let mut group = Group::spawn(shell("(trap '' TERM; exec sleep 30) & exit 0"))
+    let mut group = Group::spawn(shell("(trap '' TERM; exec sleep 30) & exit 0"), true)
         .await
         .unwrap();
     if !matches!(group.hold, super::Hold::PidfdGroup(_)) {
