@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::containment::Containment;
 use super::envfile;
 use super::error::ProcessError;
 use super::output::OutputSink;
@@ -71,7 +72,7 @@ impl Default for OnReload {
 ///   wait until they are gone; a run leaves no process of its group behind, and a restart
 ///   never overlaps a member of the previous run (one holding a lock, say). Programs that
 ///   daemonize (fork, start a new session with `setsid` and exit) leave the group and so
-///   escape this; run them in the foreground. The exit is reported (and a restart begins)
+///   escape this; run them in the foreground, or [`contain`](Self::contain) them. The exit is reported (and a restart begins)
 ///   once the group is gone; a stop asked for meanwhile is part of that same grace period.
 /// - **Abort.** If the run's future is dropped (its manager aborts it when the
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
@@ -84,6 +85,10 @@ impl Default for OnReload {
 ///   [`no_parent_death_signal`](Self::no_parent_death_signal). Only the leader gets it, not
 ///   the processes it starts itself: a leader that dies of it leaves them to its own
 ///   handling of `SIGKILL`, which is none.
+/// - **Containment** (opt-in, [`contain`](Self::contain)): the processes it starts that
+///   leave the group (a new session) are stopped with it too, through a cgroup v2 of its own
+///   where the machine allows, else the supervisor as a child subreaper; see
+///   [`Containment`](super::Containment) for what each guarantees.
 /// - **Reaped.** The leader is waited for through its pidfd (or Tokio's SIGCHLD handling
 ///   where there is none), no polling; other members of the group are reparented to init,
 ///   which reaps them. Members that outlive the leader are found by a scan of `/proc` and
@@ -149,6 +154,7 @@ pub struct Command {
     pub(crate) reload: OnReload,
     pub(crate) success_codes: Arc<[i32]>,
     pub(crate) parent_death_signal: Option<Signal>,
+    pub(crate) containment: Containment,
     pub(crate) pre_start: Vec<Command>,
     pub(crate) pid: PidCell,
     pub(crate) stats: StatsCell,
@@ -189,6 +195,7 @@ impl Command {
             reload: OnReload::default(),
             success_codes: Arc::new([0]),
             parent_death_signal: Some(Signal::KILL),
+            containment: Containment::ProcessGroup,
             pre_start: Vec::new(),
             pid: PidCell::default(),
             stats: StatsCell::default(),
@@ -384,6 +391,26 @@ impl Command {
         self
     }
 
+    /// What the stop of a run reaches beyond the process group: with
+    /// [`Containment::Descendants`], also the processes it started that left the group (a
+    /// daemon that double-forks and calls `setsid`), through a cgroup v2 of its own where
+    /// the machine allows, else through the supervisor as a child subreaper (see
+    /// [`Containment`] for what each guarantees, and what it costs). Default
+    /// [`Containment::ProcessGroup`]. Applies to the main process, not to pre-start
+    /// commands (give them their own).
+    ///
+    /// ```no_run
+    /// use overseer::process::{Command, Containment};
+    ///
+    /// // A program that daemonizes itself: its daemon is stopped with it.
+    /// let legacy = Command::new("/usr/sbin/legacyd").contain(Containment::Descendants);
+    /// # let _ = legacy;
+    /// ```
+    pub fn contain(mut self, containment: Containment) -> Self {
+        self.containment = containment;
+        self
+    }
+
     /// The resource usage of the running process and the rest of its group: resident memory,
     /// CPU time and CPU % since the previous call, uptime (see [`ProcessStats`]). `None` when
     /// the main process is not running (not started, between restarts, during pre-start
@@ -537,6 +564,7 @@ impl fmt::Debug for Command {
             .field("stop_timeout", &self.stop_timeout)
             .field("reload", &self.reload)
             .field("memory_limit", &self.memory_limit)
+            .field("containment", &self.containment)
             .field("pre_start", &self.pre_start.len())
             .finish_non_exhaustive()
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustix::process::{Pid, kill_process_group, test_kill_process_group};
 use tokio::time::Instant;
 
+use super::containment::{self, Contained};
 use super::signal::Signal;
 use super::{ends, stats};
 
@@ -101,6 +102,8 @@ pub(crate) struct Group {
     /// Nothing of the group is left to signal: the leader is reaped and the rest of the group
     /// has exited.
     settled: bool,
+    /// The run's processes beyond the group, where they are contained.
+    contained: Option<Contained>,
 }
 
 /// How a group's identity is to be held; tests force the weaker ones.
@@ -150,7 +153,15 @@ impl Group {
             hold,
             leader: Leader::Running,
             settled: false,
+            contained: None,
         })
+    }
+
+    /// Extends the stop sequence to the run's processes outside the group (see
+    /// [`Containment`](super::Containment)): they get the group's signals, are waited for
+    /// with it, SIGKILLed with it, and reaped.
+    pub(crate) fn contain(&mut self, contained: Option<Contained>) {
+        self.contained = contained;
     }
 
     /// The leader's pid, which is also the group's id.
@@ -168,6 +179,9 @@ impl Group {
     pub(crate) fn signal(&self, signal: Signal) {
         if self.identity_held() {
             self.kill_group(signal);
+        }
+        if let Some(contained) = &self.contained {
+            contained.signal(&contained.escaped(self.pid()), signal);
         }
     }
 
@@ -280,21 +294,36 @@ impl Group {
         let mut pause = Duration::from_millis(1);
         let mut killed: Option<Instant> = None;
         let mut warned = false;
+        let mut had_members = false;
         loop {
+            let escaped = match &self.contained {
+                Some(contained) => contained.escaped(self.pid()),
+                None => Vec::new(),
+            };
             let members = match self.left() {
-                Left::Nobody => break,
-                Left::OnlyZombies => {
+                Left::Nobody if escaped.is_empty() => break,
+                Left::OnlyZombies if escaped.is_empty() => {
                     // See above; the identity was probed (or is held) just before.
                     self.kill_group(Signal::KILL);
+                    had_members = true;
                     break;
                 }
+                Left::Nobody | Left::OnlyZombies => Some(Vec::new()),
                 Left::Live(members) => members,
             };
+            had_members = true;
+            // All that is waited for: the group's live members and the escaped processes.
+            let members = members.map(|mut pids| {
+                pids.extend_from_slice(&escaped);
+                pids
+            });
             // Signals right after `left()`: see the invariant on `Group`.
             if let Some(signal) = signal.take() {
                 self.kill_group(signal);
+                self.signal_escaped(&escaped, signal);
                 if signal != Signal::KILL {
                     self.kill_group(Signal::CONT);
+                    self.signal_escaped(&escaped, Signal::CONT);
                 }
             }
             let now = Instant::now();
@@ -305,6 +334,9 @@ impl Group {
                         "members of the group outlived the stop timeout; killing them"
                     );
                     self.kill_group(Signal::KILL);
+                    if let Some(contained) = &self.contained {
+                        contained.kill(self.pid());
+                    }
                     killed = Some(now);
                     continue;
                 }
@@ -339,7 +371,20 @@ impl Group {
             }
         }
         self.reap_zombie();
+        if had_members && containment::is_subreaper() {
+            // Members whose parent died were reparented to the supervisor: reap them.
+            containment::reap_group_members(self.pid(), self.pid());
+        }
+        if let Some(contained) = &mut self.contained {
+            contained.finish();
+        }
         self.settled = true;
+    }
+
+    fn signal_escaped(&self, escaped: &[u32], signal: Signal) {
+        if let Some(contained) = &self.contained {
+            contained.signal(escaped, signal);
+        }
     }
 
     /// What is left of the group, the leader (which has exited) aside.
@@ -477,6 +522,9 @@ impl Drop for Group {
         // members are reparented to init (or a subreaper), which reaps them.
         if self.identity_held() {
             self.kill_group(Signal::KILL);
+        }
+        if let Some(contained) = &self.contained {
+            contained.kill(self.pid());
         }
     }
 }

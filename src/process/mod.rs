@@ -28,6 +28,7 @@
 mod capture;
 mod child;
 mod command;
+mod containment;
 mod ends;
 mod envfile;
 mod error;
@@ -47,6 +48,7 @@ mod stats;
 mod stdio;
 
 pub use command::{Command, OnReload};
+pub use containment::Containment;
 pub use envfile::EnvFileError;
 pub use error::ProcessError;
 pub use signal::Signal;
