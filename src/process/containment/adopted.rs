@@ -126,7 +126,9 @@ pub(crate) fn reap_group_members(pgid: u32, leader: u32) {
 
 /// The marker of a run contained by the subreaper alone, and the processes found with it.
 pub(super) struct Marker {
-    /// `OVERSEER_CONTAINMENT=<supervisor pid>:<run>` followed by the NUL that ends it in
+    /// `<supervisor pid>:<run>`.
+    value: String,
+    /// `OVERSEER_CONTAINMENT=<value>` followed by the NUL that ends it in
     /// `/proc/<pid>/environ`.
     entry: Vec<u8>,
     /// Pidfds of the marked processes found alive, to reap those reparented to the
@@ -139,18 +141,14 @@ impl Marker {
         let value = format!("{}:{run}", std::process::id());
         Marker {
             entry: format!("{MARKER_KEY}={value}\0").into_bytes(),
+            value,
             seen: Mutex::new(Vec::new()),
         }
     }
 
     /// The variable's value.
     pub(super) fn value(&self) -> &str {
-        let entry = std::str::from_utf8(&self.entry).unwrap_or_default();
-        entry
-            .trim_end_matches('\0')
-            .strip_prefix(MARKER_KEY)
-            .and_then(|v| v.strip_prefix('='))
-            .unwrap_or_default()
+        &self.value
     }
 
     /// Whether `pid`'s initial environment carries the marker.
