@@ -91,7 +91,8 @@ impl Default for OnReload {
 ///   [`Containment`](super::Containment) for what each guarantees.
 /// - **Reaped.** The leader is waited for through its pidfd (or Tokio's SIGCHLD handling
 ///   where there is none), no polling; other members of the group are reparented to init,
-///   which reaps them. Members that outlive the leader are found by a scan of `/proc` and
+///   which reaps them (or, once a containment made the supervisor a subreaper, to the
+///   supervisor, which reaps them). Members that outlive the leader are found by a scan of `/proc` and
 ///   waited for through pidfds; where there are no pidfds or no `/proc`, the group is probed
 ///   with `kill(-pgid, 0)` 1, 2, 4 … up to 50 ms apart. When nobody is left, the usual case,
 ///   this costs one system call (on Linux 6.9 and later, or without pidfds).

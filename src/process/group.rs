@@ -283,6 +283,12 @@ impl Group {
     /// (no `/proc`, no pidfds), the group is probed 1, 2, 4 … up to
     /// [`MEMBER_PROBE_MAX_INTERVAL`] apart.
     ///
+    /// With a [containment](Self::contain), the run's processes outside the group are part
+    /// of it: they get the signals, are waited for, are killed at `deadline` (`cgroup.kill`)
+    /// and, once gone, reaped if they were reparented to the supervisor; so are members of
+    /// the group reparented to the supervisor while it is a subreaper (a `/proc` scan, only
+    /// when the group had members).
+    ///
     /// The stop signal's control messages are not read meanwhile: a stop requested during
     /// this grace period ends with it, at the latest when the members are gone after the
     /// `SIGKILL` at `deadline`.

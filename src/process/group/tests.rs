@@ -182,3 +182,27 @@ async fn a_group_signalled_through_its_pidfd_reaches_its_members_after_the_leade
     // Waited for until it is gone, not only SIGKILLed.
     assert!(!matches!(state(members[0]), Some(s) if s != 'Z'));
 }
+
+#[tokio::test]
+async fn without_pidfds_the_rest_of_the_group_is_still_stopped_and_waited_for() {
+    // The fallback where pidfds are missing (forced here): the leader is reaped at once and
+    // the members are found by probing the group.
+    let cmd = shell("(trap '' TERM; exec sleep 30) & exit 0");
+    let mut group = Group::spawn_holding(cmd, true, Strength::Probe)
+        .await
+        .unwrap();
+    let leader = group.pid();
+    group.wait().await.unwrap();
+    assert_eq!(state(leader), None, "reaped at once");
+    let members = super::stats::live_members(leader).unwrap();
+    assert_eq!(members.len(), 1, "{members:?}");
+    group
+        .settle(
+            Some(Signal::TERM),
+            Instant::now() + Duration::from_millis(100),
+        )
+        .await;
+    assert!(!matches!(state(members[0]), Some(s) if s != 'Z'));
+    // Once the leader is reaped, the group's identity is not held: no signal any more.
+    assert!(!group.identity_held());
+}
