@@ -181,57 +181,6 @@ async fn a_run_aborted_by_the_manager_still_kills_the_whole_group() {
     assert_clean(&[pid]).await;
 }
 
-/// Set by `a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor` for the
-/// copy of this test binary it starts as a supervisor: the directory to write the pid into.
-const HELPER_DIR: &str = "OVERSEER_TEST_PDEATHSIG_DIR";
-
-/// Not a test: the supervisor process of the parent-death-signal test. This test binary runs
-/// itself with `--ignored --exact` and [`HELPER_DIR`] set to get a process it may SIGKILL.
-#[test]
-#[ignore = "helper: run by a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor"]
-fn pdeathsig_supervisor() {
-    let Ok(dir) = std::env::var(HELPER_DIR) else {
-        return;
-    };
-    let script = format!("echo $$ > {dir}/pid.tmp && mv {dir}/pid.tmp {dir}/pid; exec sleep 30");
-    let tree = ProcessManager::builder("helper")
-        .child(
-            Command::shell(script)
-                .parent_death_signal(Signal::KILL)
-                .into_spec("p"),
-        )
-        .build()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rt.block_on(tree.run());
-}
-
-#[cfg(target_os = "linux")]
-#[tokio::test]
-async fn a_process_with_a_parent_death_signal_dies_with_its_sigkilled_supervisor() {
-    let s = Scratch::new();
-    let mut supervisor = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "pdeathsig_supervisor",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(HELPER_DIR, s.dir())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = s.pid("pid").await;
-    assert!(is_alive(pid));
-    supervisor.kill().await.unwrap();
-    assert_dead(pid).await;
-    assert_clean(&[]).await;
-}
-
 #[test]
 fn a_spec_made_with_new_lets_the_stop_sequence_run_to_its_end() {
     let command = Command::new("sleep")
@@ -255,4 +204,85 @@ async fn a_stop_timeout_too_large_for_the_clock_means_no_sigkill_and_no_panic() 
     let (result, pid, _) = start_then_shut_down(&s, cmd.into_spec("p")).await;
     result.unwrap();
     assert_clean(&[pid]).await;
+}
+
+/// A shell command, ended by `&`, that starts a member holding an exclusive `flock` on `lock`
+/// which ignores SIGTERM and, once SIGKILLed, takes a while to be gone (it has 300 MB to give
+/// back). It writes its pid into `ready` once it holds the lock.
+fn slow_dying_lock_holder(lock: &str, ready: &str) -> String {
+    format!(
+        r#"perl -e 'use Fcntl ":flock"; $SIG{{TERM}} = "IGNORE"; open(my $l, ">", "{lock}") or die; flock($l, LOCK_EX) or die; my $x = "x" x (300 << 20); open(my $r, ">", "{ready}.tmp") or die; print $r "$$\n"; close $r; rename("{ready}.tmp", "{ready}"); sleep 60' &"#
+    )
+}
+
+/// Whether nobody holds a `flock` on `path`.
+fn lock_is_free(path: &str) -> bool {
+    std::process::Command::new("flock")
+        .args(["-n", path, "true"])
+        .status()
+        .expect("flock")
+        .success()
+}
+
+#[tokio::test]
+async fn a_restart_waits_until_every_member_of_the_last_run_has_exited() {
+    let s = Scratch::new();
+    let (lock, ready, log) = (s.path("lock"), s.path("ready"), s.path("log"));
+    let member = slow_dying_lock_holder(&lock, &ready);
+    // Each run notes whether the lock is free, starts the member, waits until it holds the
+    // lock and crashes: the member gets SIGTERM (ignored), then SIGKILL after 100 ms.
+    let script = format!(
+        "if flock -n {lock} true; then echo free >> {log}; else echo held >> {log}; fi; \
+         rm -f {ready}; {member} while [ ! -s {ready} ]; do sleep 0.01; done; exit 1"
+    );
+    let cmd = Command::shell(script).stop_timeout(Duration::from_millis(100));
+    let tree = ProcessManager::builder("root")
+        .intensity(100, Duration::from_secs(60))
+        .child(cmd.into_spec("p"))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    let runs = s.lines("log", 4).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        runs[..4],
+        ["free"; 4],
+        "a run started while a member of the previous one held the lock"
+    );
+    assert_clean(&[]).await;
+}
+
+#[tokio::test]
+async fn a_stop_returns_only_once_every_member_of_the_group_has_exited() {
+    let s = Scratch::new();
+    let (lock, ready) = (s.path("lock"), s.path("ready"));
+    let member = slow_dying_lock_holder(&lock, &ready);
+    let script = format!(
+        "{member} while [ ! -s {ready} ]; do sleep 0.01; done; echo $$ > {}; wait",
+        s.path("pid")
+    );
+    let cmd = Command::shell(script).stop_timeout(Duration::from_millis(100));
+    let (result, pid, _) = start_then_shut_down(&s, cmd.into_spec("p")).await;
+    result.unwrap();
+    // Right when the stop returns, not eventually.
+    let member = s.pid("ready").await;
+    assert!(!is_alive(member), "member {member} outlived the stop");
+    assert!(lock_is_free(&lock), "the member's lock outlived the stop");
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn a_run_whose_leader_exits_on_its_own_ends_once_every_member_of_its_group_has_exited() {
+    let s = Scratch::new();
+    let (lock, ready) = (s.path("lock"), s.path("ready"));
+    let member = slow_dying_lock_holder(&lock, &ready);
+    let script = format!("{member} while [ ! -s {ready} ]; do sleep 0.01; done; exit 0");
+    run_once(Command::shell(script).stop_timeout(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    let member = s.pid("ready").await;
+    assert!(!is_alive(member), "member {member} outlived the run");
+    assert!(lock_is_free(&lock), "the member's lock outlived the run");
 }

@@ -8,6 +8,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::capture::Capture;
 use super::command::{Command, MemoryLimit, OnReload};
+use super::containment::Contained;
 use super::error::ProcessError;
 use super::exit;
 use super::group::Group;
@@ -35,10 +36,19 @@ impl Runnable for Command {
         }
         let program = self.program_name();
         let mut cmd = self.prepare()?;
-        let mut group = Group::spawn(&mut cmd).map_err(|source| ProcessError::Spawn {
-            program: program.clone(),
-            source,
+        let contained = Contained::prepare(self.containment, &mut cmd).map_err(|source| {
+            ProcessError::Containment {
+                program: program.clone(),
+                source,
+            }
         })?;
+        let mut group = Group::spawn(cmd, self.parent_death_signal.is_some())
+            .await
+            .map_err(|source| ProcessError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
+        group.contain(contained);
         let _pid = self.pid.set(group.pid());
         let _stats = self.stats.set(group.pid());
         tracing::info!(program, pid = group.pid(), "process started");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::containment::Containment;
 use super::envfile;
 use super::error::ProcessError;
 use super::output::OutputSink;
@@ -42,30 +43,62 @@ impl Default for OnReload {
 ///   as given, with no interpolation.
 /// - **Own process group.** Each process leads a new process group; every signal (stop,
 ///   reload, kill) goes to the whole group, so its own children are reached too.
+/// - **Never a stranger's group.** A signal goes to the group only while its identity is
+///   held, so that a process group that got the same id after ours was gone is never
+///   signalled. On Linux 6.9 and later every group signal goes through a pidfd of the
+///   leader (`pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP`), which can reach only
+///   the group it led; on Linux 5.4 to 6.8 the leader is kept unreaped, a zombie, until the
+///   rest of its group is gone, so its pid, hence the group's id, cannot be reused meanwhile
+///   (members are then found by a scan of `/proc`, which costs about a millisecond per few
+///   hundred processes on the system at each exit). Without pidfds (other systems, older
+///   kernels, a seccomp filter that refuses them) the leader is reaped when it exits and
+///   what is left of its group is signalled right after a `kill(-pgid, 0)` found members:
+///   if in between the last member exits and its pid becomes the id of a new process group,
+///   that group gets the signal.
 /// - **Stop.** When its run is asked to stop, the group gets the
 ///   [stop signal](Self::stop_signal) (default `SIGTERM`), then `SIGCONT`; the whole group
 ///   gets up to the [stop timeout](Self::stop_timeout) (default 10 s) to exit, then what is
-///   left of it gets `SIGKILL`. The leader exiting early does not cut the others' grace
+///   left of it gets `SIGKILL`, and the stop waits until every member has exited (by event,
+///   through pidfds; `SIGKILL` is not instant: a process in uninterruptible sleep is gone
+///   only when its system call returns, and a warning is logged when that takes more than a
+///   second; the manager's [`Shutdown::Timeout`](crate::Shutdown::Timeout) still bounds a
+///   requested stop). The leader exiting early does not cut the others' grace
 ///   period short: a worker behind a wrapper script finishes its own shutdown. The run ends
-///   when the leader has exited and nobody else of the group is left (or they were killed),
+///   when the leader has exited and nobody else of the group is left,
 ///   never at the end of its output, so a grandchild holding a pipe cannot hold up a stop
 ///   beyond the stop timeout. A requested stop is a success (`Ok`), whatever the exit status.
 /// - **The group ends with the leader.** Whenever the leader exits on its own, what is left of
-///   its group gets the same sequence: the stop signal, up to the stop timeout, `SIGKILL`; a
-///   run leaves no process behind. Programs that daemonize (fork and exit) are therefore not
-///   supported; run them in the foreground. The exit is reported (and a restart begins) once
-///   the group is gone; a stop asked for meanwhile is part of that same grace period, and the
-///   exit stays what it was (a failure a restart would have absorbed does not fail a
-///   shutdown asked for during the grace period). A leader that exits just as it is asked to
-///   stop ends a stop: a success.
+///   its group gets the same sequence: the stop signal, up to the stop timeout, `SIGKILL`, a
+///   wait until they are gone; a run leaves no process of its group behind, and a restart
+///   never overlaps a member of the previous run (one holding a lock, say). Programs that
+///   daemonize (fork, start a new session with `setsid` and exit) leave the group and so
+///   escape this; run them in the foreground, or [`contain`](Self::contain) them. The exit is
+///   reported (and a restart begins) once the group is gone; a stop asked for meanwhile is
+///   part of that same grace period, and the exit stays what it was (a failure a restart
+///   would have absorbed does not fail a shutdown asked for during the grace period). A
+///   leader that exits just as it is asked to stop ends a stop: a success.
 /// - **Abort.** If the run's future is dropped (its manager aborts it when the
 ///   [`Shutdown::Timeout`](crate::Shutdown::Timeout) of its spec expires, or the runtime shuts down), the whole group
-///   is SIGKILLed at once and the leader is reaped by Tokio's orphan reaper.
-/// - **Reaped.** The leader is waited for through Tokio (driven by its pidfd or SIGCHLD, no
-///   polling); other members of the group are reparented to init, which reaps them. Members
-///   that outlive the leader are found by a scan of `/proc` and waited for through pidfds;
-///   where there are no pidfds or no `/proc`, the group is probed with `kill(-pgid, 0)` 1, 2,
-///   4 … up to 50 ms apart. When nobody is left, the usual case, this costs one system call.
+///   is SIGKILLed at once, while its identity is held (see above), and the leader is reaped
+///   by Tokio's orphan reaper.
+/// - **Dies with the supervisor.** By default the leader gets `SIGKILL` from the kernel when
+///   the supervisor process dies, even of `SIGKILL` (Linux's parent-death signal, set from a
+///   thread that lives as long as the process, see
+///   [`parent_death_signal`](Self::parent_death_signal)); opt out with
+///   [`no_parent_death_signal`](Self::no_parent_death_signal). Only the leader gets it, not
+///   the processes it starts itself: a leader that dies of it leaves them to its own
+///   handling of `SIGKILL`, which is none.
+/// - **Containment** (opt-in, [`contain`](Self::contain)): the processes it starts that
+///   leave the group (a new session) are stopped with it too, through a cgroup v2 of its own
+///   where the machine allows, else the supervisor as a child subreaper; see
+///   [`Containment`](super::Containment) for what each guarantees.
+/// - **Reaped.** The leader is waited for through its pidfd (or Tokio's SIGCHLD handling
+///   where there is none), no polling; other members of the group are reparented to init,
+///   which reaps them (or, once a containment made the supervisor a subreaper, to the
+///   supervisor, which reaps them). Members that outlive the leader are found by a scan of `/proc` and
+///   waited for through pidfds; where there are no pidfds or no `/proc`, the group is probed
+///   with `kill(-pgid, 0)` 1, 2, 4 … up to 50 ms apart. When nobody is left, the usual case,
+///   this costs one system call (on Linux 6.9 and later, or without pidfds).
 ///   A member that has ended but waits as a zombie for a parent that never reaps (some
 ///   containers' init) counts as gone.
 /// - **Exit status.** Exit code 0 (or another of the [success codes](Self::success_codes)) is
@@ -125,6 +158,7 @@ pub struct Command {
     pub(crate) reload: OnReload,
     pub(crate) success_codes: Arc<[i32]>,
     pub(crate) parent_death_signal: Option<Signal>,
+    pub(crate) containment: Containment,
     pub(crate) pre_start: Vec<Command>,
     pub(crate) pid: PidCell,
     pub(crate) stats: StatsCell,
@@ -164,7 +198,8 @@ impl Command {
             stop_timeout: Self::DEFAULT_STOP_TIMEOUT,
             reload: OnReload::default(),
             success_codes: Arc::new([0]),
-            parent_death_signal: None,
+            parent_death_signal: Some(Signal::KILL),
+            containment: Containment::ProcessGroup,
             pre_start: Vec::new(),
             pid: PidCell::default(),
             stats: StatsCell::default(),
@@ -331,13 +366,52 @@ impl Command {
         self
     }
 
-    /// Asks the kernel to send `signal` to the process when the thread that spawned it exits
-    /// (Linux `PR_SET_PDEATHSIG`), so it dies with a SIGKILLed supervisor. Tokio's worker
-    /// threads live as long as their runtime; a process spawned from a short-lived thread
-    /// (such as Tokio's blocking pool) would get the signal when that thread ends. Only the
-    /// leader gets it, not processes it starts itself. Ignored on other systems.
+    /// The signal the kernel sends the process when the supervisor process dies (Linux
+    /// `PR_SET_PDEATHSIG`; default `SIGKILL`), so that it does not outlive a supervisor that
+    /// was SIGKILLed or crashed. Only the leader gets it, not the processes it starts itself.
+    ///
+    /// The kernel sends it when the *thread* that forked the process exits, not the process:
+    /// overseer therefore forks every process child (and pre-start command) from one
+    /// dedicated thread that lives as long as the process, never from a Tokio worker or
+    /// blocking-pool thread, which may end while the supervisor runs (after
+    /// `block_in_place`, say). If the supervisor dies between the fork and the `prctl`, the
+    /// process signals itself before it runs the program. The kernel clears the setting when
+    /// the program is set-user-ID or set-group-ID, or has file capabilities. Ignored on
+    /// systems other than Linux.
+    ///
+    /// Cost: setting it makes the spawn use `fork` rather than `posix_spawn`, as any
+    /// code run between fork and exec does.
     pub fn parent_death_signal(mut self, signal: Signal) -> Self {
         self.parent_death_signal = Some(signal);
+        self
+    }
+
+    /// No [parent-death signal](Self::parent_death_signal): the process keeps running when the
+    /// supervisor dies without stopping it (reparented to init or a subreaper), as a plain
+    /// `std::process::Command` would. For a process that must survive a crash of its
+    /// supervisor; another supervisor run then finds it still running.
+    pub fn no_parent_death_signal(mut self) -> Self {
+        self.parent_death_signal = None;
+        self
+    }
+
+    /// What the stop of a run reaches beyond the process group: with
+    /// [`Containment::Descendants`], also the processes it started that left the group (a
+    /// daemon that double-forks and calls `setsid`), through a cgroup v2 of its own where
+    /// the machine allows, else through the supervisor as a child subreaper (see
+    /// [`Containment`] for what each guarantees, and what it costs). Default
+    /// [`Containment::ProcessGroup`]. Applies to the main process, not to pre-start
+    /// commands (give them their own).
+    ///
+    /// ```no_run
+    /// use overseer::process::{Command, Containment};
+    ///
+    /// // A program that daemonizes itself: its daemon is stopped with it.
+    /// let legacy = Command::new("/usr/sbin/legacyd").contain(Containment::Descendants);
+    /// # let _ = legacy;
+    /// ```
+    pub fn contain(mut self, containment: Containment) -> Self {
+        self.containment = containment;
         self
     }
 
@@ -494,6 +568,7 @@ impl fmt::Debug for Command {
             .field("stop_timeout", &self.stop_timeout)
             .field("reload", &self.reload)
             .field("memory_limit", &self.memory_limit)
+            .field("containment", &self.containment)
             .field("pre_start", &self.pre_start.len())
             .finish_non_exhaustive()
     }

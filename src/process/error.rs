@@ -21,6 +21,16 @@ pub enum ProcessError {
         #[source]
         source: std::io::Error,
     },
+    /// The [containment](super::Containment) asked for is not available here (no cgroup v2
+    /// the supervisor may create groups in, no subreaper, not Linux).
+    #[error("cannot contain {program:?}: {source}")]
+    Containment {
+        /// The program as configured.
+        program: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The working directory does not exist or is not a directory.
     #[error("working directory {path:?} for {program:?} is unusable: {source}")]
     WorkingDir {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustix::process::{Pid, kill_process_group, test_kill_process_group};
 use tokio::time::Instant;
 
+use super::containment::{self, Contained};
 use super::signal::Signal;
 use super::{ends, stats};
 
@@ -22,40 +23,145 @@ const MEMBER_PROBE_MAX_INTERVAL: Duration = Duration::from_millis(50);
 /// for.
 const MEMBER_RESCAN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// After the group got `SIGKILL`, how long its members may take to be gone before a warning
+/// is logged (they are still waited for). `SIGKILL` takes effect when a process next returns
+/// to user space: one in uninterruptible sleep (`D` state, e.g. on a hung network file
+/// system) can take much longer.
+const SLOW_KILL_WARNING: Duration = Duration::from_secs(1);
+
+/// How the identity of a group is held while it is signalled (SPEC B2: never a signal to a
+/// process group whose identity is not held). Chosen at spawn, the strongest the system
+/// offers.
+enum Hold {
+    /// Linux 6.9 and later: a pidfd of the leader. Every signal to the group goes through it
+    /// ([`pidfd::signal_group`](super::pidfd::signal_group)) and can only reach the processes
+    /// whose group is the leader's, before and after the leader is reaped, whatever process
+    /// got the same number since. The leader is reaped as soon as it has exited; whether
+    /// members are left costs one system call.
+    #[cfg(target_os = "linux")]
+    PidfdGroup(tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>),
+    /// Linux 5.4 to 6.8: a pidfd of the leader, whose exit is read without reaping it
+    /// (`waitid(P_PIDFD, WEXITED | WNOWAIT)`). The zombie keeps its pid, hence the pgid, from
+    /// being handed to another process while the rest of the group is settled, so
+    /// `kill(-pgid)` reaches only our group; the leader is reaped once the group is settled.
+    /// Because the zombie answers `kill(-pgid, 0)`, members are found by a scan of `/proc`.
+    #[cfg(target_os = "linux")]
+    Zombie(tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>),
+    /// No pidfds (another system, a kernel before 5.3, a seccomp filter): the leader is
+    /// reaped when it exits, through Tokio. The weaker guarantee: after that, members are
+    /// found with `kill(-pgid, 0)` and signalled right after such a probe found some; if in
+    /// between the last member exits and its pid becomes the id of a new process group, that
+    /// group gets the signal. The drop guard no longer signals once the leader is reaped.
+    Probe,
+}
+
+/// Where the leader is.
+#[derive(Clone, Copy)]
+enum Leader {
+    /// Not known to have exited.
+    Running,
+    /// Exited and kept a zombie ([`Hold::Zombie`]), with its status.
+    Zombie(ExitStatus),
+    /// Reaped, with its status.
+    Reaped(ExitStatus),
+}
+
+/// What is left of a group after its leader has exited.
+enum Left {
+    /// Nobody.
+    Nobody,
+    /// Only members that have ended but wait, as zombies, for a parent that does not reap
+    /// them (some containers' init).
+    OnlyZombies,
+    /// Live members: their pids, or `None` where they cannot be listed (no `/proc`).
+    Live(Option<Vec<u32>>),
+}
+
 /// A process spawned as the leader of its own process group (pgid = its pid).
 ///
-/// Invariant: the group is signalled while the leader is unreaped (alive or a zombie), which
-/// keeps its pid, hence the pgid, from being reused; after the leader is reaped, only right
-/// after a probe (`kill(-pgid, 0)`) found members left. Linux does not reuse a pid while any
-/// process still has it as its process group id, so the only exposure is the moment between
-/// such a probe and the signal, in which the last member would have to exit and its pid be
-/// handed to a new group leader. Dropping a `Group` whose leader was not reaped, or whose
-/// leftover members were not dealt with, SIGKILLs the whole group; an unreaped leader is then
-/// handed to Tokio's orphan reaper.
+/// Invariant: **a signal reaches the group only while its identity is held** (see [`Hold`]):
+/// - while the leader is unreaped, alive or a zombie, its pid, hence the pgid, cannot be
+///   handed to another process, so `kill(-pgid)` reaches only our group;
+/// - on Linux 6.9 and later, signals go through a pidfd of the leader, which can only reach
+///   the group it led, also after the leader is reaped;
+/// - on Linux 5.4 to 6.8, the leader is kept a zombie until the rest of the group is
+///   settled ([`settle`](Self::settle)) and reaped only then;
+/// - without pidfds, the leader is reaped when it exits and what is left of the group is
+///   signalled right after a probe (`kill(-pgid, 0)`) found members: the exposure is the
+///   moment between the probe and the signal, in which the last member would have to exit and
+///   its pid be handed to a new group leader.
+///
+/// Dropping a `Group` whose group was not settled SIGKILLs the whole group while its
+/// identity is held (an unreaped leader is then reaped by Tokio's orphan reaper), and does
+/// nothing once it is not.
 pub(crate) struct Group {
     child: tokio::process::Child,
     pgid: Pid,
-    reaped: bool,
+    hold: Hold,
+    leader: Leader,
     /// Nothing of the group is left to signal: the leader is reaped and the rest of the group
-    /// has exited or been SIGKILLed.
+    /// has exited.
     settled: bool,
+    /// The run's processes beyond the group, where they are contained.
+    contained: Option<Contained>,
+}
+
+/// How a group's identity is to be held; tests force the weaker ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Strength {
+    /// The strongest the system offers.
+    Best,
+    /// At most [`Hold::Zombie`].
+    #[cfg(test)]
+    Zombie,
+    /// [`Hold::Probe`].
+    #[cfg(test)]
+    Probe,
 }
 
 impl Group {
-    /// Spawns `cmd`, which must have been configured with `process_group(0)`.
-    pub(crate) fn spawn(cmd: &mut tokio::process::Command) -> io::Result<Group> {
-        let child = cmd.spawn()?;
+    /// Spawns `cmd`, which must have been configured with `process_group(0)`, from the
+    /// [spawner thread](super::spawner) when it sets a parent-death signal (`dies_with_us`),
+    /// from the calling thread otherwise (the thread that forks matters only for that signal).
+    pub(crate) async fn spawn(
+        cmd: tokio::process::Command,
+        dies_with_us: bool,
+    ) -> io::Result<Group> {
+        Self::spawn_holding(cmd, dies_with_us, Strength::Best).await
+    }
+
+    /// Spawns `cmd` holding the group's identity at most as strongly as `strength` says.
+    pub(crate) async fn spawn_holding(
+        mut cmd: tokio::process::Command,
+        dies_with_us: bool,
+        strength: Strength,
+    ) -> io::Result<Group> {
+        let child = if dies_with_us {
+            super::spawner::spawn(cmd).await?
+        } else {
+            cmd.spawn()?
+        };
         let pgid = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .and_then(Pid::from_raw)
             .ok_or_else(|| io::Error::other("spawned process has no valid pid"))?;
+        let hold = hold(pgid, strength);
         Ok(Group {
             child,
             pgid,
-            reaped: false,
+            hold,
+            leader: Leader::Running,
             settled: false,
+            contained: None,
         })
+    }
+
+    /// Extends the stop sequence to the run's processes outside the group (see
+    /// [`Containment`](super::Containment)): they get the group's signals, are waited for
+    /// with it, SIGKILLed with it, and reaped.
+    pub(crate) fn contain(&mut self, contained: Option<Contained>) {
+        self.contained = contained;
     }
 
     /// The leader's pid, which is also the group's id.
@@ -68,82 +174,194 @@ impl Group {
         &mut self.child
     }
 
-    /// Sends `signal` to every process of the group. Does nothing once the leader is reaped.
+    /// Sends `signal` to every process of the group, if its identity is held (see the
+    /// invariant on [`Group`]); otherwise does nothing.
     pub(crate) fn signal(&self, signal: Signal) {
-        if !self.reaped {
+        if self.identity_held() {
             self.kill_group(signal);
+        }
+        if let Some(contained) = &self.contained {
+            contained.signal(&contained.escaped(self.pid()), signal);
         }
     }
 
+    /// Whether a signal to the group can reach only the group.
+    fn identity_held(&self) -> bool {
+        match (&self.hold, self.leader) {
+            #[cfg(target_os = "linux")]
+            (Hold::PidfdGroup(_), _) => true,
+            (_, Leader::Running | Leader::Zombie(_)) => true,
+            (_, Leader::Reaped(_)) => false,
+        }
+    }
+
+    /// Sends `signal` to the group. Callers check that its identity is held, or (without
+    /// pidfds) probed just before.
     fn kill_group(&self, signal: Signal) {
-        match kill_process_group(self.pgid, signal.to_rustix()) {
+        let result = match &self.hold {
+            #[cfg(target_os = "linux")]
+            Hold::PidfdGroup(pidfd) => super::pidfd::signal_group(pidfd.get_ref(), signal.as_raw()),
+            _ => kill_process_group(self.pgid, signal.to_rustix()).map_err(io::Error::from),
+        };
+        match result {
             Ok(()) => tracing::debug!(pgid = self.pid(), %signal, "signalled process group"),
             // Nobody left in the group: nothing to do.
-            Err(rustix::io::Errno::SRCH) => {}
+            Err(e) if is_no_such_process(&e) => {}
             Err(e) => {
                 tracing::warn!(pgid = self.pid(), %signal, error = %e, "cannot signal process group")
             }
         }
     }
 
-    /// Waits for the leader to exit (driven by its pidfd or SIGCHLD, no polling) and reaps
-    /// it. The rest of the group may still run: follow with [`settle`](Self::settle). Cancel
+    /// Waits for the leader to exit (driven by its pidfd, or by SIGCHLD through Tokio, no
+    /// polling) and returns its status. The rest of the group may still run: follow with
+    /// [`settle`](Self::settle), which also reaps the leader if it was kept a zombie. Cancel
     /// safe: dropping the future loses nothing.
     pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
+        match self.leader {
+            Leader::Zombie(status) | Leader::Reaped(status) => return Ok(status),
+            Leader::Running => {}
+        }
+        #[cfg(target_os = "linux")]
+        if let Hold::PidfdGroup(pidfd) | Hold::Zombie(pidfd) = &self.hold {
+            match wait_readable(pidfd).await {
+                Ok(status) => {
+                    self.leader = Leader::Zombie(status);
+                    if matches!(self.hold, Hold::PidfdGroup(_)) {
+                        // Signals go through the pidfd: no need to keep the zombie.
+                        self.reap_zombie();
+                    }
+                    return Ok(status);
+                }
+                Err(e) => {
+                    // `waitid(P_PIDFD)` refused (a kernel before 5.4): reap through Tokio.
+                    tracing::debug!(pgid = self.pid(), error = %e, "cannot read the leader's exit through its pidfd");
+                    self.hold = Hold::Probe;
+                }
+            }
+        }
         let status = self.child.wait().await?;
-        self.reaped = true;
+        self.leader = Leader::Reaped(status);
         Ok(status)
+    }
+
+    /// Reaps a leader kept a zombie, through Tokio (so that its `Child` knows).
+    fn reap_zombie(&mut self) {
+        let Leader::Zombie(status) = self.leader else {
+            return;
+        };
+        match self.child.try_wait() {
+            Ok(Some(reaped)) => self.leader = Leader::Reaped(reaped),
+            // Cannot happen to an exited child of ours; if it did, whoever reaped it has
+            // released the pid: the identity is no longer held either way.
+            other => {
+                tracing::warn!(pgid = self.pid(), ?other, "cannot reap the exited leader");
+                self.leader = Leader::Reaped(status);
+            }
+        }
     }
 
     /// After the leader has exited: what is left of the group gets `signal` (if any; `None`
     /// when it already got the stop signal) followed by `SIGCONT`, and until `deadline` to
-    /// end; then the whole group gets `SIGKILL`. Returns at once when nobody is left, the
-    /// usual case. Members that have ended but wait, as zombies, for a parent that does not
+    /// end; then the whole group gets `SIGKILL`, and its members are waited for until they
+    /// are gone (`SIGKILL` is not instant: a process in uninterruptible sleep takes as long
+    /// as its system call; after [`SLOW_KILL_WARNING`] a warning is logged, and the wait goes
+    /// on). Returns at once when nobody is left, the usual case, after reaping a leader kept
+    /// a zombie. Members that have ended but wait, as zombies, for a parent that does not
     /// reap them (some containers' init) count as gone; when only such members are found,
     /// the group still gets a `SIGKILL` (harmless to zombies; it ends a process whose main
     /// thread has exited while its other threads run, which `/proc` shows as a zombie).
     ///
-    /// Cost: one `kill(-pgid, 0)` when the group is empty. While members are left: a scan of
-    /// `/proc` to find them (see [`stats::live_members`]) and a pidfd per member to wait for
-    /// their end by event, scanning again when they have ended (for members they started in
-    /// the meantime) and at least every [`MEMBER_RESCAN_INTERVAL`] (for members that left the
-    /// group, or whose pid was reused, which would otherwise be waited for in vain). Where
-    /// members cannot be found or watched (no `/proc`, no pidfds), the group is probed with
-    /// `kill(-pgid, 0)` 1, 2, 4 … up to [`MEMBER_PROBE_MAX_INTERVAL`] apart.
+    /// Cost when nobody is left: one system call on Linux 6.9 and later (a check signal
+    /// through the pidfd) and without pidfds (`kill(-pgid, 0)`); a scan of `/proc` on Linux
+    /// 5.4 to 6.8, where the zombie leader answers a check signal (see
+    /// [`stats::live_members`]). While members are left: a scan of `/proc` to find them and a
+    /// pidfd per member to wait for their end by event, scanning again when they have ended
+    /// (for members they started in the meantime) and at least every
+    /// [`MEMBER_RESCAN_INTERVAL`] (for members that left the group, or whose pid was reused,
+    /// which would otherwise be waited for in vain). Where members cannot be found or watched
+    /// (no `/proc`, no pidfds), the group is probed 1, 2, 4 … up to
+    /// [`MEMBER_PROBE_MAX_INTERVAL`] apart.
+    ///
+    /// With a [containment](Self::contain), the run's processes outside the group are part
+    /// of it: they get the signals, are waited for, are killed at `deadline` (`cgroup.kill`)
+    /// and, once gone, reaped if they were reparented to the supervisor; so are members of
+    /// the group reparented to the supervisor while it is a subreaper (a `/proc` scan, only
+    /// when the group had members).
     ///
     /// The stop signal's control messages are not read meanwhile: a stop requested during
-    /// this grace period ends with it, at the latest at `deadline`.
+    /// this grace period ends with it, at the latest when the members are gone after the
+    /// `SIGKILL` at `deadline`.
     pub(crate) async fn settle(&mut self, signal: Option<Signal>, deadline: Instant) {
-        if self.settled || !self.reaped {
+        if self.settled || matches!(self.leader, Leader::Running) {
             return;
         }
         let mut signal = signal;
         let mut pause = Duration::from_millis(1);
+        let mut killed: Option<Instant> = None;
+        let mut warned = false;
+        let mut had_members = false;
         loop {
-            if !self.has_members() {
-                self.settled = true;
-                return;
-            }
-            let members = stats::live_members(self.pid());
-            if members.as_ref().is_some_and(Vec::is_empty) {
-                // Only zombies, as far as `/proc` tells: see above. Probed just before.
-                self.kill_group(Signal::KILL);
-                self.settled = true;
-                return;
-            }
-            if let Some(signal) = signal.take()
-                && self.has_members()
-            {
+            let escaped = match &self.contained {
+                Some(contained) => contained.escaped(self.pid()),
+                None => Vec::new(),
+            };
+            let members = match self.left() {
+                Left::Nobody if escaped.is_empty() => break,
+                Left::OnlyZombies if escaped.is_empty() => {
+                    // See above; the identity was probed (or is held) just before.
+                    self.kill_group(Signal::KILL);
+                    had_members = true;
+                    break;
+                }
+                Left::Nobody | Left::OnlyZombies => Some(Vec::new()),
+                Left::Live(members) => members,
+            };
+            had_members = true;
+            // All that is waited for: the group's live members and the escaped processes.
+            let members = members.map(|mut pids| {
+                pids.extend_from_slice(&escaped);
+                pids
+            });
+            // Signals right after `left()`: see the invariant on `Group`.
+            if let Some(signal) = signal.take() {
                 self.kill_group(signal);
+                self.signal_escaped(&escaped, signal);
                 if signal != Signal::KILL {
                     self.kill_group(Signal::CONT);
+                    self.signal_escaped(&escaped, Signal::CONT);
                 }
             }
             let now = Instant::now();
-            if now >= deadline {
-                break;
+            match killed {
+                None if now >= deadline => {
+                    tracing::debug!(
+                        pgid = self.pid(),
+                        "members of the group outlived the stop timeout; killing them"
+                    );
+                    self.kill_group(Signal::KILL);
+                    if let Some(contained) = &self.contained {
+                        contained.kill(self.pid());
+                    }
+                    killed = Some(now);
+                    continue;
+                }
+                Some(at) if !warned && now.saturating_duration_since(at) >= SLOW_KILL_WARNING => {
+                    warned = true;
+                    tracing::warn!(
+                        pgid = self.pid(),
+                        members = ?members,
+                        waited = ?now.saturating_duration_since(at),
+                        "members of the process group are still not gone after SIGKILL \
+                         (uninterruptible sleep?); still waiting for them"
+                    );
+                }
+                _ => {}
             }
-            let look_again = (now + MEMBER_RESCAN_INTERVAL).min(deadline);
+            let look_again = match killed {
+                None => (now + MEMBER_RESCAN_INTERVAL).min(deadline),
+                Some(_) => now + MEMBER_RESCAN_INTERVAL,
+            };
             let by_event = match &members {
                 Some(pids) => {
                     // `Err`: time to look again; the loop then checks the deadline.
@@ -154,38 +372,65 @@ impl Group {
                 None => false,
             };
             if !by_event {
-                tokio::time::sleep_until((now + pause).min(deadline)).await;
+                tokio::time::sleep_until((now + pause).min(look_again)).await;
                 pause = (pause * 2).min(MEMBER_PROBE_MAX_INTERVAL);
             }
         }
-        // Looked at again right before the signal (see the invariant on `Group`).
-        if self.has_members() {
-            tracing::debug!(
-                pgid = self.pid(),
-                "members of the group outlived the stop timeout; killing them"
-            );
-            self.kill_group(Signal::KILL);
+        self.reap_zombie();
+        if had_members && containment::is_subreaper() {
+            // Members whose parent died were reparented to the supervisor: reap them.
+            containment::reap_group_members(self.pid(), self.pid());
+        }
+        if let Some(contained) = &mut self.contained {
+            contained.finish();
         }
         self.settled = true;
     }
 
-    /// Whether any process still belongs to the group (zombies included).
-    fn has_members(&self) -> bool {
-        match test_kill_process_group(self.pgid) {
-            Ok(()) => true,
-            Err(rustix::io::Errno::SRCH) => false,
+    fn signal_escaped(&self, escaped: &[u32], signal: Signal) {
+        if let Some(contained) = &self.contained {
+            contained.signal(escaped, signal);
+        }
+    }
+
+    /// What is left of the group, the leader (which has exited) aside.
+    fn left(&mut self) -> Left {
+        let probe = match &self.hold {
+            #[cfg(target_os = "linux")]
+            Hold::PidfdGroup(pidfd) => super::pidfd::signal_group(pidfd.get_ref(), 0),
+            #[cfg(target_os = "linux")]
+            Hold::Zombie(_) => match stats::live_members(self.pid()) {
+                // The zombie leader is not listed (zombies never are).
+                Some(pids) if pids.is_empty() => return Left::OnlyZombies,
+                Some(pids) => return Left::Live(Some(pids)),
+                None => {
+                    // No `/proc` to tell members from the zombie: give up holding it.
+                    tracing::debug!(
+                        pgid = self.pid(),
+                        "cannot list the group's members; reaping its leader"
+                    );
+                    self.reap_zombie();
+                    self.hold = Hold::Probe;
+                    test_kill_process_group(self.pgid).map_err(io::Error::from)
+                }
+            },
+            Hold::Probe => test_kill_process_group(self.pgid).map_err(io::Error::from),
+        };
+        match probe {
+            Ok(()) => live(self.pid()),
+            Err(e) if is_no_such_process(&e) => Left::Nobody,
             Err(e) => {
                 // EPERM: a member we may not signal (it changed its user); nothing we can do.
                 tracing::warn!(pgid = self.pid(), error = %e, "cannot probe process group");
-                false
+                Left::Nobody
             }
         }
     }
 
     /// Stops the group: `signal` (then `SIGCONT`, so that stopped processes see it) to the
     /// whole group, up to `timeout` for the leader to exit and, within the same `timeout`, for
-    /// the rest of the group; then SIGKILL to the whole group. Returns the leader's exit
-    /// status.
+    /// the rest of the group; then SIGKILL to the whole group, and a wait until every member
+    /// is gone. Returns the leader's exit status.
     pub(crate) async fn stop(
         &mut self,
         signal: Signal,
@@ -213,17 +458,82 @@ impl Group {
     }
 }
 
-impl Drop for Group {
-    fn drop(&mut self) {
-        if !self.reaped {
-            // The run was abandoned (aborted by its manager, or its future dropped). The leader
-            // is not reaped, so the pgid is still ours: kill the whole group. Dropping `child`
-            // then queues the leader for Tokio's orphan reaper, which reaps it on the next
-            // SIGCHLD; grandchildren are reparented to init (or a subreaper), which reaps them.
-            self.kill_group(Signal::KILL);
-        } else if !self.settled && self.has_members() {
-            // Abandoned while the rest of the group had its grace period.
-            self.kill_group(Signal::KILL);
+fn is_no_such_process(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error())
+}
+
+/// The live members of group `pgid` found by a scan of `/proc` (the group is known not to be
+/// empty).
+fn live(pgid: u32) -> Left {
+    match stats::live_members(pgid) {
+        Some(pids) if pids.is_empty() => Left::OnlyZombies,
+        pids => Left::Live(pids),
+    }
+}
+
+/// How to hold the identity of the group led by `pid`, just spawned (see [`Hold`]).
+#[cfg(target_os = "linux")]
+fn hold(pid: Pid, strength: Strength) -> Hold {
+    #[cfg(test)]
+    if strength == Strength::Probe {
+        return Hold::Probe;
+    }
+    let Some(pidfd) = super::pidfd::open(pid) else {
+        return Hold::Probe;
+    };
+    let groups = strength == Strength::Best && super::pidfd::can_signal_groups(&pidfd);
+    let interest = tokio::io::Interest::READABLE;
+    // SAFETY: the `OwnedFd` is moved into the `AsyncFd`, which owns it until it is dropped;
+    // nothing else closes or replaces it.
+    match unsafe { tokio::io::unix::AsyncFd::register_with_interest(pidfd, interest) } {
+        Ok(pidfd) if groups => Hold::PidfdGroup(pidfd),
+        Ok(pidfd) => Hold::Zombie(pidfd),
+        Err(e) => {
+            tracing::debug!(pid = pid.as_raw_nonzero().get(), error = %e, "cannot watch the leader's pidfd");
+            Hold::Probe
         }
     }
 }
+
+#[cfg(not(target_os = "linux"))]
+fn hold(_pid: Pid, _strength: Strength) -> Hold {
+    Hold::Probe
+}
+
+/// Waits until the process of `pidfd` (our child) has exited and returns its status, leaving
+/// it a zombie.
+#[cfg(target_os = "linux")]
+async fn wait_readable(
+    pidfd: &tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+) -> io::Result<ExitStatus> {
+    loop {
+        // A pidfd becomes readable when its process exits.
+        let mut ready = pidfd.readable().await?;
+        if let Some(status) = super::pidfd::peek_exit(pidfd.get_ref())? {
+            return Ok(status);
+        }
+        ready.clear_ready();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        // The run was abandoned (aborted by its manager, or its future dropped), before its
+        // group was settled: kill what is left, while the identity is held (see the invariant
+        // on `Group`). Dropping `child` then reaps an exited leader at once, or queues a live
+        // one (SIGKILLed) for Tokio's orphan reaper, which reaps it on the next SIGCHLD; other
+        // members are reparented to init (or a subreaper), which reaps them.
+        if self.identity_held() {
+            self.kill_group(Signal::KILL);
+        }
+        if let Some(contained) = &self.contained {
+            contained.kill(self.pid());
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests;

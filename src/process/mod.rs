@@ -28,6 +28,7 @@
 mod capture;
 mod child;
 mod command;
+mod containment;
 mod ends;
 mod envfile;
 mod error;
@@ -37,13 +38,17 @@ mod nap;
 pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pdeathsig;
+#[cfg(target_os = "linux")]
+mod pidfd;
 mod pipe;
 mod prestart;
 mod signal;
+mod spawner;
 mod stats;
 mod stdio;
 
 pub use command::{Command, OnReload};
+pub use containment::Containment;
 pub use envfile::EnvFileError;
 pub use error::ProcessError;
 pub use signal::Signal;

@@ -4,8 +4,10 @@ use rustix::process::{getpid, getppid, kill_process, set_parent_process_death_si
 
 use super::signal::Signal;
 
-/// Makes the spawned process receive `signal` when the thread that spawned it exits. If the
-/// supervisor died between the fork and the `prctl`, the process signals itself at once.
+/// Makes the spawned process receive `signal` when the thread that forks it exits, which is
+/// the [spawner thread](super::spawner) that lives as long as the supervisor process. If the
+/// supervisor died between the fork and the `prctl` (the process was then reparented, and
+/// would never get the signal), the process signals itself at once.
 pub(crate) fn set(cmd: &mut tokio::process::Command, signal: Signal) {
     let parent = getpid();
     let signal = signal.to_rustix();

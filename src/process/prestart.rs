@@ -48,10 +48,12 @@ pub(crate) async fn run(
     let mut cmd = pre.prepare()?;
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut group = Group::spawn(&mut cmd).map_err(|source| ProcessError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
+    let mut group = Group::spawn(cmd, pre.parent_death_signal.is_some())
+        .await
+        .map_err(|source| ProcessError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
     tracing::debug!(program, pid = group.pid(), "pre-start command spawned");
     let mut capture = Capture::start(group.child_mut(), Some(&sink));
     let status = capture
