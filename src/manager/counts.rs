@@ -18,60 +18,55 @@ pub(crate) struct Counts {
     pub(crate) stopped: usize,
 }
 
-/// The flags of one state that the counts follow.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Flags {
-    live: bool,
-    running: bool,
-    ready: bool,
-    stopped: bool,
-}
+/// The flags of one state that the counts follow, as bits: one branch-free comparison tells
+/// whether a move changes any count.
+const LIVE: u8 = 1;
+const RUNNING: u8 = 2;
+const READY: u8 = 4;
+const STOPPED: u8 = 8;
 
-fn flags(state: &SlotState) -> Flags {
-    Flags {
-        live: matches!(
-            state,
-            SlotState::Pending | SlotState::Running(_) | SlotState::Restarting { .. }
-        ),
-        running: matches!(state, SlotState::Running(_)),
-        ready: matches!(state, SlotState::Running(r) if r.ready),
-        stopped: matches!(state, SlotState::Stopped),
+#[inline]
+fn flags(state: &SlotState) -> u8 {
+    match state {
+        SlotState::Pending | SlotState::Restarting { .. } => LIVE,
+        SlotState::Running(r) if r.ready => LIVE | RUNNING | READY,
+        SlotState::Running(_) => LIVE | RUNNING,
+        SlotState::Stopped => STOPPED,
+        SlotState::Exited => 0,
     }
 }
 
-fn adjust(count: &mut usize, was: bool, is: bool) {
-    match (was, is) {
-        (false, true) => *count += 1,
-        (true, false) => *count -= 1,
-        _ => {}
+#[inline]
+fn adjust(count: &mut usize, bit: u8, was: u8, is: u8) {
+    if (was ^ is) & bit != 0 {
+        if is & bit != 0 {
+            *count += 1;
+        } else {
+            *count -= 1;
+        }
     }
 }
 
 impl Counts {
     /// A slot (significant or not) went from `old` to `new`; `None` stands for no slot (one
     /// inserted, or removed).
+    #[inline]
     pub(crate) fn moved(
         &mut self,
         old: Option<&SlotState>,
         new: Option<&SlotState>,
         significant: bool,
     ) {
-        let none = Flags {
-            live: false,
-            running: false,
-            ready: false,
-            stopped: false,
-        };
-        let (was, is) = (old.map_or(none, flags), new.map_or(none, flags));
+        let (was, is) = (old.map_or(0, flags), new.map_or(0, flags));
         if was == is {
             return;
         }
-        adjust(&mut self.live, was.live, is.live);
-        adjust(&mut self.running, was.running, is.running);
-        adjust(&mut self.ready, was.ready, is.ready);
-        adjust(&mut self.stopped, was.stopped, is.stopped);
+        adjust(&mut self.live, LIVE, was, is);
+        adjust(&mut self.running, RUNNING, was, is);
+        adjust(&mut self.ready, READY, was, is);
+        adjust(&mut self.stopped, STOPPED, was, is);
         if significant {
-            adjust(&mut self.significant_live, was.live, is.live);
+            adjust(&mut self.significant_live, LIVE, was, is);
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::counts::Counts;
-use super::stopping::{self, Facts, Standing, StopTerms};
+use super::stopping::{self, Standing, StopTerms};
 use crate::child::env::TaskEnv;
 use crate::child::record::ChildRecord;
 use crate::error::ExitStatus;
@@ -19,7 +19,7 @@ use crate::handle::Handle;
 use crate::id::ChildId;
 use crate::mailbox::Reply;
 use crate::snapshot::{ChildState, Snapshot};
-use crate::spec::{Condition, Restart};
+use crate::spec::{Condition, Restart, Shutdown};
 
 /// A moment of a manager's run, as nanoseconds after the run's slots were made: 8 bytes where
 /// an `Instant` takes 16, in every running child's slot (see [`Slots::stamp`]).
@@ -600,13 +600,19 @@ impl stopping::Children for Slots {
         })
     }
 
-    fn facts(&self, key: u32) -> Option<Facts> {
-        let slot = self.get(key)?;
-        Some(Facts {
-            policy: slot.spec.shutdown_policy(),
-            stops_last: slot.spec.runnable().stops_last(),
-            temporary: slot.spec.restart == Restart::Temporary,
-        })
+    fn policy(&self, key: u32) -> Shutdown {
+        self.get(key)
+            .map_or(Shutdown::Brutal, |s| s.spec.shutdown_policy())
+    }
+
+    fn stops_last(&self, key: u32) -> bool {
+        self.get(key)
+            .is_some_and(|s| s.spec.runnable().stops_last())
+    }
+
+    fn temporary(&self, key: u32) -> bool {
+        self.get(key)
+            .is_some_and(|s| s.spec.restart == Restart::Temporary)
     }
 
     fn terms(&self, key: u32) -> Option<&StopTerms> {

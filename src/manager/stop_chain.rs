@@ -113,9 +113,9 @@ impl StopChain {
         if !self.enabled {
             return None;
         }
-        let facts = super::stopping::Children::facts(slots, key)?;
+        let temporary = super::stopping::Children::temporary(slots, key);
         Some(StopTerms {
-            then: seq.then_for(&facts),
+            then: seq.then_for(temporary),
             started: now,
             deadline: None,
             brutal: false,

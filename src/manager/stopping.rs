@@ -94,22 +94,17 @@ pub(crate) enum Standing {
     Idle,
 }
 
-/// What the machine needs to know of one child besides where it stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Facts {
-    pub(crate) policy: Shutdown,
-    pub(crate) stops_last: bool,
-    /// A temporary child: a group restart removes it instead of starting it again.
-    pub(crate) temporary: bool,
-}
-
 /// The children, as the machine sees them: their facts, and the terms of their stops. Each
 /// fact is asked for on its own, as the machine needs it: some cost a virtual call.
 pub(crate) trait Children {
     /// Where the child stands; `None` for no such child.
     fn standing(&self, key: u32) -> Option<Standing>;
-    /// The other facts (only asked of a child that exists).
-    fn facts(&self, key: u32) -> Option<Facts>;
+    /// Its shutdown policy (asked only of a child that exists).
+    fn policy(&self, key: u32) -> Shutdown;
+    /// Whether it [stops last](crate::Runnable::stops_last).
+    fn stops_last(&self, key: u32) -> bool;
+    /// Whether it is temporary: a group restart removes it instead of starting it again.
+    fn temporary(&self, key: u32) -> bool;
     /// The terms of the stop of `key`, if it is being stopped.
     fn terms(&self, key: u32) -> Option<&StopTerms>;
     /// The same, to change them.
@@ -170,11 +165,9 @@ pub(crate) fn stop<C: Children>(
     if matches!(standing, Standing::Waiting | Standing::Idle) {
         return;
     }
-    let Some(facts) = kids.facts(key) else {
-        return;
-    };
-    let brutal = ask.manner == Manner::Immediate || facts.policy == Shutdown::Brutal;
-    let own = match facts.policy {
+    let policy = kids.policy(key);
+    let brutal = ask.manner == Manner::Immediate || policy == Shutdown::Brutal;
+    let own = match policy {
         // A timeout too large for the clock never expires.
         Shutdown::Timeout(d) => crate::deadline::after(now, d),
         Shutdown::Brutal | Shutdown::Infinity => None,
@@ -312,7 +305,7 @@ impl Sequence {
         deadline: Option<Instant>,
         keys: Vec<u32>,
     ) -> Self {
-        let stops_last = |k: &u32| kids.facts(*k).is_some_and(|f| f.stops_last);
+        let stops_last = |k: &u32| kids.stops_last(*k);
         let remaining = match order {
             // Taken from the end: those that stop last go first in the list.
             StopOrder::Reverse if keys.iter().any(stops_last) => {
@@ -370,12 +363,12 @@ impl Sequence {
             && self.current.is_some()
     }
 
-    /// What follows the stop of a child with `facts` asked by this sequence.
-    pub(crate) fn then_for(&self, facts: &Facts) -> AfterStop {
+    /// What follows the stop of a child (`temporary` or not) asked by this sequence.
+    pub(crate) fn then_for(&self, temporary: bool) -> AfterStop {
         match self.purpose {
             Purpose::Shutdown => AfterStop::Stay,
             // A temporary bystander of a group restart is removed, not started again (OTP).
-            Purpose::GroupRestart if facts.temporary => AfterStop::Remove,
+            Purpose::GroupRestart if temporary => AfterStop::Remove,
             Purpose::GroupRestart => AfterStop::Start,
         }
     }
@@ -452,7 +445,7 @@ impl Sequence {
                 let keys = std::mem::take(&mut self.remaining);
                 // First round: all but those that stop last; second round: those.
                 let others = if self.last.is_none() {
-                    let stops_last = |k: &u32| kids.facts(*k).is_some_and(|f| f.stops_last);
+                    let stops_last = |k: &u32| kids.stops_last(*k);
                     let (last, others): (Vec<u32>, Vec<u32>) =
                         keys.into_iter().partition(stops_last);
                     self.last = Some(last);
@@ -530,11 +523,8 @@ impl Sequence {
         };
         match standing {
             Standing::Running | Standing::Stopping => {
-                let Some(facts) = kids.facts(key) else {
-                    return false;
-                };
                 let ask = Ask {
-                    then: self.then_for(&facts),
+                    then: self.then_for(kids.temporary(key)),
                     asker: Asker::Sequence,
                     manner: self.manner,
                     deadline: self.deadline,
@@ -595,7 +585,9 @@ mod tests {
     #[derive(Clone, Copy)]
     struct Kid {
         standing: Standing,
-        facts: Facts,
+        policy: Shutdown,
+        stops_last: bool,
+        temporary: bool,
         terms: Option<StopTerms>,
     }
 
@@ -605,8 +597,14 @@ mod tests {
         fn standing(&self, key: u32) -> Option<Standing> {
             self.0.get(&key).map(|k| k.standing)
         }
-        fn facts(&self, key: u32) -> Option<Facts> {
-            self.0.get(&key).map(|k| k.facts)
+        fn policy(&self, key: u32) -> Shutdown {
+            self.0[&key].policy
+        }
+        fn stops_last(&self, key: u32) -> bool {
+            self.0[&key].stops_last
+        }
+        fn temporary(&self, key: u32) -> bool {
+            self.0[&key].temporary
         }
         fn terms(&self, key: u32) -> Option<&StopTerms> {
             self.0.get(&key)?.terms.as_ref()
@@ -650,11 +648,9 @@ mod tests {
             } else {
                 Standing::Running
             },
-            facts: Facts {
-                policy,
-                stops_last,
-                temporary,
-            },
+            policy,
+            stops_last,
+            temporary,
             terms: None,
         }
     }
