@@ -217,9 +217,63 @@ impl StdError for Failure {
 ///
 /// Failures of nested managers are flattened: the first failure of the whole tree keeps the
 /// path of the deepest child that caused it.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` is written for a person, as `fn main() -> Result<(), TreeError>` prints it:
+/// the first failure, the chain of errors behind it, then the later failures, one per line
+/// (`{:#?}` shows the structure instead):
+///
+/// ```text
+/// root/db: connection refused
+///
+/// Caused by:
+///     0: tls handshake failed
+///
+/// Later failures (1):
+///     root/api: did not stop within 5s and was aborted
+/// ```
+#[derive(Clone)]
 pub struct TreeError {
     failures: Vec<Failure>,
+}
+
+impl fmt::Debug for TreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return f
+                .debug_struct("TreeError")
+                .field("failures", &self.failures)
+                .finish();
+        }
+        let first = self.first();
+        let headline = first.to_string();
+        write!(f, "{headline}")?;
+        // The errors behind the first failure's cause; one whose text is already said (a
+        // cause repeating its source, as many do) is left out.
+        let mut said = vec![first.cause.to_string()];
+        let mut chain = Vec::new();
+        let mut next = StdError::source(first).and_then(StdError::source);
+        while let Some(e) = next {
+            let text = e.to_string();
+            if !said.iter().any(|s| s.contains(&text)) {
+                chain.push(text.clone());
+            }
+            said.push(text);
+            next = e.source();
+        }
+        if !chain.is_empty() {
+            f.write_str("\n\nCaused by:")?;
+            for (i, text) in chain.iter().enumerate() {
+                write!(f, "\n    {i}: {text}")?;
+            }
+        }
+        if !self.later().is_empty() {
+            write!(f, "\n\nLater failures ({}):", self.later().len())?;
+            for failure in self.later() {
+                write!(f, "\n    {failure}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl TreeError {
@@ -568,5 +622,36 @@ mod tests {
         let status = ExitStatus::Failed(Arc::new(nested));
         assert!(status.downcast_ref::<TreeError>().is_some());
         assert_eq!(status.downcast_ref::<Quota>().map(|q| q.used), Some(5));
+    }
+
+    #[test]
+    fn a_tree_errors_debug_reads_as_the_failure_its_causes_and_the_later_failures() {
+        let err = TreeError::new(vec![
+            failure(failed(Upload(Quota { used: 7 }))),
+            Failure {
+                path: ChildPath::root("root").join("api"),
+                cause: Cause::StopTimeout {
+                    timeout: std::time::Duration::from_secs(5),
+                },
+            },
+        ]);
+        assert_eq!(
+            format!("{err:?}"),
+            "root/upload: upload failed\n\nCaused by:\n    0: quota exceeded: 7 bytes\n\n\
+             Later failures (1):\n    root/api: did not stop within 5s and was aborted"
+        );
+        assert!(format!("{err:#?}").starts_with("TreeError {"));
+    }
+
+    #[test]
+    fn a_cause_that_repeats_its_source_is_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("upload failed: {0}")]
+        struct Repeating(#[source] Quota);
+        let err = TreeError::new(vec![failure(failed(Repeating(Quota { used: 1 })))]);
+        assert_eq!(
+            format!("{err:?}"),
+            "root/upload: upload failed: quota exceeded: 1 bytes"
+        );
     }
 }
