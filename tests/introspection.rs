@@ -100,6 +100,7 @@ async fn a_snapshot_shows_the_whole_tree() {
         .build()
         .unwrap();
     let tree = ProcessManager::builder("root")
+        .backoff(overseer::Backoff::none())
         .child(ChildSpec::new("sub", sub))
         .child(ChildSpec::task("once", |_| async { Ok(()) }).restart(Restart::Transient))
         .task("flaky", |ctx| async move {

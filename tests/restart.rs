@@ -31,10 +31,12 @@ fn child(id: &str, log: &Log, restart: Restart, fail_first: bool, complete: bool
     .restart(restart)
 }
 
+/// A tree whose children restart at once (these tests are about who restarts, not when).
 fn tree(strategy: Strategy, children: Vec<ChildSpec>) -> ProcessManager {
     ProcessManager::builder("root")
         .strategy(strategy)
         .intensity(10, Duration::from_secs(1))
+        .backoff(overseer::Backoff::none())
         .children(children)
         .build()
         .unwrap()

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 use super::decide::Policy;
 use super::{ManagerInner, ProcessManager};
 use crate::child::Context;
@@ -14,6 +13,7 @@ use crate::event::EventBus;
 use crate::handle::Front;
 use crate::mailbox::Mailbox;
 use crate::path::ChildPath;
+use crate::policy::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 use crate::spec::{ChildSpec, validate_id};
 
 /// Builds a [`ProcessManager`]; see [`ProcessManager::builder`].

@@ -1,8 +1,8 @@
 //! A run's failures: the first one that no restart absorbed, and every later one.
 
 use crate::error::{Cause, ExitStatus, Failure, TreeError};
-use crate::manager::config::Intensity;
 use crate::path::ChildPath;
+use crate::policy::Intensity;
 
 /// What a manager's run will return: `Ok` while empty, otherwise a [`TreeError`] with these
 /// failures in the order they were recorded. A nested manager's failures are flattened into

@@ -2,7 +2,6 @@
 
 mod builder;
 mod commands;
-mod config;
 mod counts;
 mod decide;
 mod deferred;
@@ -20,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::ProcessManagerBuilder;
-pub use config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 
 use crate::child::Context;
 use crate::error::{BoxError, RunResult, TreeError};
@@ -28,6 +26,7 @@ use crate::handle::{Front, Handle};
 use crate::lock::lock;
 use crate::mailbox::ExpectedRun;
 use crate::path::ChildPath;
+use crate::policy::StopOrder;
 use crate::runnable::{ChildKind, Runnable};
 use crate::spec::ChildSpec;
 use decide::Policy;

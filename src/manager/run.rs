@@ -18,7 +18,6 @@ use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
 use super::commands::{self, Effect};
-use super::config::AutoShutdown;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
 use super::deferred::{Deferred, DeferredExit};
 use super::events::Publisher;
@@ -44,6 +43,7 @@ use crate::event::EventKind;
 use crate::lock::lock;
 use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
 use crate::path::ChildPath;
+use crate::policy::AutoShutdown;
 use crate::snapshot::ChildState;
 use crate::spec::{ChildSpec, Restart};
 
@@ -940,7 +940,7 @@ impl Run {
                 self.begin_shutdown(Reason::Failed, Manner::Graceful);
             }
             Decision::GiveUp => {
-                self.record_give_up(path, &status);
+                self.record_give_up(key, path, &status);
                 self.finish_slot(key);
                 self.begin_shutdown(Reason::GaveUp, Manner::Graceful);
             }
@@ -1003,32 +1003,40 @@ impl Run {
                 }
             }
             Unasked::GivesUp => {
-                self.record_give_up(path, status);
+                self.record_give_up(key, path, status);
                 self.set_stop_reason(Reason::GaveUp);
             }
         }
     }
 
-    /// The restart decision for `key`'s run that ended with `status` after `uptime`; a
-    /// restart it allows is counted in the restart window.
+    /// The restart decision for `key`'s run that ended with `status` after `uptime`, under
+    /// the manager's policy with the child's own backoff and intensity in place of its
+    /// manager's; a restart it allows is counted in the restart window (the child's own, if
+    /// it has its own intensity).
     fn decision(&mut self, key: u32, status: &ExitStatus, uptime: Duration) -> Option<Decision> {
-        let slot = self.slots.get(key)?;
+        let now = self.now();
+        let significant_alive = self.slots.counts().significant_live > 0;
+        let slot = self.slots.get_mut(key)?;
         let exit = decide::Exit {
             restart: slot.spec.restart,
             failed: !status.is_success(),
             significant: slot.spec.significant,
             uptime,
             attempt: slot.attempt(),
-            other_significant_alive: self.slots.counts().significant_live > 0,
+            other_significant_alive: significant_alive,
         };
-        let now = self.now();
-        Some(decide::decide(
-            &self.policy,
-            exit,
-            &mut self.window,
-            now,
-            fastrand::f64(),
-        ))
+        let mut policy = self.policy;
+        if let Some(backoff) = slot.spec.backoff {
+            policy.backoff = backoff;
+        }
+        let window = match slot.spec.intensity {
+            Some(intensity) => {
+                policy.intensity = intensity;
+                slot.own_window()
+            }
+            None => &mut self.window,
+        };
+        Some(decide::decide(&policy, exit, window, now, fastrand::f64()))
     }
 
     fn set_stop_reason(&mut self, new: Reason) {
@@ -1039,11 +1047,17 @@ impl Run {
 
     /// Records (and announces) that the restart intensity was exceeded by `last_child`'s
     /// exit.
-    fn record_give_up(&mut self, last_child: ChildPath, status: &ExitStatus) {
+    fn record_give_up(&mut self, key: u32, last_child: ChildPath, status: &ExitStatus) {
         let manager = &self.shared.path;
+        // The limit that was exceeded: the child's own, or its manager's.
+        let intensity = self
+            .slots
+            .get(key)
+            .and_then(|s| s.spec.intensity)
+            .unwrap_or(self.policy.intensity);
         let failure = self
             .failures
-            .give_up(manager, &self.policy.intensity, last_child, status);
+            .give_up(manager, &intensity, last_child, status);
         tracing::error!(manager = %manager, failure = %failure, "restart intensity exceeded; giving up");
         self.events
             .emit(|| manager.clone(), move || EventKind::GaveUp { failure });

@@ -11,6 +11,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::counts::Counts;
+use super::decide::RestartWindow;
 use super::stopping::{self, Standing, StopTerms};
 use crate::child::env::TaskEnv;
 use crate::child::record::ChildRecord;
@@ -89,6 +90,8 @@ struct SlotExtra {
     link: Option<Arc<TaskEnv>>,
     /// The last exit, when it was a failure or a panic.
     failure: Option<ExitStatus>,
+    /// The restarts counted against the child's own intensity, if it has one.
+    window: RestartWindow,
 }
 
 impl Slot {
@@ -160,6 +163,11 @@ impl Slot {
         for w in extra.waiters.drain(..) {
             let _ = w.send(Ok(()));
         }
+    }
+
+    /// The window of restarts counted against this child's own intensity (made on first use).
+    pub(crate) fn own_window(&mut self) -> &mut RestartWindow {
+        &mut self.extra().window
     }
 
     /// For nested managers: the environment of the current run.
