@@ -33,11 +33,42 @@ pub(crate) async fn spawn(cmd: tokio::process::Command) -> io::Result<tokio::pro
         reply,
     };
     thread::send(job)?;
-    answer.await.unwrap_or_else(|_| {
-        Err(io::Error::other(
+    match answer.await {
+        Ok(spawned) => spawned.map(Spawned::into_child),
+        Err(_) => Err(io::Error::other(
             "the spawner thread dropped a spawn request",
-        ))
-    })
+        )),
+    }
+}
+
+/// A child on its way from the spawner thread to the run that asked for it. If it never gets
+/// there (the run was dropped while the answer was in flight, e.g. its runtime shut down), it
+/// is dropped with the answer, and then kills the child's whole process group, not only the
+/// leader as dropping a `Child` with `kill_on_drop` would: the leader is not reaped yet, so
+/// the pgid is still its own (the invariant on `Group`). Without this, the members the
+/// leader had started by then were left running, orphaned.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) struct Spawned {
+    child: Option<tokio::process::Child>,
+    runtime: tokio::runtime::Handle,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Spawned {
+    fn into_child(mut self) -> tokio::process::Child {
+        self.child
+            .take()
+            .expect("a spawned child is taken once, by the run that asked for it")
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            thread::abandon(child, &self.runtime);
+        }
+    }
 }
 
 /// Elsewhere there is no parent-death signal: spawn from the calling thread.
@@ -52,7 +83,7 @@ struct Job {
     cmd: tokio::process::Command,
     /// The runtime of the caller, with whose process driver the child is registered.
     runtime: tokio::runtime::Handle,
-    reply: tokio::sync::oneshot::Sender<io::Result<tokio::process::Child>>,
+    reply: tokio::sync::oneshot::Sender<io::Result<Spawned>>,
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -61,7 +92,7 @@ mod thread {
     use std::sync::Mutex;
     use std::sync::mpsc::{Sender, channel};
 
-    use super::Job;
+    use super::{Job, Spawned};
 
     /// The thread's stack: it only builds the `exec` arguments (on the heap) and forks.
     const STACK_SIZE: usize = 256 * 1024;
@@ -94,7 +125,9 @@ mod thread {
         Ok(())
     }
 
-    fn abandon(child: tokio::process::Child, runtime: &tokio::runtime::Handle) {
+    /// Kills the group of `child`, whose leader is not reaped, then drops it (Tokio's orphan
+    /// reaper reaps the leader).
+    pub(super) fn abandon(child: tokio::process::Child, runtime: &tokio::runtime::Handle) {
         let _runtime = runtime.enter();
         if let Some(pgid) = child
             .id()
@@ -120,12 +153,66 @@ mod thread {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd.spawn()))
                     .unwrap_or_else(|_| Err(io::Error::other("spawning the process panicked")))
             };
-            if let Err(Ok(child)) = reply.send(child) {
-                // The caller stopped waiting (its run was dropped): kill the group, whose
-                // leader is not reaped, so the pgid is its own; dropping the `Child` then
-                // reaps the leader or queues it for Tokio's orphan reaper.
-                abandon(child, &runtime);
+            // Should the caller have stopped waiting (its run was dropped), before or after
+            // this send, the `Spawned` kills the group as it is dropped.
+            let _ = reply.send(child.map(|child| Spawned {
+                child: Some(child),
+                runtime,
+            }));
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with(|c| c != 'Z'))
+            })
+            .unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn a_spawned_child_that_never_reaches_its_run_takes_its_whole_group_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("member");
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("sleep 30 & echo $! > {}; wait", file.display()))
+            .process_group(0)
+            .kill_on_drop(true);
+        let spawned = Spawned {
+            child: Some(cmd.spawn().unwrap()),
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let member: i32 = loop {
+            if let Some(pid) = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                break pid;
             }
+            assert!(tokio::time::Instant::now() < deadline, "no member started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(alive(member));
+        // Dropped on its way, as with the answer of a run that was dropped meanwhile.
+        drop(spawned);
+        while alive(member) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the member outlived the leader"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
