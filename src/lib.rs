@@ -44,7 +44,7 @@ pub use event::{Event, EventKind, Events};
 pub use handle::Handle;
 pub use manager::{ProcessManager, ProcessManagerBuilder};
 pub use path::ChildPath;
-pub use policy::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
+pub use policy::{AutoShutdown, Backoff, Intensity, Lifetime, StopOrder, Strategy};
 pub use runnable::{ChildKind, Runnable, Task, task};
 pub use snapshot::{ChildState, Snapshot};
 pub use spec::{ChildSpec, Condition, Restart, Shutdown};

@@ -39,6 +39,22 @@ pub enum StopOrder {
     Concurrent,
 }
 
+/// How long a manager runs when nothing asks it to stop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Lifetime {
+    /// Until it is shut down, also once none of its children is left to run (or it never had
+    /// any): a pool that starts empty and gets its children through a
+    /// [`Handle`](crate::Handle) needs nothing else to stay up. The default, as for an OTP
+    /// supervisor.
+    #[default]
+    UntilShutdown,
+    /// Until it is shut down, or until none of its children is left to run: none is running,
+    /// waiting to start or waiting to restart (every child ended for good, e.g. temporary
+    /// children that completed), and none was stopped by a command (it could be started
+    /// again). It then ends successfully. For a batch of work that ends by itself.
+    UntilDone,
+}
+
 /// When the exit of significant children shuts their manager down (OTP's `auto_shutdown`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AutoShutdown {

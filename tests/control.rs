@@ -268,7 +268,10 @@ async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
 
 #[tokio::test]
 async fn commands_after_the_tree_stopped_are_refused_at_once() {
-    let tree = ProcessManager::builder("root").build().unwrap();
+    let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
+        .build()
+        .unwrap();
     let handle = tree.handle();
     tree.run().await.unwrap();
     let err = handle.send("root", Control::Reload).await.unwrap_err();

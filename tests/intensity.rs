@@ -248,6 +248,7 @@ fn an_invalid_policy_is_refused_when_building() {
 #[tokio::test(start_paused = true)]
 async fn a_temporary_child_is_not_counted_as_a_restart() {
     let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
         .intensity(0, S)
         .child(ChildSpec::task("t", |_| async { Ok(()) }).restart(Restart::Temporary))
         .build()

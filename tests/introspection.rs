@@ -159,6 +159,7 @@ async fn a_snapshot_shows_the_whole_tree() {
 #[tokio::test]
 async fn the_event_stream_ends_after_the_last_event_of_its_managers_run() {
     let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
         .child(ChildSpec::task("once", |_ctx| async { Ok(()) }).restart(Restart::Temporary))
         .build()
         .unwrap();

@@ -26,7 +26,7 @@ use crate::handle::{Front, Handle};
 use crate::lock::lock;
 use crate::mailbox::ExpectedRun;
 use crate::path::ChildPath;
-use crate::policy::StopOrder;
+use crate::policy::{Lifetime, StopOrder};
 use crate::runnable::{ChildKind, Runnable};
 use crate::spec::ChildSpec;
 use decide::Policy;
@@ -38,12 +38,16 @@ use decide::Policy;
 /// Cloning is cheap and yields the same manager. A manager runs at most once at a time; after
 /// a run ends it can run again (its parent restarting it), starting from its declared children.
 ///
+/// A manager runs until it is shut down; one that should end once its work is done says so
+/// with [`Lifetime::UntilDone`](crate::Lifetime::UntilDone):
+///
 /// ```
-/// use overseer::{ChildSpec, ProcessManager, Restart};
+/// use overseer::{ChildSpec, Lifetime, ProcessManager, Restart};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let tree = ProcessManager::builder("root")
+///     .lifetime(Lifetime::UntilDone)
 ///     .child(ChildSpec::task("once", |_ctx| async { Ok(()) }).restart(Restart::Temporary))
 ///     .build()
 ///     .expect("valid tree");
@@ -62,6 +66,7 @@ pub(crate) struct ManagerInner {
     pub(crate) stop_order: StopOrder,
     /// Whether one-at-a-time stops use the stop chain (see `stop_chain`).
     pub(crate) stop_chain: bool,
+    pub(crate) lifetime: Lifetime,
     pub(crate) specs: Vec<ChildSpec>,
     /// What its handles reach: its mailbox, its event bus, its path.
     pub(crate) front: Arc<Front>,

@@ -43,7 +43,7 @@ use crate::event::EventKind;
 use crate::lock::lock;
 use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
 use crate::path::ChildPath;
-use crate::policy::AutoShutdown;
+use crate::policy::{AutoShutdown, Lifetime};
 use crate::snapshot::ChildState;
 use crate::spec::{ChildSpec, Restart};
 
@@ -311,13 +311,18 @@ impl Run {
         *self.now.get_or_insert_with(Instant::now)
     }
 
-    /// The run's result, once it is over: after a shutdown once nothing runs, otherwise once no
-    /// child is left to run (children stopped by commands can be started again: they keep it
-    /// running).
+    /// The run's result, once it is over: after a shutdown once nothing runs; with
+    /// [`Lifetime::UntilDone`], also once no child is left to run (children stopped by
+    /// commands can be started again: they keep it running).
     fn outcome(&mut self) -> Option<Result<(), TreeError>> {
         let counts = self.slots.counts();
         let done = match &self.phase {
-            Phase::Running => counts.live == 0 && counts.stopped == 0 && !self.deferred.has_exits(),
+            Phase::Running => {
+                self.mgr.inner.lifetime == Lifetime::UntilDone
+                    && counts.live == 0
+                    && counts.stopped == 0
+                    && !self.deferred.has_exits()
+            }
             // Every child asked has ended, and nothing runs any more.
             Phase::Stopping { seq, .. } => seq.is_over(&self.slots),
             Phase::Regrouping { .. } => false,
@@ -433,10 +438,11 @@ impl Run {
         self.push_timer(timer);
     }
 
-    /// Tells the parent this manager is ready once every live child is.
+    /// Tells the parent this manager is ready once every live child is (at once when it has
+    /// none: an empty pool is up).
     fn report_ready(&mut self) {
         let counts = self.slots.counts();
-        if self.ready_reported || counts.ready != counts.live || counts.live == 0 {
+        if self.ready_reported || counts.ready != counts.live {
             return;
         }
         self.ready_reported = true;
