@@ -453,10 +453,24 @@ fn not_delivered(undelivered: &[ControlError]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ControlError {
-    /// No node has this path.
+    /// No node has this path (OTP's `not_found`).
     #[error("no child at path {path:?}")]
-    UnknownPath {
+    NotFound {
         /// The path asked for.
+        path: String,
+    },
+    /// A child with this id is already declared and running, waiting to start or waiting to
+    /// restart (OTP's `already_started`): added twice.
+    #[error("{path} is already started")]
+    AlreadyStarted {
+        /// The path of the child already there.
+        path: String,
+    },
+    /// A child with this id is already declared, but stopped or ended for good (OTP's
+    /// `already_present`): restart it, or remove it before adding another.
+    #[error("{path} is already present (stopped); restart it, or remove it first")]
+    AlreadyPresent {
+        /// The path of the child already there.
         path: String,
     },
     /// The node exists but is not running (stopped, exited, waiting, or between restarts), so

@@ -1144,7 +1144,7 @@ impl Run {
                 route::forward(&self.slots, key, cmd);
             }
             Ok(Target::This) => {
-                let _ = reply.send(Err(ControlError::UnknownPath {
+                let _ = reply.send(Err(ControlError::NotFound {
                     path: format!("{path} (a manager cannot stop, restart or remove itself; address it from its parent)"),
                 }));
             }
@@ -1258,12 +1258,12 @@ impl Run {
             return Err(shutting_down(&self.shared.path));
         }
         spec.validate()?;
-        if self.slots.find(&spec.id).is_some() {
-            return Err(SpecError::DuplicateId {
-                parent: self.shared.path.to_string(),
-                id: spec.id.to_string(),
-            }
-            .into());
+        if let Some(slot) = self.slots.find(&spec.id).and_then(|k| self.slots.get(k)) {
+            let path = slot.child.path().to_string();
+            return Err(match slot.state {
+                SlotState::Exited | SlotState::Stopped => ControlError::AlreadyPresent { path },
+                _ => ControlError::AlreadyStarted { path },
+            });
         }
         if spec.body.significant && self.policy.auto_shutdown == AutoShutdown::Never {
             return Err(SpecError::SignificantWithoutAutoShutdown {
