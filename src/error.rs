@@ -429,6 +429,17 @@ pub enum SpecError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A nested manager is given an id other than its own name: a node has one name, the
+    /// manager's (use [`ProcessManager::into_spec`](crate::ProcessManager::into_spec)).
+    #[error(
+        "a nested manager is named {name:?} but given the id {id:?}; a node has one name: use the manager's"
+    )]
+    ManagerNameMismatch {
+        /// The id given.
+        id: String,
+        /// The manager's own name.
+        name: String,
+    },
     /// A manager name is empty or contains `/`.
     #[error("manager name {name:?} must be non-empty and must not contain '/'")]
     InvalidName {

@@ -141,7 +141,10 @@ impl fmt::Debug for ChildSpec {
 }
 
 impl ChildSpec {
-    /// A spec for any [`Runnable`], including a nested [`ProcessManager`](crate::ProcessManager).
+    /// A spec for any [`Runnable`], including a nested [`ProcessManager`](crate::ProcessManager),
+    /// whose id must then be the manager's own name (a node has one name; the manager's
+    /// [`into_spec`](crate::ProcessManager::into_spec) says it for you): another is refused with
+    /// [`SpecError::ManagerNameMismatch`] when the spec is checked.
     pub fn new(id: impl Into<Arc<str>>, runnable: impl Runnable) -> Self {
         Self::from_arc(id, Arc::new(runnable))
     }
@@ -311,6 +314,14 @@ impl ChildSpec {
         if self.body.significant && self.body.restart == Restart::Permanent {
             return Err(SpecError::SignificantPermanent {
                 id: self.id.to_string(),
+            });
+        }
+        if let Some(manager) = self.body.runnable().as_manager()
+            && manager.name() != &*self.id
+        {
+            return Err(SpecError::ManagerNameMismatch {
+                id: self.id.to_string(),
+                name: manager.name().to_string(),
             });
         }
         if let Some(backoff) = &self.body.backoff {

@@ -75,17 +75,14 @@ async fn a_process_manager_is_a_child_nesting_to_any_depth() {
         .unwrap();
     for name in ["l4", "l3", "l2", "l1"] {
         level = ProcessManager::builder(name)
-            .child(ChildSpec::new(format!("sub-{name}"), level))
+            .child(level.into_spec())
             .build()
             .unwrap();
     }
     let baseline = alive_tasks();
     let handle = level.handle();
     let run = tokio::spawn(async move { level.run().await });
-    assert_eq!(
-        rx.recv().await.unwrap(),
-        "l1/sub-l1/sub-l2/sub-l3/sub-l4/leaf"
-    );
+    assert_eq!(rx.recv().await.unwrap(), "l1/l2/l3/l4/l5/leaf");
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
     assert_eq!(live.count(), 0);
@@ -146,6 +143,40 @@ async fn an_empty_manager_stays_up_is_ready_at_once_and_takes_children_through_i
     handle.add_child("root/pool", worker).await.unwrap();
     let snap = handle.snapshot().await.unwrap();
     assert!(snap.find("root/pool/w").is_some());
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_nested_manager_given_an_id_other_than_its_own_name_is_refused() {
+    let workers = || ProcessManager::builder("workers").build().unwrap();
+    let err = ProcessManager::builder("root")
+        .child(ChildSpec::new("pool", workers()))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        overseer::SpecError::ManagerNameMismatch {
+            id: "pool".into(),
+            name: "workers".into()
+        }
+    );
+    // At run time too, and nothing changes.
+    let tree = ProcessManager::builder("root").build().unwrap();
+    let (handle, _events, run) = common::start(tree);
+    let err = handle
+        .add(ChildSpec::new("pool", workers()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            overseer::ControlError::Spec(overseer::SpecError::ManagerNameMismatch { .. })
+        ),
+        "{err}"
+    );
+    let path = handle.add(workers().into_spec()).await.unwrap();
+    assert_eq!(path, "root/workers");
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }

@@ -89,6 +89,11 @@ impl ProcessManager {
         Handle::new(self.inner.front.clone())
     }
 
+    /// A [`ChildSpec`] for this manager as a nested child, under its own name.
+    pub fn into_spec(self) -> ChildSpec {
+        ChildSpec::new(self.inner.name.clone(), self)
+    }
+
     /// Its parent is about to start a run of it at `path`: commands sent to it queue for that
     /// run (see [`ExpectedRun`]).
     pub(crate) fn expect_run(&self, path: ChildPath) -> ExpectedRun {
