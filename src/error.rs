@@ -119,6 +119,13 @@ pub enum Cause {
         /// The signal's number.
         signal: i32,
     },
+    /// The child's first run ended with this failure before it had started (see the crate
+    /// docs, *Starting*): a child declared with its manager that cannot start fails the
+    /// manager's start at once, without the restarts that could not help.
+    FailedToStart {
+        /// Why its run ended.
+        cause: Box<Cause>,
+    },
 }
 
 impl Cause {
@@ -134,6 +141,7 @@ impl Cause {
         match self {
             Cause::Error(e) => find_in_chain(&**e),
             Cause::GaveUp { last_exit, .. } => last_exit.downcast_ref(),
+            Cause::FailedToStart { cause } => cause.downcast_ref(),
             _ => None,
         }
     }
@@ -164,6 +172,7 @@ impl fmt::Display for Cause {
                 "a second {} shut the tree down at once, aborting what was still stopping",
                 signal_name(*signal)
             ),
+            Cause::FailedToStart { cause } => write!(f, "failed to start: {cause}"),
         }
     }
 }
@@ -178,6 +187,9 @@ fn signal_name(signal: i32) -> String {
 }
 
 /// One failure in the tree: where, and why.
+///
+/// Two failures are equal when they name the same node and say the same thing (their causes'
+/// messages are equal): errors themselves cannot be compared.
 #[derive(Clone, Debug)]
 pub struct Failure {
     /// The path of the node that failed (for nested managers, the deepest child that failed).
@@ -193,6 +205,14 @@ impl Failure {
     }
 }
 
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.cause.to_string() == other.cause.to_string()
+    }
+}
+
+impl Eq for Failure {}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path, self.cause)
@@ -201,14 +221,20 @@ impl fmt::Display for Failure {
 
 impl StdError for Failure {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match &self.cause {
-            Cause::Error(e) => Some(&**e),
-            Cause::GaveUp {
-                last_exit: ExitStatus::Failed(e),
-                ..
-            } => Some(&**e),
-            _ => None,
-        }
+        cause_source(&self.cause)
+    }
+}
+
+/// The error behind a cause, if there is one.
+fn cause_source(cause: &Cause) -> Option<&(dyn StdError + 'static)> {
+    match cause {
+        Cause::Error(e) => Some(&**e),
+        Cause::GaveUp {
+            last_exit: ExitStatus::Failed(e),
+            ..
+        } => Some(&**e),
+        Cause::FailedToStart { cause } => cause_source(cause),
+        _ => None,
     }
 }
 
@@ -529,6 +555,11 @@ pub enum ControlError {
         /// them.
         undelivered: Vec<ControlError>,
     },
+    /// The child was added, but its first run ended with a failure before it had started: it
+    /// is removed again, and the manager's children are as they were (see the crate docs,
+    /// *Starting*). The failure's path is the child's.
+    #[error("{0}")]
+    FailedToStart(Failure),
     /// The spec was refused.
     #[error(transparent)]
     Spec(#[from] SpecError),

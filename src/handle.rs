@@ -149,7 +149,9 @@ impl Handle {
     }
 
     /// Adds a child under the manager at `parent` and starts it (once its dependencies hold).
-    /// Returns the new child's path.
+    /// Returns the new child's path once its first run has started (see the crate docs,
+    /// *Starting*); a child that fails to start is refused with
+    /// [`ControlError::FailedToStart`] and removed again.
     ///
     /// # Errors
     /// [`ControlError::Spec`] for an invalid spec, [`ControlError::AlreadyStarted`] for the id

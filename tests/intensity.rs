@@ -28,6 +28,8 @@ fn crasher_telling(
     ChildSpec::task(id, move |ctx| {
         let (starts, started) = (starts.clone(), started.clone());
         async move {
+            // Up and running: its failures are crashes, restarted, not failed starts.
+            ctx.started();
             starts.lock().unwrap().push(Instant::now());
             if let Some(tx) = started {
                 let _ = tx.send(());
@@ -292,7 +294,10 @@ impl std::error::Error for Unreachable {}
 async fn a_manager_that_gave_up_downcasts_to_the_user_error_of_the_last_exit() {
     let tree = ProcessManager::builder("root")
         .intensity(2, 10 * S)
-        .task("client", |_ctx| async { Err(Unreachable("db").into()) })
+        .task("client", |ctx| async move {
+            ctx.started();
+            Err(Unreachable("db").into())
+        })
         .build()
         .unwrap();
     let err = tree.run().await.unwrap_err();

@@ -65,6 +65,10 @@ impl Failures {
         self.0.push(failure);
     }
 
+    pub(crate) fn extend(&mut self, failures: impl IntoIterator<Item = Failure>) {
+        self.0.extend(failures);
+    }
+
     /// The run's result, emptying the list.
     pub(crate) fn take_result(&mut self) -> Result<(), TreeError> {
         let failures = std::mem::take(&mut self.0);

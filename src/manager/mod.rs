@@ -150,6 +150,11 @@ impl Runnable for ProcessManager {
         Some(self)
     }
 
+    /// It says it has started once its children's tasks are spawned.
+    fn reports_start(&self) -> bool {
+        true
+    }
+
     /// A nested manager's own children carry their timeouts: wait for it.
     fn default_shutdown(&self) -> crate::spec::Shutdown {
         crate::spec::Shutdown::Infinity
