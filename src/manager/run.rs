@@ -1020,6 +1020,10 @@ impl Run {
     /// `key` leaves before its start was told (a stop, a removal, a settled shutdown): an add
     /// that waits for it learns that it was added, or that the manager shuts down.
     fn answer_start_on_the_way_out(&mut self, key: u32) {
+        // Nearly always nobody waits: then nothing is built.
+        if !self.slots.get(key).is_some_and(Slot::start_awaited) {
+            return;
+        }
         let shutting_down = self
             .phase
             .is_stopping()
