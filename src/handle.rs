@@ -11,6 +11,7 @@ use crate::event::{EventBus, Events};
 use crate::lock::lock;
 use crate::mailbox::{Command, LevelSnapshot, Mailbox, SendReply};
 use crate::path::ChildPath;
+use crate::reconfigured::Reconfigured;
 use crate::runnable::ChildKind;
 use crate::snapshot::Snapshot;
 use crate::spec::ChildSpec;
@@ -238,6 +239,48 @@ impl Handle {
         self.request(|reply| Command::Remove {
             path: path.into(),
             reply,
+        })
+        .await
+    }
+
+    /// Gives the running manager at `path` the specification of `new` (built, and so checked,
+    /// by [`ProcessManagerBuilder::build`](crate::ProcessManagerBuilder::build)), as OTP's
+    /// `code_change` or supervisorctl's `update` do: its strategy, intensity, backoff,
+    /// auto-shutdown, stop order, shutdown timeout and lifetime from now on, and its children:
+    ///
+    /// - a child declared again with the same spec is left running, untouched: the same
+    ///   policies, and the same runnable — shared (a clone of a `ChildSpec` shares it), or
+    ///   one that says it is the same ([`Runnable::same_as`](crate::Runnable::same_as)), as a
+    ///   `process::Command` with the same settings does;
+    /// - one whose spec changed gets the new one and is started again if it was running;
+    /// - a nested manager given another manager of the same name is reconfigured in turn,
+    ///   so its own unchanged children keep running;
+    /// - new ids are added and started after the children the manager has;
+    /// - children the new specification does not declare (also those added at run time) are
+    ///   asked to stop together (last declared first, as [`Handle::remove`] would each), and
+    ///   removed once their runs are over.
+    ///
+    /// Nothing changes if it is refused. The manager's next run (its parent restarting it)
+    /// starts from the new specification. Returns once the changes are under way, saying what
+    /// was done to each child.
+    ///
+    /// # Errors
+    /// [`SpecError::ManagerNameMismatch`](crate::SpecError) (as [`ControlError::Spec`]) when
+    /// `new` has another name; [`ControlError::NotFound`], [`ControlError::NotAManager`],
+    /// [`ControlError::NotRunning`], [`ControlError::ShuttingDown`].
+    ///
+    /// # Cancel safety
+    /// As the other commands: sent on the first poll; dropped after it, only the answer is
+    /// lost.
+    pub async fn reconfigure(
+        &self,
+        path: &str,
+        new: crate::ProcessManager,
+    ) -> Result<Reconfigured, ControlError> {
+        self.request(|reply| Command::Reconfigure {
+            path: path.into(),
+            new,
+            reply: Some(reply),
         })
         .await
     }

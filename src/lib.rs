@@ -29,6 +29,7 @@ mod path;
 mod policy;
 #[cfg(all(feature = "process", unix))]
 pub mod process;
+mod reconfigured;
 mod runnable;
 mod snapshot;
 mod spec;
@@ -45,6 +46,7 @@ pub use handle::Handle;
 pub use manager::{ProcessManager, ProcessManagerBuilder};
 pub use path::ChildPath;
 pub use policy::{AutoShutdown, Backoff, Intensity, Lifetime, StopOrder, Strategy};
+pub use reconfigured::Reconfigured;
 pub use runnable::{ChildKind, Runnable, Task, task};
 pub use snapshot::{ChildState, Snapshot};
 pub use spec::{ChildSpec, Condition, Restart, Shutdown};

@@ -1,5 +1,6 @@
 //! The one trait every child implements, and the adapter that turns a closure into a child.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,7 +55,7 @@ impl fmt::Display for ChildKind {
 /// }
 /// ```
 #[async_trait::async_trait]
-pub trait Runnable: Send + Sync + 'static {
+pub trait Runnable: Any + Send + Sync {
     /// Runs once, until the work is done, it fails, or shutdown is requested through `ctx`.
     async fn run(&self, ctx: Context) -> RunResult;
 
@@ -120,6 +121,17 @@ pub trait Runnable: Send + Sync + 'static {
         doc = "[`Signals`]: crate#features"
     )]
     fn stops_last(&self) -> bool {
+        false
+    }
+
+    /// Whether `other`, declared in this runnable's place by a reconfiguration
+    /// ([`Handle::reconfigure`](crate::Handle::reconfigure)), would run exactly as this one
+    /// does, so that the running child can be left untouched. Defaults to `false`: only the
+    /// very same value (a clone of its [`ChildSpec`](crate::ChildSpec)) counts as the same. An
+    /// OS process's `process::Command` compares its settings, so that a
+    /// config file read again keeps the processes it did not change running.
+    fn same_as(&self, other: &dyn Runnable) -> bool {
+        let _ = other;
         false
     }
 }

@@ -56,7 +56,7 @@ pub enum Condition {
     Completed,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Dependency {
     pub(crate) on: Arc<str>,
     pub(crate) condition: Condition,
@@ -118,6 +118,27 @@ impl SpecBody {
     pub(crate) fn reads_messages(&self) -> bool {
         self.reads_messages
             .unwrap_or_else(|| self.runnable().reads_messages())
+    }
+
+    /// Whether a manager given `other` in place of this spec would run the child the same:
+    /// the same runnable (the very same value, shared, or one that says it is the same:
+    /// [`Runnable::same_as`]) under the same policies. A
+    /// reconfiguration keeps a child whose spec is the same running, untouched.
+    pub(crate) fn same_as(&self, other: &SpecBody) -> bool {
+        (std::ptr::addr_eq(Arc::as_ptr(&self.runnable), Arc::as_ptr(&other.runnable))
+            || self.runnable.same_as(other.runnable()))
+            && self.same_policies(other)
+    }
+
+    /// Whether the policies (everything but the runnable) are the same.
+    pub(crate) fn same_policies(&self, other: &SpecBody) -> bool {
+        self.restart == other.restart
+            && self.shutdown == other.shutdown
+            && self.significant == other.significant
+            && self.deps == other.deps
+            && self.reads_messages == other.reads_messages
+            && self.backoff == other.backoff
+            && self.intensity == other.intensity
     }
 
     /// The shutdown policy in effect, defaults resolved.

@@ -8,7 +8,9 @@ use super::fanout::SendReply;
 use crate::control::Control;
 use crate::error::{ControlError, Failure};
 use crate::handle::Handle;
+use crate::manager::ProcessManager;
 use crate::path::ChildPath;
+use crate::reconfigured::Reconfigured;
 use crate::snapshot::{ChildState, Snapshot};
 use crate::spec::ChildSpec;
 
@@ -49,6 +51,13 @@ pub(crate) enum Command {
     Snapshot {
         reply: Reply<LevelSnapshot>,
     },
+    /// The specification of `new` for the manager at `path` (see `manager::reconfigure`);
+    /// `reply` is `None` for a nested manager reconfigured by its parent's reconfiguration.
+    Reconfigure {
+        path: Box<str>,
+        new: ProcessManager,
+        reply: Option<Reply<Reconfigured>>,
+    },
 }
 
 impl Command {
@@ -73,6 +82,11 @@ impl Command {
             }
             Command::Snapshot { reply } => {
                 let _ = reply.send(Err(err));
+            }
+            Command::Reconfigure { reply, .. } => {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(err));
+                }
             }
         }
     }

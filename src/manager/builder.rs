@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::decide::Policy;
-use super::{ManagerInner, ProcessManager};
+use super::{Config, ManagerInner, ProcessManager};
 use crate::child::Context;
 use crate::error::{RunResult, SpecError};
 use crate::event::EventBus;
@@ -184,12 +184,14 @@ impl ProcessManagerBuilder {
                     bus: EventBus::new(self.event_capacity),
                 }),
                 name: self.name,
-                policy: self.policy,
-                shutdown_timeout: self.shutdown_timeout,
-                stop_order: self.stop_order,
-                stop_chain: self.stop_chain,
-                lifetime: self.lifetime,
-                specs: self.children,
+                config: Mutex::new(Arc::new(Config {
+                    policy: self.policy,
+                    shutdown_timeout: self.shutdown_timeout,
+                    stop_order: self.stop_order,
+                    stop_chain: self.stop_chain,
+                    lifetime: self.lifetime,
+                    specs: self.children,
+                })),
             }),
         })
     }

@@ -7,6 +7,7 @@ mod decide;
 mod deferred;
 mod events;
 mod failures;
+mod reconfigure;
 mod route;
 mod run;
 mod slots;
@@ -61,6 +62,16 @@ pub struct ProcessManager {
 
 pub(crate) struct ManagerInner {
     pub(crate) name: Arc<str>,
+    /// What its next run starts from; replaced by a reconfiguration
+    /// ([`Handle::reconfigure`](crate::Handle::reconfigure)).
+    pub(crate) config: std::sync::Mutex<Arc<Config>>,
+    /// What its handles reach: its mailbox, its event bus, its path.
+    pub(crate) front: Arc<Front>,
+}
+
+/// A manager's specification: its policies and its declared children, as built (and checked)
+/// by [`ProcessManagerBuilder::build`].
+pub(crate) struct Config {
     pub(crate) policy: Policy,
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) stop_order: StopOrder,
@@ -68,8 +79,13 @@ pub(crate) struct ManagerInner {
     pub(crate) stop_chain: bool,
     pub(crate) lifetime: Lifetime,
     pub(crate) specs: Vec<ChildSpec>,
-    /// What its handles reach: its mailbox, its event bus, its path.
-    pub(crate) front: Arc<Front>,
+}
+
+impl ManagerInner {
+    /// The current specification.
+    pub(crate) fn config(&self) -> Arc<Config> {
+        lock(&self.config).clone()
+    }
 }
 
 impl ProcessManager {
@@ -165,7 +181,7 @@ impl std::fmt::Debug for ProcessManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessManager")
             .field("name", &self.inner.name)
-            .field("children", &self.inner.specs.len())
+            .field("children", &self.inner.config().specs.len())
             .finish()
     }
 }

@@ -93,7 +93,7 @@ pub(crate) fn forward(slots: &Slots, key: u32, cmd: Command) {
     let path = slot.child.path().to_string();
     let Some(mgr) = slot.spec.runnable().as_manager() else {
         let err = match cmd {
-            Command::Add { .. } => ControlError::NotAManager { path },
+            Command::Add { .. } | Command::Reconfigure { .. } => ControlError::NotAManager { path },
             _ => ControlError::NotFound { path },
         };
         return cmd.refuse(err);

@@ -16,12 +16,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::ProcessManager;
 use super::commands::{self, Effect};
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
 use super::deferred::{Deferred, DeferredExit};
 use super::events::Publisher;
 use super::failures::Failures;
+use super::reconfigure::{self, Current};
 use super::route::{self, Target};
 use super::slots::{Running, Slot, SlotState, Slots};
 use super::stop_chain::StopChain;
@@ -30,6 +30,7 @@ use super::stopping::{
 };
 use super::timers::{Timer, TimerKind, Timers};
 use super::verdict::{self, OfAStop, Unasked};
+use super::{Config, ProcessManager};
 use crate::child::Context;
 use crate::child::context::NestedRun;
 use crate::child::env::TaskEnv;
@@ -44,8 +45,9 @@ use crate::lock::lock;
 use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
 use crate::path::ChildPath;
 use crate::policy::{AutoShutdown, Lifetime};
+use crate::reconfigured::Reconfigured;
 use crate::snapshot::ChildState;
-use crate::spec::{ChildSpec, Restart};
+use crate::spec::{ChildSpec, Restart, SpecBody};
 
 /// How many child reports are taken from the channel per wake-up.
 const BATCH: usize = 256;
@@ -141,11 +143,14 @@ pub(crate) struct Run {
     chain: StopChain,
     /// The steps the stop machine gives, carried out right after (kept for its room).
     steps: Vec<Step>,
+    /// The specification this run follows (replaced by a reconfiguration).
+    config: Arc<Config>,
 }
 
 /// Runs `mgr` once, until it stops; returns the first failure and all later ones.
 pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), TreeError> {
     let inner = &mgr.inner;
+    let config = inner.config();
     let (path, token, tree, mut buses, nested, parent) = match parent {
         Parent::Root => (
             ChildPath::root(&inner.name),
@@ -198,8 +203,8 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         mgr: mgr.clone(),
         events: Publisher::new(shared.clone()),
         shared,
-        policy: inner.policy,
-        slots: Slots::with_capacity(inner.specs.len()),
+        policy: config.policy,
+        slots: Slots::with_capacity(config.specs.len()),
         rx,
         token,
         tracker,
@@ -214,10 +219,11 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         deferred: Deferred::default(),
         started_at: Instant::now(),
         now: None,
-        chain: StopChain::new(inner.stop_chain),
+        chain: StopChain::new(config.stop_chain),
         steps: Vec::new(),
+        config,
     };
-    tracing::debug!(manager = %path, children = inner.specs.len(), "manager starting");
+    tracing::debug!(manager = %path, children = run.config.specs.len(), "manager starting");
     let result = run.main(commands.receiver()).await;
     run.events.publish();
     // Refuses what is still queued (also done by the guard if this task is aborted).
@@ -246,14 +252,14 @@ impl Run {
         if queued.iter().any(|c| matches!(c, Command::Shutdown { .. })) {
             self.begin_shutdown(Reason::Requested, Manner::Graceful);
         } else {
-            let mgr = self.mgr.clone();
+            let config = self.config.clone();
             // The children declared before the first one with dependencies start as they are
             // inserted: the same order as one pass of `start_pending` over them, but the first
             // child runs as soon as it is inserted, not once all are, and each child's record
             // is still in cache when its task is spawned. The rest wait for `start_pending`.
             let now = self.now();
             let mut in_order = true;
-            for spec in &mgr.inner.specs {
+            for spec in &config.specs {
                 let key = self.insert(spec);
                 in_order &= spec.body.deps.is_empty();
                 if in_order {
@@ -324,7 +330,7 @@ impl Run {
         let counts = self.slots.counts();
         let done = match &self.phase {
             Phase::Running => {
-                self.mgr.inner.lifetime == Lifetime::UntilDone
+                self.config.lifetime == Lifetime::UntilDone
                     && counts.live == 0
                     && counts.stopped == 0
                     && !self.deferred.has_exits()
@@ -613,7 +619,7 @@ impl Run {
                 self.set_state(key, SlotState::Pending);
             }
         }
-        let order = self.mgr.inner.stop_order;
+        let order = self.config.stop_order;
         let seq = Sequence::new(
             &self.slots,
             Purpose::GroupRestart,
@@ -643,8 +649,7 @@ impl Run {
         }
         let now = self.now();
         let own = self
-            .mgr
-            .inner
+            .config
             .shutdown_timeout
             .and_then(|d| deadline::after(now, d));
         let from_parent = self.env.as_ref().and_then(|e| *lock(&e.stop_deadline));
@@ -653,7 +658,7 @@ impl Run {
             (a, b) => a.or(b),
         };
         let keys = self.slots.keys().collect();
-        let order = self.mgr.inner.stop_order;
+        let order = self.config.stop_order;
         let mut seq = Sequence::new(
             &self.slots,
             Purpose::Shutdown,
@@ -1265,6 +1270,29 @@ impl Run {
                     let _ = reply.send(Err(e));
                 }
             },
+            Command::Reconfigure { path, new, reply } => match self.resolve(&path) {
+                Ok(Target::This) => {
+                    let result = self.reconfigure(&new);
+                    match reply {
+                        Some(reply) => {
+                            let _ = reply.send(result);
+                        }
+                        None => {
+                            if let Err(e) = result {
+                                tracing::warn!(manager = %self.shared.path, error = %e, "nested reconfiguration refused");
+                            }
+                        }
+                    }
+                }
+                Ok(Target::Child(key) | Target::Below(key)) => {
+                    route::forward(&self.slots, key, Command::Reconfigure { path, new, reply })
+                }
+                Err(e) => {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            },
             Command::Stop { path, reply } => self.on_child_command(path, reply, AfterStop::Stay),
             Command::Restart { path, reply } => {
                 self.on_child_command(path, reply, AfterStop::Start)
@@ -1430,6 +1458,114 @@ impl Run {
         }
         tracing::debug!(path = %self.shared.path.join(&spec.id), "child added");
         Ok(self.insert(&spec))
+    }
+
+    /// Takes the specification of `new` (see [`Handle::reconfigure`](crate::Handle) and
+    /// [`reconfigure::plan`]): the policies at once, the children as the plan says.
+    fn reconfigure(&mut self, new: &ProcessManager) -> Result<Reconfigured, ControlError> {
+        if self.phase.is_stopping() {
+            return Err(shutting_down(&self.shared.path));
+        }
+        if new.name() != self.mgr.name() {
+            return Err(SpecError::ManagerNameMismatch {
+                id: self.mgr.name().to_string(),
+                name: new.name().to_string(),
+            }
+            .into());
+        }
+        let config = new.inner.config();
+        let plan = {
+            let current: Vec<Current<'_>> = self
+                .slots
+                .keys()
+                .filter_map(|key| {
+                    let slot = self.slots.get(key)?;
+                    Some(Current {
+                        key,
+                        id: &slot.child.id,
+                        spec: &slot.spec,
+                    })
+                })
+                .collect();
+            reconfigure::plan(&current, &config.specs)
+        };
+        tracing::info!(
+            manager = %self.shared.path,
+            added = plan.add.len(),
+            removed = plan.remove.len(),
+            restarted = plan.restart.len(),
+            nested = plan.nested.len(),
+            "manager reconfigured"
+        );
+        self.policy = config.policy;
+        self.chain = StopChain::new(config.stop_chain);
+        self.config = config.clone();
+        *lock(&self.mgr.inner.config) = config;
+        let path_of = |slots: &Slots, key: u32| slots.get(key).map(|s| s.child.path());
+        let mut report = Reconfigured {
+            unchanged: plan
+                .unchanged
+                .iter()
+                .filter_map(|&key| path_of(&self.slots, key))
+                .collect(),
+            ..Reconfigured::default()
+        };
+        for key in plan.remove {
+            report.removed.extend(path_of(&self.slots, key));
+            self.command_child(key, AfterStop::Remove, None);
+        }
+        for (key, spec) in plan.restart {
+            let Some(slot) = self.slots.get(key) else {
+                continue;
+            };
+            let running = slot.running().is_some();
+            report.restarted.extend(path_of(&self.slots, key));
+            self.slots.replace_spec(key, spec.body.clone());
+            if running {
+                self.command_child(key, AfterStop::Start, None);
+            }
+        }
+        for (key, spec) in plan.nested {
+            let Some(slot) = self.slots.get(key) else {
+                continue;
+            };
+            // The running manager stays (its mailbox, its events); it takes the spec's
+            // policies, and the new manager's specification in turn.
+            let kept = slot.spec.clone();
+            let body = SpecBody {
+                runnable: kept.runnable.clone(),
+                direct: kept.direct.clone(),
+                ..(*spec.body).clone()
+            };
+            let path = slot.child.path();
+            let running = slot.running().is_some();
+            self.slots.replace_spec(key, Arc::new(body));
+            if let Some(nested) = spec.body.runnable().as_manager()
+                && let Some(current) = kept.runnable().as_manager()
+            {
+                if running {
+                    let cmd = Command::Reconfigure {
+                        path: path.as_str().into(),
+                        new: nested.clone(),
+                        reply: None,
+                    };
+                    if let Err(cmd) = current.handle().send_command(cmd) {
+                        cmd.refuse(ControlError::NotRunning {
+                            path: path.to_string(),
+                        });
+                    }
+                } else {
+                    // Not running: its next run starts from the new specification.
+                    *lock(&current.inner.config) = nested.inner.config();
+                }
+            }
+            report.reconfigured.push(path);
+        }
+        for spec in plan.add {
+            let key = self.insert(&spec);
+            report.added.extend(path_of(&self.slots, key));
+        }
+        Ok(report)
     }
 
     fn resolve(&self, path: &str) -> Result<Target, ControlError> {

@@ -486,6 +486,21 @@ impl Slots {
         Some((old, stop))
     }
 
+    /// Gives slot `key` another spec (a reconfiguration), keeping the counts in step should
+    /// its significance change while it is live.
+    pub(crate) fn replace_spec(&mut self, key: u32, spec: Arc<SpecBody>) {
+        let Some(slot) = self.slab.get_mut(key as usize) else {
+            return;
+        };
+        let live = !matches!(slot.state, SlotState::Exited | SlotState::Stopped);
+        match (live, slot.spec.significant, spec.significant) {
+            (true, false, true) => self.counts.significant_live += 1,
+            (true, true, false) => self.counts.significant_live -= 1,
+            _ => {}
+        }
+        slot.spec = spec;
+    }
+
     /// Running child `key` reported ready (once per run); `false` if it is not running or was
     /// ready already.
     pub(crate) fn set_ready(&mut self, key: u32, generation: u64) -> bool {

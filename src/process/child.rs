@@ -85,6 +85,71 @@ impl Runnable for Command {
     fn pid(&self) -> Option<u32> {
         self.pid.get()
     }
+
+    /// The same when `other` is a `Command` with the same settings: every one equal (an
+    /// output sink the very same one, shared), pre-start commands included.
+    fn same_as(&self, other: &dyn Runnable) -> bool {
+        let other: &dyn std::any::Any = other;
+        other
+            .downcast_ref::<Command>()
+            .is_some_and(|other| self.same_settings(other))
+    }
+}
+
+impl Command {
+    /// Whether `other` would start and stop its process exactly as this one does: every
+    /// setting equal (the output sink the very same one, shared), pre-start commands
+    /// included. The run's state (its pid, its figures) is not a setting.
+    fn same_settings(&self, other: &Command) -> bool {
+        // Destructured, so that a new setting cannot be forgotten here.
+        let Command {
+            program,
+            args,
+            env_clear,
+            env_files,
+            env,
+            cwd,
+            stdout,
+            stderr,
+            sink,
+            stop_signal,
+            stop_timeout,
+            reload,
+            success_codes,
+            parent_death_signal,
+            containment,
+            pre_start,
+            pid: _,
+            stats: _,
+            memory_limit,
+        } = self;
+        let same_sink = match (sink, &other.sink) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        *program == other.program
+            && *args == other.args
+            && *env_clear == other.env_clear
+            && *env_files == other.env_files
+            && *env == other.env
+            && *cwd == other.cwd
+            && *stdout == other.stdout
+            && *stderr == other.stderr
+            && same_sink
+            && *stop_signal == other.stop_signal
+            && *stop_timeout == other.stop_timeout
+            && *reload == other.reload
+            && *success_codes == other.success_codes
+            && *parent_death_signal == other.parent_death_signal
+            && *containment == other.containment
+            && *memory_limit == other.memory_limit
+            && pre_start.len() == other.pre_start.len()
+            && pre_start
+                .iter()
+                .zip(&other.pre_start)
+                .all(|(a, b)| a.same_settings(b))
+    }
 }
 
 impl Command {
