@@ -257,8 +257,8 @@ impl Handle {
     ///   so its own unchanged children keep running;
     /// - new ids are added and started after the children the manager has;
     /// - children the new specification does not declare (also those added at run time) are
-    ///   asked to stop together (last declared first, as [`Handle::remove`] would each), and
-    ///   removed once their runs are over.
+    ///   stopped one at a time, last declared first (each as [`Handle::remove`] would), and
+    ///   removed.
     ///
     /// Nothing changes if it is refused. The manager's next run (its parent restarting it)
     /// starts from the new specification. Returns once the changes are under way, saying what

@@ -12,7 +12,7 @@ pub struct Reconfigured {
     /// dependencies hold), after the children it had.
     pub added: Vec<ChildPath>,
     /// Children the new specification does not declare (also those added at run time):
-    /// asked to stop together (last declared first), each removed once its run is over.
+    /// stopped one at a time, last declared first, and removed.
     pub removed: Vec<ChildPath>,
     /// Children whose spec changed: given the new one, and started again if they were
     /// running (a stopped child stays stopped).

@@ -98,7 +98,7 @@ async fn a_reconfiguration_keeps_the_same_restarts_the_changed_adds_the_new_and_
 }
 
 #[tokio::test]
-async fn children_a_reconfiguration_drops_are_asked_to_stop_last_declared_first_and_removed() {
+async fn children_a_reconfiguration_drops_are_stopped_one_at_a_time_last_declared_first() {
     let log = Log::default();
     let (a, b, c) = (logged("a", &log), logged("b", &log), logged("c", &log));
     let (handle, mut events, run) = start_until(
@@ -114,8 +114,10 @@ async fn children_a_reconfiguration_drops_are_asked_to_stop_last_declared_first_
         .into_iter()
         .filter(|e| e.starts_with("stop"))
         .collect();
-    assert_eq!(stops[0], "stop:c", "{stops:?}");
-    assert!(stops.contains(&"stop:b".to_string()), "{stops:?}");
+    assert_eq!(stops, ["stop:c", "stopped:c", "stop:b", "stopped:b"]);
+    let snap = handle.snapshot().await.unwrap();
+    let shape: Vec<_> = snap.iter().map(|n| n.path.to_string()).collect();
+    assert_eq!(shape, ["root", "root/a"]);
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }

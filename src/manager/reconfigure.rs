@@ -13,8 +13,8 @@ pub(crate) struct Current<'a> {
 /// What to do to go from the children a manager has to the ones a new specification declares.
 #[derive(Default)]
 pub(crate) struct Plan {
-    /// Children the new specification does not declare: asked to stop, last declared first,
-    /// and removed.
+    /// Children the new specification does not declare: stopped one at a time, last
+    /// declared first, and removed.
     pub(crate) remove: Vec<u32>,
     /// Children whose spec changed: given the new one and started again (if running).
     pub(crate) restart: Vec<(u32, ChildSpec)>,

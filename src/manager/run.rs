@@ -8,6 +8,7 @@
 //! [`Deferred`] work of a group restart, the [`Publisher`] of events, the [`StopChain`], and
 //! [routing](route) of commands by path.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ use crate::control::Control;
 use crate::deadline;
 use crate::error::{Cause, ControlError, ExitStatus, Failure, SpecError, TreeError};
 use crate::event::EventKind;
+use crate::id::ChildId;
 use crate::lock::lock;
 use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
 use crate::path::ChildPath;
@@ -136,6 +138,9 @@ pub(crate) struct Run {
     failures: Failures,
     ready_reported: bool,
     deferred: Deferred,
+    /// Children a reconfiguration dropped, stopped one at a time, the first one stopping now
+    /// (with its id, in case its slot is reused).
+    removals: VecDeque<(u32, ChildId)>,
     started_at: Instant,
     /// The clock read once per wake-up of the run (see [`Run::now`]).
     now: Option<Instant>,
@@ -217,6 +222,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         failures: Failures::default(),
         ready_reported: false,
         deferred: Deferred::default(),
+        removals: VecDeque::new(),
         started_at: Instant::now(),
         now: None,
         chain: StopChain::new(config.stop_chain),
@@ -937,6 +943,10 @@ impl Run {
             AfterStop::Remove => {
                 self.emit_stopped(key);
                 self.remove(key);
+                if self.removals.front().is_some_and(|(k, _)| *k == key) {
+                    self.removals.pop_front();
+                    self.next_removal();
+                }
             }
         }
         if let Some(slot) = self.slots.get_mut(key) {
@@ -1511,9 +1521,12 @@ impl Run {
             ..Reconfigured::default()
         };
         for key in plan.remove {
-            report.removed.extend(path_of(&self.slots, key));
-            self.command_child(key, AfterStop::Remove, None);
+            if let Some(slot) = self.slots.get(key) {
+                report.removed.push(slot.child.path());
+                self.removals.push_back((key, slot.child.id.clone()));
+            }
         }
+        self.next_removal();
         for (key, spec) in plan.restart {
             let Some(slot) = self.slots.get(key) else {
                 continue;
@@ -1566,6 +1579,34 @@ impl Run {
             report.added.extend(path_of(&self.slots, key));
         }
         Ok(report)
+    }
+
+    /// Asks the first child a reconfiguration dropped to stop (and be removed); those that do
+    /// not run are removed at once. The next is asked once it is removed (`after_stop`).
+    fn next_removal(&mut self) {
+        if self.phase.is_stopping() {
+            // The shutdown stops them all (in its own order).
+            self.removals.clear();
+        }
+        while let Some((key, id)) = self.removals.front().cloned() {
+            if self.slots.get(key).is_none_or(|slot| slot.child.id != id) {
+                // Gone another way (removed by a command, a temporary child that ended).
+                self.removals.pop_front();
+                continue;
+            }
+            if self
+                .slots
+                .stop(key)
+                .is_some_and(|s| s.then == AfterStop::Remove)
+            {
+                return; // already being removed: its end moves the queue on
+            }
+            self.command_child(key, AfterStop::Remove, None);
+            if self.slots.get(key).is_some_and(|slot| slot.child.id == id) {
+                return; // stopping: its end moves the queue on
+            }
+            self.removals.pop_front();
+        }
     }
 
     fn resolve(&self, path: &str) -> Result<Target, ControlError> {
