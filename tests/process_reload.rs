@@ -6,7 +6,7 @@
 mod process_common;
 
 use overseer::builtin::Idle;
-use overseer::process::{Command, OnReload};
+use overseer::process::{Command, OnReload, Signal};
 use overseer::{ChildSpec, Control, ProcessManager, Restart, TreeError};
 use process_common::{Scratch, assert_clean, is_alive};
 use tokio::task::JoinHandle;
@@ -27,7 +27,7 @@ fn pid(line: &str) -> i32 {
 }
 
 #[tokio::test]
-async fn reload_forwards_sighup_to_the_process_group_by_default() {
+async fn reload_by_signal_forwards_sighup_to_the_process_group_and_keeps_it_running() {
     let s = Scratch::new();
     // Each SIGHUP to the group kills the `sleep` and runs the trap; the shell keeps running.
     let script = format!(
@@ -36,7 +36,11 @@ async fn reload_forwards_sighup_to_the_process_group_by_default() {
         s.path("pid")
     );
     let tree = ProcessManager::builder("root")
-        .child(Command::shell(script).into_spec("p"))
+        .child(
+            Command::shell(script)
+                .on_reload(OnReload::Signal(Signal::HUP))
+                .into_spec("p"),
+        )
         .build()
         .unwrap();
     let (handle, run) = start(tree);
@@ -61,9 +65,10 @@ async fn reload_forwards_sighup_to_the_process_group_by_default() {
 }
 
 #[tokio::test]
-async fn reload_as_restart_restarts_the_process_even_when_it_is_transient() {
+async fn reload_restarts_a_process_gracefully_by_default_even_when_it_is_transient() {
     let s = Scratch::new();
-    let cmd = sleeper(&s, "pids").on_reload(OnReload::Restart);
+    let cmd = sleeper(&s, "pids");
+    assert_eq!(OnReload::default(), OnReload::Restart);
     let tree = ProcessManager::builder("root")
         .child(cmd.into_spec("p").restart(Restart::Transient))
         .build()
@@ -73,6 +78,18 @@ async fn reload_as_restart_restarts_the_process_even_when_it_is_transient() {
     handle.send("root/p", Control::Reload).await.unwrap();
     let second = pid(&s.lines("pids", 2).await[1]);
     assert_ne!(first, second);
+    let node = handle
+        .snapshot()
+        .await
+        .unwrap()
+        .find("root/p")
+        .cloned()
+        .unwrap();
+    assert!(
+        matches!(node.last_exit, Some(overseer::ExitStatus::Completed)),
+        "stopped as asked (SIGTERM), not killed by a SIGHUP it did not expect: {:?}",
+        node.last_exit
+    );
     assert_clean(&[first]).await;
     assert!(is_alive(second));
     handle.shutdown().unwrap();

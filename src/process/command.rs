@@ -20,17 +20,20 @@ use crate::spec::ChildSpec;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OnReload {
-    /// Send this signal to the whole process group and keep running (default: `SIGHUP`).
+    /// Send this signal to the whole process group and keep running: for programs that
+    /// reload their configuration on a signal (nginx, HAProxy and most daemons on `SIGHUP`).
+    /// Most other programs die of `SIGHUP`, so this is an explicit choice.
     Signal(Signal),
     /// Stop the process (with the stop signal and timeout) and start it again, as
     /// [`Handle::restart`](crate::Handle::restart) does: whatever the child's restart policy,
-    /// and without counting towards its manager's restart intensity.
+    /// and without counting towards its manager's restart intensity. The default: a reload
+    /// never kills a program that does not expect a signal.
     Restart,
 }
 
 impl Default for OnReload {
     fn default() -> Self {
-        OnReload::Signal(Signal::HUP)
+        OnReload::Restart
     }
 }
 
@@ -354,7 +357,8 @@ impl Command {
         self
     }
 
-    /// What a reload does (default: forward `SIGHUP` to the group).
+    /// What a reload does (default: [`OnReload::Restart`], a graceful restart;
+    /// `OnReload::Signal(Signal::HUP)` forwards `SIGHUP` to the group instead).
     pub fn on_reload(mut self, reload: OnReload) -> Self {
         self.reload = reload;
         self

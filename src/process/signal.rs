@@ -22,7 +22,7 @@ impl Signal {
     pub const TERM: Signal = Signal(Raw::TERM);
     /// `SIGKILL`: cannot be caught; sent to the group when a stop times out.
     pub const KILL: Signal = Signal(Raw::KILL);
-    /// `SIGHUP`: the default reload signal.
+    /// `SIGHUP`: the reload signal of most daemons ([`OnReload::Signal`](super::OnReload::Signal)).
     pub const HUP: Signal = Signal(Raw::HUP);
     /// `SIGINT`.
     pub const INT: Signal = Signal(Raw::INT);
