@@ -29,6 +29,62 @@ async fn a_non_zero_exit_code_is_a_typed_error_carrying_the_code() {
 }
 
 #[tokio::test]
+async fn a_failure_names_the_path_and_the_whole_command_line_not_only_the_program() {
+    let err = run_once(Command::shell("exit 3")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "root/p: `sh -c 'exit 3'` exited with code 3"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_carries_the_last_lines_of_captured_output_stderr_first() {
+    use overseer::process::output::OutputConfig;
+    let script = "echo starting; for i in $(seq 1 30); do echo \"trace $i\" >&2; done; exit 1";
+    let sink = OutputConfig::new().tail(100).build().unwrap();
+    let err = run_once(Command::shell(script).capture(sink))
+        .await
+        .unwrap_err();
+    let e = process_error(&err);
+    let expected: Vec<String> = (11..=30).map(|i| format!("trace {i}")).collect();
+    assert_eq!(e.output(), expected, "the last 20 lines of stderr");
+    let shown = err.to_string();
+    assert!(
+        shown.ends_with("exited with code 1; last output:\n  trace 11\n  trace 12\n  trace 13\n  trace 14\n  trace 15\n  trace 16\n  trace 17\n  trace 18\n  trace 19\n  trace 20\n  trace 21\n  trace 22\n  trace 23\n  trace 24\n  trace 25\n  trace 26\n  trace 27\n  trace 28\n  trace 29\n  trace 30"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_whose_output_goes_to_log_files_reads_its_last_lines_back_from_them() {
+    use overseer::process::output::OutputConfig;
+    let s = Scratch::new();
+    let sink = OutputConfig::new()
+        .stdout_file(s.dir().join("out.log"))
+        .stderr_file(s.dir().join("err.log"))
+        .build()
+        .unwrap();
+    let script =
+        "echo 'Traceback (most recent call last):' >&2; echo 'ValueError: bad port' >&2; exit 1";
+    let err = run_once(Command::shell(script).capture(sink))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        process_error(&err).output(),
+        ["Traceback (most recent call last):", "ValueError: bad port"]
+    );
+}
+
+#[tokio::test]
+async fn a_failure_of_a_process_whose_output_is_not_captured_carries_no_lines() {
+    let err =
+        run_once(Command::shell("echo hidden >&2; exit 1").stderr(overseer::process::Output::Null))
+            .await
+            .unwrap_err();
+    assert!(process_error(&err).output().is_empty());
+}
+
+#[tokio::test]
 async fn a_process_killed_by_a_signal_is_a_typed_error_carrying_the_signal() {
     let s = Scratch::new();
     let script = format!("echo $$ > {}; kill -USR1 $$", s.path("pid"));
@@ -59,8 +115,10 @@ async fn a_missing_program_is_a_spawn_error_naming_the_program() {
         .await
         .unwrap_err();
     match process_error(&err) {
-        ProcessError::Spawn { program, source } => {
-            assert_eq!(program, "/nonexistent/overseer-test-program");
+        ProcessError::Spawn {
+            command, source, ..
+        } => {
+            assert_eq!(command, "/nonexistent/overseer-test-program");
             assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
         }
         other => panic!("expected a spawn error, got {other}"),

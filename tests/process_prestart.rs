@@ -34,11 +34,14 @@ async fn a_failed_pre_start_command_is_the_childs_failure_with_its_output() {
     let err = run_once(cmd).await.unwrap_err();
     match process_error(&err) {
         ProcessError::PreStart {
-            program,
+            command,
             source,
             output,
         } => {
-            assert_eq!(program, "sh");
+            assert_eq!(
+                command,
+                "sh -c 'echo installing; echo '\\''no network'\\'' >&2; exit 7'"
+            );
             assert!(matches!(**source, ProcessError::Exited { code: 7, .. }));
             let mut output = output.clone();
             output.sort();

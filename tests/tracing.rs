@@ -10,6 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use overseer::{ChildSpec, ProcessManager, Restart};
+use tracing::Instrument;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -25,7 +26,7 @@ impl Write for Captured {
 }
 
 #[tokio::test]
-async fn tracing_spans_carry_the_childs_path() {
+async fn tracing_spans_carry_the_childs_path_once_inside_the_callers_span() {
     let out = Captured::default();
     let writer = out.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -50,11 +51,19 @@ async fn tracing_spans_carry_the_childs_path() {
         .child(ChildSpec::new("sub", sub).restart(Restart::Temporary))
         .build()
         .unwrap();
-    tree.run().await.unwrap();
+    let service = tracing::info_span!("service");
+    tree.run().instrument(service).await.unwrap();
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     let line = text
         .lines()
         .find(|l| l.contains("hello from inside"))
         .unwrap_or_else(|| panic!("no event captured: {text}"));
-    assert!(line.contains("child{path=root/sub/worker}"), "{line}");
+    assert!(
+        line.contains(" service:child{path=root/sub/worker}: "),
+        "the caller's span, then the child's path once: {line}"
+    );
+    assert!(
+        !line.contains("path=root/sub}"),
+        "no manager's path repeated: {line}"
+    );
 }

@@ -24,6 +24,10 @@ pub(crate) struct ParentRun {
     pub(crate) buses: Box<[Arc<EventBus>]>,
     /// The root manager's handle.
     pub(crate) tree: Handle,
+    /// The span the tree's root runs in (the caller's, often none): the parent of every
+    /// child's span, whatever its depth, so that an event inside a nested child shows the
+    /// child's path once, not the path of each manager above it as well.
+    pub(crate) span: tracing::Span,
 }
 
 impl ParentRun {

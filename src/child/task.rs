@@ -147,6 +147,7 @@ where
     F: Future<Output = RunResult> + Send + 'static,
 {
     let span = tracing::info_span!(
+        parent: &child.parent.span,
         "child",
         path = %JoinedPath(child.parent.path.as_str(), &child.id)
     );

@@ -156,6 +156,7 @@ mod tests {
             tx,
             buses: Box::new([bus.clone()]),
             tree: Handle::new(front),
+            span: tracing::Span::none(),
         });
         (Publisher::new(run), bus)
     }

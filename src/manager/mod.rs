@@ -124,7 +124,10 @@ impl ProcessManager {
     /// task that awaits this. Dropping the returned future aborts the whole tree.
     pub async fn run(&self) -> Result<(), TreeError> {
         let mgr = self.clone();
-        let join = tokio::spawn(async move { run::run(&mgr, run::Parent::Root).await });
+        // The caller's span, taken here (the manager's task does not inherit it): the
+        // children's spans sit inside it.
+        let span = tracing::Span::current();
+        let join = tokio::spawn(async move { run::run(&mgr, run::Parent::Root(span)).await });
         let guard = AbortOnDrop(join.abort_handle());
         let result = join.await;
         std::mem::forget(guard);

@@ -110,7 +110,8 @@ enum Wake {
 
 /// Where a manager's run sits in the tree.
 pub(crate) enum Parent {
-    Root,
+    /// The root, run inside this span (the caller's).
+    Root(tracing::Span),
     Child(Context),
 }
 
@@ -156,12 +157,13 @@ pub(crate) struct Run {
 pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), TreeError> {
     let inner = &mgr.inner;
     let config = inner.config();
-    let (path, token, tree, mut buses, nested, parent) = match parent {
-        Parent::Root => (
+    let (path, token, tree, mut buses, span, nested, parent) = match parent {
+        Parent::Root(span) => (
             ChildPath::root(&inner.name),
             CancellationToken::new(),
             mgr.handle(),
             Vec::new(),
+            span,
             None,
             None,
         ),
@@ -173,6 +175,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
                 ctx.shutdown_token(),
                 above.tree.clone(),
                 above.buses.to_vec(),
+                above.span.clone(),
                 nested,
                 Some(ctx),
             )
@@ -201,6 +204,7 @@ pub(crate) async fn run(mgr: &ProcessManager, parent: Parent) -> Result<(), Tree
         tx,
         buses: buses.into_boxed_slice(),
         tree,
+        span,
     });
     let tracker = TaskTracker::new();
     let tasks_env = TaskEnv::new(env.clone(), tracker.token());

@@ -34,33 +34,42 @@ impl Runnable for Command {
         if shutdown.is_cancelled() {
             return Ok(());
         }
-        let program = self.program_name();
+        let command = self.command_line();
         let mut cmd = self.prepare()?;
         let contained = Contained::prepare(self.containment, &mut cmd).map_err(|source| {
             ProcessError::Containment {
-                program: program.clone(),
+                command: command.clone(),
                 source,
             }
         })?;
         let mut group = Group::spawn(cmd, self.parent_death_signal.is_some())
             .await
             .map_err(|source| ProcessError::Spawn {
-                program: program.clone(),
+                command: command.clone(),
                 source,
             })?;
         group.contain(contained);
         let _pid = self.pid.set(group.pid());
         let _stats = self.stats.set(group.pid());
-        tracing::info!(program, pid = group.pid(), "process started");
+        tracing::info!(command, pid = group.pid(), "process started");
         // Spawned: from now on an exit is a crash, not a failed start.
         ctx.started();
         ctx.ready();
         let mut capture = Capture::start(group.child_mut(), self.sink.as_ref());
         let result = capture
-            .alongside(self.supervise(&mut group, &mut ctx, &program))
+            .alongside(self.supervise(&mut group, &mut ctx, &command))
             .await;
         capture.drain().await;
-        result
+        // Read once the output is drained, and only for a failure.
+        result.map_err(|e| {
+            e.with_output(|| {
+                self.sink
+                    .as_ref()
+                    .map(|sink| sink.failure_lines(ProcessError::FAILURE_LINES))
+                    .unwrap_or_default()
+            })
+            .into()
+        })
     }
 
     fn kind(&self) -> ChildKind {
@@ -156,7 +165,12 @@ impl Command {
     /// Waits for the spawned process to exit, forwarding reloads and stopping its group when
     /// asked to. Returns once the leader is reaped and the rest of its group has exited
     /// (given the stop signal and the stop timeout, then SIGKILLed).
-    async fn supervise(&self, group: &mut Group, ctx: &mut Context, program: &str) -> RunResult {
+    async fn supervise(
+        &self,
+        group: &mut Group,
+        ctx: &mut Context,
+        command: &str,
+    ) -> Result<(), ProcessError> {
         // A reload-as-restart asks the manager to restart this child; the manager answers by
         // requesting a stop, which the loop below sees as `Control::Shutdown`.
         let mut restart: Option<Pending> = None;
@@ -185,17 +199,17 @@ impl Command {
                     },
                     Some(Control::Shutdown) | None => {
                         let status = group.stop(self.stop_signal, self.stop_timeout).await;
-                        tracing::info!(program, ?status, "process stopped");
+                        tracing::info!(command, status = %exit::describe_result(&status), "process stopped");
                         return Ok(());
                     }
                     Some(_) => {}
                 },
                 status = group.wait() => {
                     let status = status.map_err(|source| ProcessError::Wait {
-                        program: program.to_owned(),
+                        command: command.to_owned(),
                         source,
                     })?;
-                    tracing::info!(program, %status, "process exited");
+                    tracing::info!(command, status = %exit::describe(&status), "process exited");
                     // Asked between the look at the inbox and the exit: a stop all the same.
                     let asked = ctx.is_shutdown_requested();
                     if !asked {
@@ -209,25 +223,25 @@ impl Command {
                     if asked {
                         return Ok(());
                     }
-                    return Ok(exit::check(status, &self.success_codes, program)?);
+                    return exit::check(status, &self.success_codes, command);
                 }
                 Some(result) = wait_for(&mut restart) => {
                     restart = None;
                     if let Err(e) = result {
-                        tracing::warn!(program, error = %e, "reload: restart refused");
+                        tracing::warn!(command, error = %e, "reload: restart refused");
                     }
                 }
                 rss = over_limit(&mut memory, pgid) => {
                     let limit = self.memory_limit.map_or(0, |l| l.bytes);
-                    tracing::warn!(program, rss, limit, "memory limit exceeded; stopping the process");
+                    tracing::warn!(command, rss, limit, "memory limit exceeded; stopping the process");
                     let status = group.stop(self.stop_signal, self.stop_timeout).await;
-                    tracing::info!(program, ?status, "process stopped");
+                    tracing::info!(command, status = %exit::describe_result(&status), "process stopped");
                     return Err(ProcessError::MemoryLimit {
-                        program: program.to_owned(),
+                        command: command.to_owned(),
                         limit,
                         rss,
-                    }
-                    .into());
+                        output: Vec::new(),
+                    });
                 }
             }
         }

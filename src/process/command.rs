@@ -17,7 +17,7 @@ use super::stdio::Output;
 use crate::spec::ChildSpec;
 
 /// What a process child does when it receives [`Control::Reload`](crate::Control::Reload).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OnReload {
     /// Send this signal to the whole process group and keep running: for programs that
@@ -28,13 +28,8 @@ pub enum OnReload {
     /// [`Handle::restart`](crate::Handle::restart) does: whatever the child's restart policy,
     /// and without counting towards its manager's restart intensity. The default: a reload
     /// never kills a program that does not expect a signal.
+    #[default]
     Restart,
-}
-
-impl Default for OnReload {
-    fn default() -> Self {
-        OnReload::Restart
-    }
 }
 
 /// An OS process as a child of a [`ProcessManager`](crate::ProcessManager): a builder for what
@@ -495,8 +490,9 @@ impl Command {
     }
 
     /// The program as configured, for messages.
-    pub(crate) fn program_name(&self) -> String {
-        self.program.to_string_lossy().into_owned()
+    /// The command line as errors and logs show it (see `command_line::render`).
+    pub(crate) fn command_line(&self) -> String {
+        super::command_line::render(&self.program, &self.args)
     }
 
     /// A Tokio command ready to spawn as the leader of a new process group: env files read,
@@ -527,7 +523,7 @@ impl Command {
         }
         if let Some(dir) = &self.cwd {
             check_dir(dir).map_err(|source| ProcessError::WorkingDir {
-                program: self.program_name(),
+                command: self.command_line(),
                 path: dir.clone(),
                 source,
             })?;

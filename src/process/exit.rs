@@ -9,24 +9,44 @@ use super::error::ProcessError;
 pub(crate) fn check(
     status: ExitStatus,
     success_codes: &[i32],
-    program: &str,
+    command: &str,
 ) -> Result<(), ProcessError> {
     match (status.code(), status.signal()) {
         (Some(code), _) if success_codes.contains(&code) => Ok(()),
         (Some(code), _) => Err(ProcessError::Exited {
-            program: program.to_string(),
+            command: command.to_string(),
             code,
+            output: Vec::new(),
         }),
         (None, Some(signal)) => Err(ProcessError::Signaled {
-            program: program.to_string(),
+            command: command.to_string(),
             signal,
+            output: Vec::new(),
         }),
         // Neither a code nor a signal: a stopped or continued status, which `wait` does not
         // return. Reported as the raw status.
         (None, None) => Err(ProcessError::Exited {
-            program: program.to_string(),
+            command: command.to_string(),
             code: status.into_raw(),
+            output: Vec::new(),
         }),
+    }
+}
+
+/// [`describe`], or why the status is not known.
+pub(crate) fn describe_result(status: &std::io::Result<ExitStatus>) -> String {
+    match status {
+        Ok(status) => describe(status),
+        Err(e) => format!("status unknown: {e}"),
+    }
+}
+
+/// An exit status as a log line says it: `exited with code 3`, `terminated by SIGTERM`.
+pub(crate) fn describe(status: &ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("terminated by {}", super::signal::name(signal)),
+        (None, None) => format!("ended with wait status {}", status.into_raw()),
     }
 }
 
@@ -47,6 +67,15 @@ mod tests {
     fn a_signal_is_a_failure_carrying_the_signal() {
         let err = check(ExitStatus::from_raw(9), &[0], "p").unwrap_err();
         assert_eq!(err.signal(), Some(9));
-        assert_eq!(err.to_string(), "\"p\" was killed by SIGKILL");
+        assert_eq!(err.to_string(), "`p` was killed by SIGKILL");
+    }
+
+    #[test]
+    fn a_status_reads_as_a_code_or_the_signal_that_ended_it() {
+        assert_eq!(
+            describe(&ExitStatus::from_raw(3 << 8)),
+            "exited with code 3"
+        );
+        assert_eq!(describe(&ExitStatus::from_raw(15)), "terminated by SIGTERM");
     }
 }

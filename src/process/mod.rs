@@ -28,6 +28,7 @@
 mod capture;
 mod child;
 mod command;
+mod command_line;
 mod containment;
 mod ends;
 mod envfile;

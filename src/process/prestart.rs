@@ -39,10 +39,10 @@ pub(crate) async fn run(
     if shutdown.is_cancelled() {
         return Ok(Outcome::Stopped);
     }
-    let program = pre.program_name();
+    let command = pre.command_line();
     // Cannot fail (no files, sizes above zero); mapped rather than unwrapped all the same.
     let sink = tail_sink().map_err(|e| ProcessError::Spawn {
-        program: program.clone(),
+        command: command.clone(),
         source: std::io::Error::other(e),
     })?;
     let mut cmd = pre.prepare()?;
@@ -51,10 +51,10 @@ pub(crate) async fn run(
     let mut group = Group::spawn(cmd, pre.parent_death_signal.is_some())
         .await
         .map_err(|source| ProcessError::Spawn {
-            program: program.clone(),
+            command: command.clone(),
             source,
         })?;
-    tracing::debug!(program, pid = group.pid(), "pre-start command spawned");
+    tracing::debug!(command, pid = group.pid(), "pre-start command spawned");
     let mut capture = Capture::start(group.child_mut(), Some(&sink));
     let status = capture
         .alongside(async {
@@ -66,7 +66,7 @@ pub(crate) async fn run(
                 }
                 () = shutdown.cancelled() => {
                     let status = group.stop(stop_signal, stop_timeout).await;
-                    tracing::debug!(program, ?status, "pre-start command stopped");
+                    tracing::debug!(command, status = %exit::describe_result(&status), "pre-start command stopped");
                     None
                 }
             }
@@ -76,15 +76,15 @@ pub(crate) async fn run(
         return Ok(Outcome::Stopped);
     };
     let status = status.map_err(|source| ProcessError::Wait {
-        program: program.clone(),
+        command: command.clone(),
         source,
     })?;
-    match exit::check(status, &pre.success_codes, &program) {
+    match exit::check(status, &pre.success_codes, &command) {
         Ok(()) => Ok(Outcome::Done),
         Err(e) => {
             capture.drain().await;
             Err(ProcessError::PreStart {
-                program,
+                command,
                 source: Box::new(e),
                 output: tail_text(&sink),
             })

@@ -35,6 +35,7 @@
 
 mod config;
 mod error;
+mod last_lines;
 mod line;
 mod pump;
 mod rotate;

@@ -1,0 +1,58 @@
+//! A process child's logs read as a person says it: how it ended, its command line.
+//!
+//! Alone in its test binary, as `tests/tracing.rs` is, and for the same reason: a callsite
+//! first reached without a subscriber is cached as uninterested for the whole process.
+#![cfg(all(feature = "process", target_os = "linux"))]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use overseer::ProcessManager;
+use overseer::process::Command;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_process_is_logged_as_terminated_by_its_signal_with_its_command_line() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let tree = ProcessManager::builder("root")
+        .child(Command::new("sleep").arg("30").into_spec("sleeper"))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let run = tokio::spawn(async move { tree.run().await });
+    while let Some(event) = events.recv().await {
+        if event.path == "root/sleeper" && matches!(event.kind, overseer::EventKind::Running) {
+            break;
+        }
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("process stopped"))
+        .unwrap_or_else(|| panic!("no stop logged: {text}"));
+    assert!(line.contains("status=terminated by SIGTERM"), "{line}");
+    assert!(line.contains("command=\"sleep 30\""), "{line}");
+    assert!(!line.contains("ExitStatus"), "{line}");
+}
