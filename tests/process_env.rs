@@ -72,6 +72,25 @@ async fn a_missing_env_file_is_a_typed_error_and_nothing_is_spawned() {
 }
 
 #[tokio::test]
+async fn an_env_file_interpolates_variables_and_reads_multi_line_values_as_compose_does() {
+    let s = Scratch::new();
+    std::fs::write(
+        s.path("app.env"),
+        "PORT=8080\nURL=http://${HOST:-localhost}:$PORT/\nHOME_DIR=${HOME}\nCERT=\"one\ntwo\"\n",
+    )
+    .unwrap();
+    let out = s.path("out");
+    let cmd = Command::shell(format!(
+        "printf '%s|%s|%s\\n' \"$URL\" \"$HOME_DIR\" \"$CERT\" > {out}"
+    ))
+    .env_file(s.path("app.env"));
+    run_once(cmd).await.unwrap();
+    let home = std::env::var("HOME").unwrap_or_default();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text, format!("http://localhost:8080/|{home}|one\ntwo\n"));
+}
+
+#[tokio::test]
 async fn a_malformed_env_file_is_a_typed_error_naming_the_line() {
     let s = Scratch::new();
     std::fs::write(s.path("bad.env"), "A=1\nnot a pair\n").unwrap();

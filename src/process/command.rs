@@ -248,10 +248,21 @@ impl Command {
         self
     }
 
-    /// Adds an env file in the `.env` format (`KEY=value`, `#` comments, optional `export `,
-    /// single or double quotes, no expansion). Files are read at each start, in the order
-    /// added, over the inherited (or cleared) environment; a missing or malformed file fails
-    /// the start with [`ProcessError::EnvFile`] before anything is spawned.
+    /// Adds an env file in the `.env` format, read as docker-compose reads an `env_file`:
+    ///
+    /// - `KEY=value` per line (spaces around `=` allowed), `#` comment lines, an optional
+    ///   `export ` in front; keys are letters, digits, `_` and `.`, not starting with a digit;
+    /// - unquoted values are trimmed and end at a ` #` comment; single-quoted values are
+    ///   literal; double-quoted values understand `\n`, `\r`, `\t`, `\"`, `\\` and `\$`;
+    ///   quoted values may span several lines;
+    /// - in unquoted and double-quoted values, `$VAR`, `${VAR}`, `${VAR:-default}` (unset or
+    ///   empty), `${VAR-default}` (unset), `${VAR:?message}` and `${VAR?message}` (the start
+    ///   fails) take `VAR` from the file's earlier entries, else the supervisor's environment;
+    /// - backquoted values and nested references inside a default are not read.
+    ///
+    /// Files are read at each start, in the order added, over the inherited (or cleared)
+    /// environment; a missing or malformed file, or a required variable that is not set,
+    /// fails the start with [`ProcessError::EnvFile`] before anything is spawned.
     pub fn env_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.env_files.push(path.into());
         self
