@@ -30,6 +30,19 @@ mod policy;
 #[cfg(all(feature = "process", unix))]
 pub mod process;
 mod reconfigured;
+pub mod recipes {
+    #![doc = include_str!("../docs/recipes.md")]
+    #![cfg_attr(
+        all(feature = "process", unix),
+        doc = "",
+        doc = "[`process::Command`]: crate::process::Command"
+    )]
+    #![cfg_attr(
+        not(all(feature = "process", unix)),
+        doc = "",
+        doc = "[`process::Command`]: crate#features"
+    )]
+}
 mod runnable;
 mod snapshot;
 mod spec;
