@@ -302,8 +302,9 @@ impl Command {
     ///   timer tick, 1–2 ms) instead of once per `write(2)`, so a line of a busy child may
     ///   wait that long, plus any delay of a busy machine, before it is delivered; a quiet
     ///   child's line is read at once. It takes the supervisor's CPU time for a fast writer
-    ///   down by about half (figures in `BENCHMARKS.md`, *output*). Pipes the system would not enlarge
-    ///   to at least 256 KiB are never batched: a batch could fill them and block the child.
+    ///   down by about half (figures in `BENCHMARKS.md`, *output*). Pipes the system would
+    ///   not enlarge to at least 256 KiB are never batched: a batch could fill them and block
+    ///   the child.
     /// - **Never holds up a stop or an exit.** A run ends when the leader has exited and the
     ///   rest of its group is gone (see *Stop* above); what is still in the pipes is then read
     ///   until they end, or until they stay silent for 100 ms (at most 1 s), and the pipes are
