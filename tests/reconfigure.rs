@@ -321,7 +321,8 @@ async fn a_process_child_declared_again_with_the_same_settings_keeps_running_unt
     use overseer::process::Command;
     let sleeper = || Command::new("sleep").arg("1000").into_spec("sleeper");
     let (handle, _events, run) =
-        start_until(tree(&[sleeper()]), &[("root/sleeper", is_running)]).await;
+        // Ready once spawned, its pid known.
+        start_until(tree(&[sleeper()]), &[("root/sleeper", is_ready)]).await;
     let pid = |snap: &overseer::Snapshot| snap.find("root/sleeper").and_then(|n| n.pid);
     let before = pid(&handle.snapshot().await.unwrap());
     assert!(before.is_some());
