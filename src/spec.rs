@@ -211,6 +211,22 @@ impl ChildSpec {
         Self::with_runnable(ChildId::from_arc(id.into()), task.clone(), Some(task))
     }
 
+    /// Puts `companion` beside each run of this child (see `child::companion`). The runnable
+    /// is wrapped, so closure children lose their unboxed fast path.
+    #[allow(dead_code)] // used by health probes and file watches as they land
+    pub(crate) fn with_companion(
+        mut self,
+        companion: Arc<dyn crate::child::companion::Companion>,
+    ) -> Self {
+        let body = self.body_mut();
+        body.runnable = Arc::new(crate::child::companion::Accompanied {
+            inner: body.runnable.clone(),
+            companion,
+        });
+        body.direct = None;
+        self
+    }
+
     fn body_mut(&mut self) -> &mut SpecBody {
         Arc::make_mut(&mut self.body)
     }

@@ -11,8 +11,10 @@
 //! - [`inbox`]: the queue of control messages a run reads;
 //! - [`task`]: the Tokio task of one run, which catches panics and always reports the exit;
 //! - [`report`]: what a run tells its manager (ready, exited);
-//! - [`env`]: what keeps a manager waiting until every task below it is gone.
+//! - [`env`]: what keeps a manager waiting until every task below it is gone;
+//! - [`companion`]: what runs beside a child's runs (health probes, file watches).
 
+pub(crate) mod companion;
 pub(crate) mod context;
 pub(crate) mod env;
 pub(crate) mod inbox;
