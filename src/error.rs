@@ -466,6 +466,16 @@ pub enum SpecError {
         /// The manager's own name.
         name: String,
     },
+    /// A health probe's settings are refused (see [`Probe`](crate::health::Probe)).
+    #[error("child {id:?}: invalid {probe} probe: {reason}")]
+    InvalidProbe {
+        /// The child's id.
+        id: String,
+        /// Which probe.
+        probe: crate::health::ProbeKind,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A manager name is empty or contains `/`.
     #[error("manager name {name:?} must be non-empty and must not contain '/'")]
     InvalidName {

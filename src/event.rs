@@ -56,6 +56,18 @@ pub enum EventKind {
     /// The child is stopped for good (a requested stop, a final exit, or the end of its
     /// manager) and will not run again unless restarted by a command.
     Stopped,
+    /// A probe of the child passed its success threshold (see [`crate::health`]).
+    Healthy {
+        /// Which probe.
+        probe: crate::health::ProbeKind,
+    },
+    /// A probe of the child failed its failure threshold (see [`crate::health`]).
+    Unhealthy {
+        /// Which probe.
+        probe: crate::health::ProbeKind,
+        /// Its last error.
+        error: std::sync::Arc<str>,
+    },
 }
 
 /// One event channel per manager; events bubble up to every ancestor's channel.

@@ -306,6 +306,7 @@ impl Handle {
             restarts: 0,
             uptime: Some(uptime),
             last_exit: None,
+            health: crate::health::Health::Unknown,
             children: fill(level).await,
         })
     }

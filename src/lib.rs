@@ -21,6 +21,7 @@ mod deadline;
 mod error;
 mod event;
 mod handle;
+pub mod health;
 mod id;
 mod lock;
 mod mailbox;

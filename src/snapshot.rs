@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::ExitStatus;
+use crate::health::Health;
 use crate::path::ChildPath;
 use crate::runnable::ChildKind;
 
@@ -59,6 +60,9 @@ pub struct Snapshot {
     pub uptime: Option<Duration>,
     /// How its last run ended.
     pub last_exit: Option<ExitStatus>,
+    /// Its health in the current run, as its probes last found it ([`Health::Unknown`] for
+    /// a child without probes, and until they decide).
+    pub health: Health,
     /// The nodes below it (for managers), in declared order.
     pub children: Vec<Snapshot>,
 }

@@ -107,11 +107,22 @@ pub(crate) struct SpecBody {
     pub(crate) backoff: Option<Backoff>,
     /// This child's own restart limit, instead of its manager's.
     pub(crate) intensity: Option<Intensity>,
+    /// Its probes' settings that were refused, checked when the manager is built.
+    pub(crate) invalid_probe: Option<(crate::health::ProbeKind, &'static str)>,
+    /// A readiness probe decides when it is ready, not `Context::ready`.
+    pub(crate) ready_by_probe: bool,
+    /// It has a liveness probe.
+    pub(crate) liveness_probe: bool,
 }
 
 impl SpecBody {
     pub(crate) fn runnable(&self) -> &dyn Runnable {
         &*self.runnable
+    }
+
+    /// Whether it has a readiness probe, and a liveness probe.
+    pub(crate) fn probes(&self) -> (bool, bool) {
+        (self.ready_by_probe, self.liveness_probe)
     }
 
     /// Whether the child reads control messages, defaults resolved.
@@ -139,6 +150,8 @@ impl SpecBody {
             && self.reads_messages == other.reads_messages
             && self.backoff == other.backoff
             && self.intensity == other.intensity
+            && self.ready_by_probe == other.ready_by_probe
+            && self.liveness_probe == other.liveness_probe
     }
 
     /// The shutdown policy in effect, defaults resolved.
@@ -192,6 +205,9 @@ impl ChildSpec {
                 reads_messages: None,
                 backoff: None,
                 intensity: None,
+                invalid_probe: None,
+                ready_by_probe: false,
+                liveness_probe: false,
             }),
         }
     }
@@ -209,6 +225,33 @@ impl ChildSpec {
     {
         let task = Arc::new(task(f));
         Self::with_runnable(ChildId::from_arc(id.into()), task.clone(), Some(task))
+    }
+
+    /// Gives this child a readiness probe (see [`health`](crate::health)): it counts as ready
+    /// — siblings waiting with [`Condition::Ready`] start — once the probe passes its success
+    /// threshold, not when its run calls [`Context::ready`](crate::Context::ready) (nor, for an
+    /// OS process, once it is spawned). Readiness that goes down later is shown in snapshots
+    /// and events; dependents that run already are not stopped.
+    pub fn readiness(self, probe: crate::health::Probe) -> Self {
+        let mut spec = self.probed(crate::health::ProbeKind::Readiness, probe);
+        spec.body_mut().ready_by_probe = true;
+        spec
+    }
+
+    /// Gives this child a liveness probe (see [`health`](crate::health)): after the probe
+    /// fails its failure threshold the run ends with the failure
+    /// [`Unhealthy`](crate::health::Unhealthy), and the child's restart policy applies.
+    pub fn liveness(self, probe: crate::health::Probe) -> Self {
+        let mut spec = self.probed(crate::health::ProbeKind::Liveness, probe);
+        spec.body_mut().liveness_probe = true;
+        spec
+    }
+
+    fn probed(mut self, kind: crate::health::ProbeKind, probe: crate::health::Probe) -> Self {
+        if let Some(reason) = probe.invalid() {
+            self.body_mut().invalid_probe = Some((kind, reason));
+        }
+        self.with_companion(Arc::new(crate::health::ProbeRunner { kind, probe }))
     }
 
     /// Puts `companion` beside each run of this child (see `child::companion`). The runnable
@@ -366,6 +409,13 @@ impl ChildSpec {
         }
         if let Some(intensity) = &self.body.intensity {
             intensity.validate()?;
+        }
+        if let Some((probe, reason)) = self.body.invalid_probe {
+            return Err(SpecError::InvalidProbe {
+                id: self.id.to_string(),
+                probe,
+                reason,
+            });
         }
         Ok(())
     }

@@ -36,6 +36,14 @@ pub(crate) enum ChildMsg {
         key: u32,
         generation: u64,
     },
+    /// A probe of the run changed its standing: healthy (`error` is `None`) or unhealthy with
+    /// its last error (see `crate::health`).
+    Health {
+        key: u32,
+        generation: u64,
+        probe: crate::health::ProbeKind,
+        error: Option<std::sync::Arc<str>>,
+    },
     /// The run asks to be stopped for good (a nested manager whose own handle asked it to
     /// shut down): as `Handle::stop`, with nobody waiting for the answer.
     StopForGood {

@@ -765,6 +765,12 @@ impl Run {
         for msg in msgs.drain(..) {
             match msg {
                 ChildMsg::Ready { key, generation } => self.on_ready(key, generation),
+                ChildMsg::Health {
+                    key,
+                    generation,
+                    probe,
+                    error,
+                } => self.on_health(key, generation, probe, error),
                 ChildMsg::Exited {
                     key,
                     generation,
@@ -789,6 +795,51 @@ impl Run {
     fn on_ready(&mut self, key: u32, generation: u64) {
         // Ready implies started.
         self.on_started(key, generation);
+        if self.slots.get(key).is_some_and(|s| s.spec.ready_by_probe) {
+            return; // its readiness probe decides
+        }
+        self.mark_ready(key, generation);
+    }
+
+    /// A probe of run `generation` of `key` turned healthy (`error` is `None`) or unhealthy;
+    /// a readiness probe that passes makes the run ready.
+    fn on_health(
+        &mut self,
+        key: u32,
+        generation: u64,
+        probe: crate::health::ProbeKind,
+        error: Option<Arc<str>>,
+    ) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if slot.generation != generation || slot.running().is_none() {
+            return;
+        }
+        slot.set_probe(generation, probe, error.clone());
+        let healthy = error.is_none();
+        match &error {
+            None => tracing::debug!(path = %slot.child.path(), %probe, "child healthy"),
+            Some(error) => {
+                tracing::warn!(path = %slot.child.path(), %probe, %error, "child unhealthy")
+            }
+        }
+        let slot = &*slot;
+        self.events.emit(
+            || slot.child.path(),
+            || match error {
+                None => EventKind::Healthy { probe },
+                Some(error) => EventKind::Unhealthy { probe, error },
+            },
+        );
+        if healthy && probe == crate::health::ProbeKind::Readiness {
+            self.on_started(key, generation);
+            self.mark_ready(key, generation);
+        }
+    }
+
+    /// Run `generation` of `key` is ready (once per run): dependents may start.
+    fn mark_ready(&mut self, key: u32, generation: u64) {
         if !self.slots.set_ready(key, generation) {
             return;
         }

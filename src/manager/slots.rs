@@ -17,6 +17,7 @@ use crate::child::env::TaskEnv;
 use crate::child::record::ChildRecord;
 use crate::error::ExitStatus;
 use crate::handle::Handle;
+use crate::health::{Health, ProbeKind};
 use crate::id::ChildId;
 use crate::mailbox::Reply;
 use crate::path::ChildPath;
@@ -99,6 +100,15 @@ struct SlotExtra {
     /// For a child added through a handle: the answer to the add, given once its first run
     /// has started, or has failed to start (see `Run::answer_start`).
     start_reply: Option<Reply<ChildPath>>,
+    /// What its probes last reported, with the run they were about.
+    health: Option<ProbeReports>,
+}
+
+/// The last transition of each probe of one run.
+struct ProbeReports {
+    generation: u64,
+    readiness: Health,
+    liveness: Health,
 }
 
 impl Slot {
@@ -210,6 +220,61 @@ impl Slot {
             LastExit::Aborted => ExitStatus::Aborted,
             LastExit::Failure => self.extra.as_ref()?.failure.clone()?,
         })
+    }
+
+    /// Records that `probe` of run `generation` turned healthy (`error` is `None`) or
+    /// unhealthy.
+    pub(crate) fn set_probe(&mut self, generation: u64, probe: ProbeKind, error: Option<Arc<str>>) {
+        let reports = self.extra().health.get_or_insert(ProbeReports {
+            generation,
+            readiness: Health::Unknown,
+            liveness: Health::Unknown,
+        });
+        if reports.generation != generation {
+            *reports = ProbeReports {
+                generation,
+                readiness: Health::Unknown,
+                liveness: Health::Unknown,
+            };
+        }
+        let health = match error {
+            None => Health::Healthy,
+            Some(error) => Health::Unhealthy { probe, error },
+        };
+        match probe {
+            ProbeKind::Readiness => reports.readiness = health,
+            ProbeKind::Liveness => reports.liveness = health,
+        }
+    }
+
+    /// The health of the current run: unhealthy if a probe is; healthy if every probe the
+    /// child has is; unknown otherwise.
+    pub(crate) fn health(&self) -> Health {
+        let Some(reports) = self.extra.as_ref().and_then(|e| e.health.as_ref()) else {
+            return Health::Unknown;
+        };
+        if reports.generation != self.generation || self.running().is_none() {
+            return Health::Unknown;
+        }
+        let probes = self.spec.probes();
+        let states = [
+            (probes.0, &reports.readiness),
+            (probes.1, &reports.liveness),
+        ];
+        if let Some((_, unhealthy)) = states
+            .iter()
+            .find(|(has, h)| *has && matches!(h, Health::Unhealthy { .. }))
+        {
+            return (*unhealthy).clone();
+        }
+        if states.iter().any(|(has, _)| *has)
+            && states
+                .iter()
+                .all(|(has, h)| !*has || **h == Health::Healthy)
+        {
+            return Health::Healthy;
+        }
+        Health::Unknown
     }
 
     pub(crate) fn last_exit_succeeded(&self) -> bool {
@@ -627,6 +692,7 @@ impl Slots {
                 restarts: slot.restarts,
                 uptime: self.uptime(key, now),
                 last_exit: slot.last_exit(),
+                health: slot.health(),
                 children: Vec::new(),
             });
         }
