@@ -23,11 +23,16 @@
 //!
 //! A probe costs one timer while it waits for its next period, and what its check costs when
 //! it runs; nothing runs between checks. Checks: a closure ([`Probe::check`]) for in-process
-//! children, and, with feature `health`, a TCP connect (`Probe::tcp`); more kinds build on
-//! [`Check`].
+//! children; with feature `process`, a command (`Probe::exec`); with feature `health`, a TCP
+//! connect (`Probe::tcp`); with feature `health-http`, an HTTP GET (`Probe::http`). More kinds
+//! build on [`Check`].
 
 mod check;
+#[cfg(all(feature = "process", unix))]
+mod exec;
 mod health_state;
+#[cfg(feature = "health-http")]
+mod http;
 mod probe;
 mod runner;
 mod tally;
@@ -36,5 +41,7 @@ mod tcp;
 
 pub use check::{Check, CheckFuture};
 pub use health_state::{Health, ProbeKind, Unhealthy};
+#[cfg(feature = "health-http")]
+pub use http::HttpProbeError;
 pub use probe::Probe;
 pub(crate) use runner::ProbeRunner;

@@ -42,7 +42,7 @@ mod pdeathsig;
 #[cfg(target_os = "linux")]
 mod pidfd;
 mod pipe;
-mod prestart;
+pub(crate) mod prestart;
 mod signal;
 mod spawner;
 mod stats;
