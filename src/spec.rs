@@ -247,6 +247,30 @@ impl ChildSpec {
         spec
     }
 
+    /// Makes this child ready once a line of its output matches `pattern` (a regex), as
+    /// process-compose's `ready_log_line`: for a program that says when it is up ("listening
+    /// on"). `sink` is the one its [`Command`](crate::process::Command) captures into. As with a
+    /// readiness probe, neither [`Context::ready`](crate::Context::ready) nor a process's spawn
+    /// make it ready; each run looks at its own lines, from its start. Subscribing costs one
+    /// allocation per output line until the line is seen. Features `health` and `process`.
+    ///
+    /// # Errors
+    /// The pattern's error when it is not a valid regex.
+    #[cfg(all(feature = "health", feature = "process", unix))]
+    pub fn ready_on_output(
+        self,
+        sink: Arc<crate::process::output::OutputSink>,
+        pattern: &str,
+    ) -> Result<Self, regex::Error> {
+        let pattern = regex::Regex::new(pattern)?;
+        let mut spec = self.with_companion(Arc::new(crate::health::output_line::OutputReadiness {
+            sink,
+            pattern,
+        }));
+        spec.body_mut().ready_by_probe = true;
+        Ok(spec)
+    }
+
     fn probed(mut self, kind: crate::health::ProbeKind, probe: crate::health::Probe) -> Self {
         if let Some(reason) = probe.invalid() {
             self.body_mut().invalid_probe = Some((kind, reason));

@@ -203,3 +203,74 @@ async fn an_exec_probe_passes_on_exit_0_and_fails_with_the_status_and_last_outpu
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_process_is_ready_once_a_line_of_its_output_matches_and_not_before() {
+    use overseer::process::output::OutputConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let script = format!(
+        "echo booting; while ! test -e {}; do sleep 0.01; done; echo 'listening on port 8080'; exec sleep 30",
+        go.display()
+    );
+    let sink = OutputConfig::new().build().unwrap();
+    let mut lines = sink.subscribe();
+    let server = Command::shell(script)
+        .capture(sink.clone())
+        .into_spec("server")
+        .ready_on_output(sink, r"listening on port \d+")
+        .unwrap();
+    let worker_runs = Arc::new(AtomicU32::new(0));
+    let runs = worker_runs.clone();
+    let worker = ChildSpec::task("worker", move |ctx| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        async move {
+            ctx.shutdown_requested().await;
+            Ok(())
+        }
+    })
+    .after("server", Condition::Ready);
+    let tree = ProcessManager::builder("root")
+        .child(server)
+        .child(worker)
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = start(tree);
+    // The process waits for `go` after `booting`: nothing it says can make it ready yet.
+    while lines.recv().await.unwrap().text() != "booting" {}
+    assert_eq!(
+        worker_runs.load(Ordering::SeqCst),
+        0,
+        "`booting` is not the line"
+    );
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(
+        snap.find("root/worker").unwrap().state,
+        overseer::ChildState::Waiting
+    );
+    std::fs::write(&go, "").unwrap();
+    let mut order = Vec::new();
+    while order.len() < 2 {
+        let event = events.recv().await.unwrap();
+        match (event.path.as_str(), &event.kind) {
+            ("root/server", EventKind::Ready) => order.push("server ready"),
+            ("root/worker", EventKind::Running) => order.push("worker running"),
+            _ => {}
+        }
+    }
+    assert_eq!(order, ["server ready", "worker running"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[test]
+fn a_ready_line_pattern_that_is_not_a_regex_is_refused() {
+    let sink = overseer::process::output::OutputConfig::new()
+        .build()
+        .unwrap();
+    let err = Command::new("true")
+        .into_spec("p")
+        .ready_on_output(sink, "listening (")
+        .unwrap_err();
+    assert!(err.to_string().contains("unclosed group"), "{err}");
+}

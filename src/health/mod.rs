@@ -33,6 +33,8 @@ mod exec;
 mod health_state;
 #[cfg(feature = "health-http")]
 mod http;
+#[cfg(all(feature = "health", feature = "process", unix))]
+pub(crate) mod output_line;
 mod probe;
 mod runner;
 mod tally;
