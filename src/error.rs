@@ -400,6 +400,22 @@ impl StdError for TreeError {
     }
 }
 
+/// Why a child never started: a sibling it waits for ended for good without meeting the
+/// condition (see [`ChildSpec::after`](crate::ChildSpec::after)). The child fails to start
+/// with it ([`Cause::FailedToStart`]) instead of waiting forever.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{child} waits for {on} ({condition:?}), which ended for good without it: {ended}")]
+pub struct UnmetDependency {
+    /// The waiting child's path.
+    pub child: String,
+    /// The sibling's path.
+    pub on: String,
+    /// What it waited for.
+    pub condition: crate::Condition,
+    /// How the sibling ended.
+    pub ended: String,
+}
+
 /// Why a child spec or a manager configuration was refused. Nothing is changed when one is
 /// returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

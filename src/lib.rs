@@ -53,7 +53,7 @@ pub use child::Context;
 pub use control::{Control, CustomMessage, INBOX_CAPACITY};
 pub use error::{
     BoxError, Cause, ControlError, ExitStatus, Failure, RunResult, SharedError, SpecError,
-    TreeError,
+    TreeError, UnmetDependency,
 };
 pub use event::{Event, EventKind, Events};
 pub use handle::Handle;

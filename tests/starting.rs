@@ -222,3 +222,49 @@ async fn an_add_whose_manager_shuts_down_before_the_child_started_is_refused_as_
     assert!(matches!(err, ControlError::ShuttingDown { .. }), "{err}");
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_waiting_for_a_sibling_that_failed_for_good_fails_to_start_naming_both() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let counter = runs.clone();
+    let tree = ProcessManager::builder("root")
+        .child(
+            ChildSpec::task("migrate", |ctx| async move {
+                ctx.started();
+                tokio::task::yield_now().await;
+                Err("schema locked".into())
+            })
+            .restart(overseer::Restart::Temporary),
+        )
+        .child(
+            ChildSpec::task("app", move |_ctx| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { Ok(()) }
+            })
+            .after("migrate", overseer::Condition::Completed),
+        )
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    // The failure that ended the tree comes first; the child it left waiting follows.
+    assert_eq!(err.path(), &"root/migrate", "{err:?}");
+    let [then] = err.later() else {
+        panic!("one later failure: {err:?}")
+    };
+    assert_eq!(then.path, "root/app");
+    assert!(matches!(then.cause, Cause::FailedToStart { .. }), "{then}");
+    assert_eq!(
+        then.to_string(),
+        "root/app: failed to start: root/app waits for root/migrate (Completed), which ended \
+         for good without it: schema locked"
+    );
+    let unmet = then
+        .downcast_ref::<overseer::UnmetDependency>()
+        .expect("an UnmetDependency");
+    assert_eq!(
+        (unmet.child.as_str(), unmet.on.as_str()),
+        ("root/app", "root/migrate")
+    );
+    assert_eq!(unmet.condition, overseer::Condition::Completed);
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "the app never ran");
+}

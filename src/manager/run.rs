@@ -1139,7 +1139,12 @@ impl Run {
                     }
                 }
             }
-            Decision::Done => self.finish_slot(key),
+            Decision::Done => {
+                if !status.is_success() {
+                    self.fail_dependents_of(key, &status);
+                }
+                self.finish_slot(key);
+            }
             Decision::AutoShutdown => {
                 tracing::info!(path = %path, "significant child ended; shutting down");
                 self.finish_slot(key);
@@ -1147,14 +1152,52 @@ impl Run {
             }
             Decision::Escalate => {
                 self.failures.exit(&path, &status);
+                self.fail_dependents_of(key, &status);
                 self.finish_slot(key);
                 self.begin_shutdown(Reason::Failed, Manner::Graceful);
             }
             Decision::GiveUp => {
                 self.record_give_up(key, path, &status);
+                self.fail_dependents_of(key, &status);
                 self.finish_slot(key);
                 self.begin_shutdown(Reason::GaveUp, Manner::Graceful);
             }
+        }
+    }
+
+    /// `key` ended for good with `status`, a failure: the siblings waiting for it can never
+    /// start, and fail to start with [`UnmetDependency`](crate::UnmetDependency), each a
+    /// failure of the manager after the one that ended `key` (when that one escalates), so
+    /// that the result names both the child that waited and the sibling it waited for.
+    fn fail_dependents_of(&mut self, key: u32, status: &ExitStatus) {
+        let Some(slot) = self.slots.get(key) else {
+            return;
+        };
+        let (id, on) = (slot.child.id.clone(), slot.child.path());
+        let waiting: Vec<(u32, crate::Condition)> = self
+            .slots
+            .pending()
+            .into_iter()
+            .filter_map(|k| {
+                let dep = self.slots.get(k)?.spec.deps.iter().find(|d| *id == *d.on)?;
+                Some((k, dep.condition))
+            })
+            .collect();
+        for (waiter, condition) in waiting {
+            let Some(child) = self.slots.get(waiter).map(|s| s.child.path()) else {
+                continue;
+            };
+            let unmet = crate::UnmetDependency {
+                child: child.to_string(),
+                on: on.to_string(),
+                condition,
+                ended: match cause_of(status) {
+                    Some(cause) => cause.to_string(),
+                    None => "it did not complete".to_string(),
+                },
+            };
+            tracing::warn!(%unmet, "dependency can never be met");
+            self.failed_to_start(waiter, &ExitStatus::Failed(Arc::new(unmet)));
         }
     }
 
