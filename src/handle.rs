@@ -303,6 +303,7 @@ impl Handle {
             kind: ChildKind::Manager,
             state,
             pid: None,
+            resources: None,
             restarts: 0,
             uptime: Some(uptime),
             last_exit: None,

@@ -69,6 +69,12 @@ pub trait Runnable: Any + Send + Sync {
         None
     }
 
+    /// What the current run uses now, for snapshots; read when a snapshot is taken. Defaults
+    /// to `None`; an OS process reports its group's memory and CPU.
+    fn resources(&self) -> Option<crate::snapshot::Resources> {
+        None
+    }
+
     /// Whether its runs report their start themselves with
     /// [`Context::started`](crate::Context::started) (or `ready`). Defaults to `false`: a run
     /// has then started once its future has waited for anything (returned `Pending`), i.e.

@@ -42,6 +42,30 @@ impl fmt::Display for ChildState {
     }
 }
 
+/// The resources a running child uses, as a `ps` table shows them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Resources {
+    /// Resident memory, in bytes (for a process group: the sum over its members).
+    pub memory_bytes: u64,
+    /// CPU use since the previous reading, in percent of one core; `None` at the first
+    /// reading of a run.
+    pub cpu_percent: Option<f64>,
+    /// How many OS processes it counts.
+    pub processes: usize,
+}
+
+impl Resources {
+    /// Figures read now.
+    pub fn new(memory_bytes: u64, cpu_percent: Option<f64>, processes: usize) -> Self {
+        Resources {
+            memory_bytes,
+            cpu_percent,
+            processes,
+        }
+    }
+}
+
 /// One node of a tree snapshot, with the nodes below it.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -60,6 +84,9 @@ pub struct Snapshot {
     pub uptime: Option<Duration>,
     /// How its last run ended.
     pub last_exit: Option<ExitStatus>,
+    /// For a running OS process: its group's latest memory and CPU figures, read when the
+    /// snapshot is taken (see [`Runnable::resources`](crate::Runnable::resources)).
+    pub resources: Option<Resources>,
     /// Its health in the current run, as its probes last found it ([`Health::Unknown`] for
     /// a child without probes, and until they decide).
     pub health: Health,

@@ -153,7 +153,7 @@ async fn the_working_directory_is_where_the_process_runs() {
 }
 
 #[tokio::test]
-async fn a_running_process_child_shows_its_kind_and_pid_in_the_snapshot() {
+async fn a_running_process_child_shows_its_kind_pid_memory_and_cpu_in_the_snapshot() {
     let s = Scratch::new();
     let script = format!("echo $$ > {}; exec sleep 30", s.path("pid"));
     let tree = ProcessManager::builder("root")
@@ -167,6 +167,17 @@ async fn a_running_process_child_shows_its_kind_and_pid_in_the_snapshot() {
     let child = snap.find("root/p").unwrap();
     assert_eq!(child.kind, ChildKind::Process);
     assert_eq!(child.pid, Some(pid as u32));
+    let resources = child.resources.expect("a running process has figures");
+    assert!(resources.memory_bytes > 0, "{resources:?}");
+    assert_eq!(resources.processes, 1);
+    // The second reading has a CPU figure (the first starts the measure).
+    let again = handle.snapshot().await.unwrap();
+    let cpu = again.find("root/p").unwrap().resources.unwrap().cpu_percent;
+    assert!(cpu.is_some_and(|c| c >= 0.0), "{cpu:?}");
+    assert!(
+        snap.find("root").unwrap().resources.is_none(),
+        "a manager has none"
+    );
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
     assert_clean(&[pid]).await;

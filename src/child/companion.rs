@@ -104,6 +104,10 @@ impl Runnable for Accompanied {
         self.inner.pid()
     }
 
+    fn resources(&self) -> Option<crate::snapshot::Resources> {
+        self.inner.resources()
+    }
+
     fn reports_start(&self) -> bool {
         self.inner.reports_start()
     }

@@ -689,6 +689,7 @@ impl Slots {
                 kind: runnable.kind(),
                 state: slot.public_state(),
                 pid: slot.running().and_then(|_| runnable.pid()),
+                resources: slot.running().and_then(|_| runnable.resources()),
                 restarts: slot.restarts,
                 uptime: self.uptime(key, now),
                 last_exit: slot.last_exit(),

@@ -95,6 +95,12 @@ impl Runnable for Command {
         self.pid.get()
     }
 
+    /// The group's figures ([`Command::stats`]): one `/proc` scan per call.
+    fn resources(&self) -> Option<crate::snapshot::Resources> {
+        self.stats()
+            .map(|s| crate::snapshot::Resources::new(s.rss_bytes, s.cpu_percent, s.processes))
+    }
+
     /// The same when `other` is a `Command` with the same settings: every one equal (an
     /// output sink the very same one, shared), pre-start commands included.
     fn same_as(&self, other: &dyn Runnable) -> bool {
