@@ -35,14 +35,14 @@ impl Runnable for Command {
             return Ok(());
         }
         let program = self.program_name();
-        let mut cmd = self.prepare()?;
-        let contained = Contained::prepare(self.containment, &mut cmd).map_err(|source| {
+        let mut prepared = self.prepare()?;
+        let contained = Contained::prepare(self.containment, &mut prepared).map_err(|source| {
             ProcessError::Containment {
                 program: program.clone(),
                 source,
             }
         })?;
-        let mut group = Group::spawn(cmd, self.parent_death_signal.is_some())
+        let mut group = Group::spawn(prepared)
             .await
             .map_err(|source| ProcessError::Spawn {
                 program: program.clone(),
@@ -53,7 +53,7 @@ impl Runnable for Command {
         let _stats = self.stats.set(group.pid());
         tracing::info!(program, pid = group.pid(), "process started");
         ctx.ready();
-        let mut capture = Capture::start(group.child_mut(), self.sink.as_ref());
+        let mut capture = Capture::start(group.take_output(), self.sink.as_ref());
         let result = capture
             .alongside(self.supervise(&mut group, &mut ctx, &program))
             .await;

@@ -12,6 +12,7 @@ use super::envfile;
 use super::error::ProcessError;
 use super::output::OutputSink;
 use super::signal::Signal;
+use super::spawn::{EnvPlan, Prepared};
 use super::stats::{ProcessStats, StatsCell};
 use super::stdio::Output;
 use crate::spec::ChildSpec;
@@ -163,6 +164,9 @@ pub struct Command {
     pub(crate) pid: PidCell,
     pub(crate) stats: StatsCell,
     pub(crate) memory_limit: Option<MemoryLimit>,
+    /// Spawn on the fallback path even where the fast one works (tests of that path).
+    #[cfg(test)]
+    pub(crate) force_fallback: bool,
 }
 
 /// A limit on the resident memory of a process group, checked periodically.
@@ -204,6 +208,8 @@ impl Command {
             pid: PidCell::default(),
             stats: StatsCell::default(),
             memory_limit: None,
+            #[cfg(test)]
+            force_fallback: false,
         }
     }
 
@@ -495,47 +501,44 @@ impl Command {
         self.program.to_string_lossy().into_owned()
     }
 
-    /// A Tokio command ready to spawn as the leader of a new process group: env files read,
-    /// working directory checked, stdio set from the configuration.
-    pub(crate) fn prepare(&self) -> Result<tokio::process::Command, ProcessError> {
-        let mut cmd = tokio::process::Command::new(&self.program);
-        cmd.args(&self.args)
-            .stdin(std::process::Stdio::null())
-            .stdout(self.stdout.stdio(self.sink.is_some()))
-            .stderr(self.stderr.stdio(self.sink.is_some()))
-            .process_group(0)
-            .kill_on_drop(true);
-        if self.env_clear {
-            cmd.env_clear();
-        }
+    /// Everything to spawn a run of this command as the leader of a new process group (see
+    /// [`spawn`](super::spawn)): env files read, working directory checked, stdio set from
+    /// the configuration.
+    pub(crate) fn prepare(&self) -> Result<Prepared, ProcessError> {
+        let mut changes = Vec::with_capacity(self.env.len());
         for path in &self.env_files {
             let vars = envfile::read(path).map_err(|source| ProcessError::EnvFile {
                 path: path.clone(),
                 source,
             })?;
-            cmd.envs(vars);
+            changes.extend(
+                vars.into_iter()
+                    .map(|(key, value)| (OsString::from(key), Some(OsString::from(value)))),
+            );
         }
-        for (key, value) in &self.env {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
+        changes.extend(self.env.iter().cloned());
         if let Some(dir) = &self.cwd {
             check_dir(dir).map_err(|source| ProcessError::WorkingDir {
                 program: self.program_name(),
                 path: dir.clone(),
                 source,
             })?;
-            cmd.current_dir(dir);
         }
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Some(signal) = self.parent_death_signal {
-            super::pdeathsig::set(&mut cmd, signal);
+        let mut prepared = Prepared::new(self.program.clone());
+        prepared.args.clone_from(&self.args);
+        prepared.env = EnvPlan {
+            clear: self.env_clear,
+            changes,
+        };
+        prepared.cwd.clone_from(&self.cwd);
+        prepared.stdout = self.stdout.stream(self.sink.is_some());
+        prepared.stderr = self.stderr.stream(self.sink.is_some());
+        prepared.death_signal = self.parent_death_signal;
+        #[cfg(test)]
+        {
+            prepared.force_fallback = self.force_fallback;
         }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let _ = self.parent_death_signal;
-        Ok(cmd)
+        Ok(prepared)
     }
 }
 

@@ -43,6 +43,8 @@ mod pidfd;
 mod pipe;
 mod prestart;
 mod signal;
+mod spawn;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 mod spawner;
 mod stats;
 mod stdio;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Group, Strength};
+use super::{Group, Prepared, Strength};
 use crate::process::signal::Signal;
 
 /// `/proc/<pid>/stat`'s state letter, `None` once the pid is gone.
@@ -15,13 +15,9 @@ fn state(pid: u32) -> Option<char> {
     text[text.rfind(')')? + 2..].chars().next()
 }
 
-fn shell(script: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .process_group(0)
-        .kill_on_drop(true);
-    cmd
+/// `sh -c script` as a process child runs it (a parent-death signal, inherited stdio).
+fn shell(script: &str) -> Prepared {
+    crate::process::Command::shell(script).prepare().unwrap()
 }
 
 /// Spawns a process leading its own group, which takes the pid that follows `before` if
@@ -61,11 +57,11 @@ fn kernel_version() -> (u32, u32) {
 
 #[tokio::test]
 async fn a_leader_kept_as_a_zombie_is_reaped_only_once_the_rest_of_its_group_has_exited() {
-    // The member ignores SIGTERM: it lives until it is SIGKILLed at the deadline.
-    let cmd = shell("(trap '' TERM; exec sleep 30) & exit 0");
-    let mut group = Group::spawn_holding(cmd, true, Strength::Zombie)
-        .await
-        .unwrap();
+    // The member ignores SIGTERM: it lives until it is SIGKILLed at the deadline. It is
+    // ignored before the member is forked: a member that sets it itself may get the stop
+    // signal before it has (the leader may exit first).
+    let cmd = shell("trap '' TERM; sleep 30 & exit 0");
+    let mut group = Group::spawn_holding(cmd, Strength::Zombie).await.unwrap();
     let leader = group.pid();
     group.wait().await.unwrap();
     assert_eq!(
@@ -93,7 +89,7 @@ async fn a_leader_kept_as_a_zombie_is_reaped_only_once_the_rest_of_its_group_has
 
 #[tokio::test]
 async fn the_pid_of_a_leader_kept_as_a_zombie_cannot_be_handed_to_another_process() {
-    let mut group = Group::spawn_holding(shell("exit 3"), true, Strength::Zombie)
+    let mut group = Group::spawn_holding(shell("exit 3"), Strength::Zombie)
         .await
         .unwrap();
     let leader = group.pid();
@@ -114,7 +110,7 @@ async fn the_pid_of_a_leader_kept_as_a_zombie_cannot_be_handed_to_another_proces
 /// waited for and killed. Here the pid is handed to a stranger on purpose, as soon as the
 /// group lets it go, and the group is then settled, signalled and dropped.
 async fn a_group_gone_never_signals_the_new_owner_of_its_pid(strength: Strength) {
-    let mut group = Group::spawn_holding(shell("exit 0"), true, strength)
+    let mut group = Group::spawn_holding(shell("exit 0"), strength)
         .await
         .unwrap();
     let leader = group.pid();
@@ -158,7 +154,7 @@ async fn a_settled_group_held_by_a_zombie_never_signals_the_new_owner_of_its_lea
 #[tokio::test]
 async fn a_group_signalled_through_its_pidfd_reaches_its_members_after_the_leader_is_reaped() {
     // Linux 6.9 and later only: elsewhere `Best` is the zombie, tested above.
-    let mut group = Group::spawn(shell("(trap '' TERM; exec sleep 30) & exit 0"), true)
+    let mut group = Group::spawn(shell("(trap '' TERM; exec sleep 30) & exit 0"))
         .await
         .unwrap();
     if !matches!(group.hold, super::Hold::PidfdGroup(_)) {
@@ -188,9 +184,7 @@ async fn without_pidfds_the_rest_of_the_group_is_still_stopped_and_waited_for() 
     // The fallback where pidfds are missing (forced here): the leader is reaped at once and
     // the members are found by probing the group.
     let cmd = shell("(trap '' TERM; exec sleep 30) & exit 0");
-    let mut group = Group::spawn_holding(cmd, true, Strength::Probe)
-        .await
-        .unwrap();
+    let mut group = Group::spawn_holding(cmd, Strength::Probe).await.unwrap();
     let leader = group.pid();
     group.wait().await.unwrap();
     assert_eq!(state(leader), None, "reaped at once");
