@@ -80,7 +80,7 @@ enum Left {
     Live(Option<Vec<u32>>),
 }
 
-/// The leader as it was spawned (see [`spawn`](super::spawn)), which decides who reaps it.
+/// The leader as it was spawned (see [`spawn`]), which decides who reaps it.
 enum Process {
     /// On the fallback path, through std and Tokio: reaped through Tokio (`wait`, `try_wait`,
     /// and its orphan reaper when the `Child` is dropped).
@@ -111,8 +111,8 @@ enum Process {
 ///   its pid be handed to a new group leader.
 ///
 /// Dropping a `Group` whose group was not settled SIGKILLs the whole group while its
-/// identity is held (an unreaped leader is then reaped by Tokio's orphan reaper), and does
-/// nothing once it is not.
+/// identity is held (an unreaped leader is then reaped once it has exited, by the spawner
+/// thread or Tokio's orphan reaper, see [`Process`]), and does nothing once it is not.
 pub(crate) struct Group {
     process: Process,
     pgid: Pid,
@@ -146,7 +146,7 @@ impl Group {
     }
 
     /// Spawns `prepared` holding the group's identity at most as strongly as `strength`
-    /// says. [`Strength::Probe`] (no pidfds) also means the fallback path, which is the only
+    /// says. `Strength::Probe` (no pidfds, tests) also means the fallback path, which is the only
     /// one without pidfds.
     pub(crate) async fn spawn_holding(
         #[allow(unused_mut)] mut prepared: Prepared,
@@ -614,9 +614,10 @@ impl Drop for Group {
         }
         // The run was abandoned (aborted by its manager, or its future dropped), before its
         // group was settled: kill what is left, while the identity is held (see the invariant
-        // on `Group`). Dropping `child` then reaps an exited leader at once, or queues a live
-        // one (SIGKILLed) for Tokio's orphan reaper, which reaps it on the next SIGCHLD; other
-        // members are reparented to init (or a subreaper), which reaps them.
+        // on `Group`). An exited leader is then reaped at once; a live one (SIGKILLed) is
+        // queued for Tokio's orphan reaper (dropping its `Child`, fallback path) or handed to
+        // the spawner thread (fast path), which reap it once it has exited. Other members are
+        // reparented to init (or a subreaper), which reaps them.
         if self.identity_held() {
             self.kill_group(Signal::KILL);
         }

@@ -59,7 +59,7 @@ pub enum Containment {
     Descendants,
     /// Each run in a cgroup v2 of its own, created under the supervisor's own cgroup
     /// (`overseer-<supervisor pid>-<n>`) and removed when the run ends. The leader is moved
-    /// into it between fork and exec (before the program runs), so every process it starts
+    /// into it after it is started and before it runs the program, so every process it starts
     /// is in it, whatever it does with sessions and groups. When the run stops, the processes
     /// of the cgroup outside the group get the stop signal with the group, and at the stop
     /// timeout the whole cgroup is killed (`cgroup.kill`); the stop then waits until nothing

@@ -328,3 +328,23 @@ async fn an_abandoned_run_leaves_no_zombie_on_both_paths() {
         assert!(gone, "{name}: the abandoned leader {pid} is still there");
     }
 }
+
+#[tokio::test]
+async fn a_file_without_a_shebang_that_is_no_binary_fails_with_enoexec_on_the_fast_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("no-shebang");
+    std::fs::write(&file, "touch ran\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // As `posix_spawn` (and std without `pre_exec`): not run through /bin/sh.
+    let err = run_once(Command::new(&file).current_dir(dir.path()))
+        .await
+        .unwrap_err();
+    match process_error(&err) {
+        ProcessError::Spawn { source, .. } => {
+            assert_eq!(source.raw_os_error(), Some(libc::ENOEXEC), "{source}");
+        }
+        other => panic!("expected a spawn error, got {other}"),
+    }
+    assert!(!dir.path().join("ran").exists());
+}
