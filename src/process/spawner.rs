@@ -58,19 +58,18 @@ enum Msg {
 static SPAWNER: Mutex<Option<Sender<Msg>>> = Mutex::new(None);
 
 /// Runs `job` on the spawner thread and returns what it returns. If the caller stops waiting
-/// (its future is dropped) before the job is done, the job's result is given to `unclaimed`,
-/// on the thread, instead. Must not be called from the spawner thread.
-pub(crate) async fn run<T, J, U>(job: J, unclaimed: U) -> io::Result<T>
+/// (its future is dropped) before it has the result, the result is dropped, on the spawner
+/// thread or on the caller's: a result that must not be lost cleans up as it is dropped (see
+/// [`Answer`](super::spawn::Answer)). Must not be called from the spawner thread.
+pub(crate) async fn run<T, J>(job: J) -> io::Result<T>
 where
     T: Send + 'static,
     J: FnOnce() -> T + Send + 'static,
-    U: FnOnce(T) + Send + 'static,
 {
     let (reply, answer) = tokio::sync::oneshot::channel();
     send(Msg::Run(Box::new(move || {
-        if let Err(result) = reply.send(job()) {
-            unclaimed(result);
-        }
+        // Refused when the caller is gone: the result is dropped here.
+        let _ = reply.send(job());
     })))?;
     answer
         .await

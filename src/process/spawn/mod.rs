@@ -193,20 +193,15 @@ pub(crate) async fn spawn(prepared: Prepared) -> io::Result<Spawned> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if prepared.death_signal.is_some() {
         let runtime = tokio::runtime::Handle::current();
-        let for_abandon = runtime.clone();
-        return super::spawner::run(
-            move || {
+        let answer = super::spawner::run(move || {
+            let spawned = {
                 let _runtime = runtime.enter();
                 spawn_here(prepared, path)
-            },
-            move |spawned| {
-                if let Ok(spawned) = spawned {
-                    let _runtime = for_abandon.enter();
-                    abandon(spawned);
-                }
-            },
-        )
-        .await?;
+            };
+            spawned.map(|spawned| Answer::new(spawned, runtime))
+        })
+        .await??;
+        return answer.claim();
     }
     spawn_here(prepared, path)
 }
@@ -253,29 +248,64 @@ fn spawn_std(prepared: Prepared) -> io::Result<tokio::process::Child> {
     cmd.spawn()
 }
 
-/// A process whose caller stopped waiting before it got it: its group is SIGKILLed (its
-/// leader is not reaped, so the group's id is still its own), and the leader is reaped
-/// later (by the spawner thread, or Tokio's orphan reaper).
+/// A process on its way from the spawner thread to the run that asked for it. If it never
+/// gets there (the run was dropped while the answer was in flight, e.g. its runtime shut
+/// down, whether before or after the answer was sent), it is dropped with the answer, and
+/// then kills the process's **whole group**, not only its leader: the leader is not reaped
+/// yet, so the pgid is still its own (the invariant on [`Group`](super::group::Group)), and
+/// members the leader has started by then would otherwise be left running, orphaned. The
+/// leader is then reaped once it has exited, by the spawner thread (fast path) or Tokio's
+/// orphan reaper (fallback).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn abandon(spawned: Spawned) {
-    use rustix::process::{Pid, Signal as Raw, kill_process_group};
-    match spawned {
-        Spawned::Std(child) => {
-            if let Some(pgid) = child
-                .id()
-                .and_then(|id| i32::try_from(id).ok())
-                .and_then(Pid::from_raw)
-            {
-                let _ = kill_process_group(pgid, Raw::KILL);
-            }
-            // Reaps the leader at once if it has exited, or queues it for Tokio's orphan
-            // reaper.
-            drop(child);
+pub(crate) struct Answer {
+    spawned: Option<Spawned>,
+    /// The runtime of the caller, with whose process driver a fallback child is registered.
+    runtime: tokio::runtime::Handle,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Answer {
+    pub(crate) fn new(spawned: Spawned, runtime: tokio::runtime::Handle) -> Answer {
+        Answer {
+            spawned: Some(spawned),
+            runtime,
         }
-        #[cfg(target_os = "linux")]
-        Spawned::Cloned(cloned) => {
-            let _ = kill_process_group(cloned.pid, Raw::KILL);
-            super::spawner::reap_later(cloned.pidfd);
+    }
+
+    /// The process, taken by the run that asked for it: no longer killed on drop.
+    pub(crate) fn claim(mut self) -> io::Result<Spawned> {
+        self.spawned
+            .take()
+            .ok_or_else(|| io::Error::other("a spawned process was claimed twice"))
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Drop for Answer {
+    fn drop(&mut self) {
+        use rustix::process::{Pid, Signal as Raw, kill_process_group};
+        let Some(spawned) = self.spawned.take() else {
+            return;
+        };
+        match spawned {
+            Spawned::Std(child) => {
+                if let Some(pgid) = child
+                    .id()
+                    .and_then(|id| i32::try_from(id).ok())
+                    .and_then(Pid::from_raw)
+                {
+                    let _ = kill_process_group(pgid, Raw::KILL);
+                }
+                // Reaps the leader at once if it has exited, or queues it for Tokio's orphan
+                // reaper (of the runtime it was spawned in).
+                let _runtime = self.runtime.enter();
+                drop(child);
+            }
+            #[cfg(target_os = "linux")]
+            Spawned::Cloned(cloned) => {
+                let _ = kill_process_group(cloned.pid, Raw::KILL);
+                super::spawner::reap_later(cloned.pidfd);
+            }
         }
     }
 }

@@ -348,3 +348,122 @@ async fn a_file_without_a_shebang_that_is_no_binary_fails_with_enoexec_on_the_fa
     }
     assert!(!dir.path().join("ran").exists());
 }
+
+/// Whether `pid` runs (exists and is no zombie).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with(|c| c != 'Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// The pid written into `file`, waited for up to 10 s.
+async fn pid_in(file: &std::path::Path) -> i32 {
+    for _ in 0..1000 {
+        if let Some(pid) = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no pid in {}", file.display());
+}
+
+/// Waits up to 10 s for `pid` to be gone (or a zombie); `false` if it still runs.
+async fn ends(pid: i32) -> bool {
+    for _ in 0..1000 {
+        if !alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_spawned_child_that_never_reaches_its_run_takes_its_whole_group_with_it_on_both_paths() {
+    for (fallback, name) in PATHS {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("member");
+        let prepared = on(
+            Command::shell(format!("sleep 30 & echo $! > {}; wait", file.display())),
+            fallback,
+        )
+        .prepare()
+        .unwrap();
+        let path = path_for(&prepared);
+        let answer = super::Answer::new(
+            super::spawn_here(prepared, path).unwrap(),
+            tokio::runtime::Handle::current(),
+        );
+        let member = pid_in(&file).await;
+        assert!(alive(member), "{name}");
+        // Dropped on its way, as the answer of a run that was dropped meanwhile is.
+        drop(answer);
+        assert!(ends(member).await, "{name}: the member outlived the leader");
+        assert_eq!(zombies_left().await, Vec::<i32>::new(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_spawn_whose_caller_stops_waiting_leaves_no_process_behind_on_both_paths() {
+    use std::future::Future;
+    for (fallback, name) in PATHS {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let leader = dir.path().join("leader");
+            let member = dir.path().join("member");
+            let prepared = on(
+                Command::shell(format!(
+                    "echo $$ > {}; sleep 30 & echo $! > {}; wait",
+                    leader.display(),
+                    member.display()
+                )),
+                fallback,
+            )
+            .prepare()
+            .unwrap();
+            assert!(
+                prepared.death_signal.is_some(),
+                "through the spawner thread"
+            );
+            // Polled once (the job is handed to the spawner thread), then dropped: the
+            // answer is refused, or sent and never taken.
+            let mut spawn = Box::pin(super::spawn(prepared));
+            let waker = futures_util::task::noop_waker();
+            let poll = spawn
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker));
+            drop(spawn);
+            if let std::task::Poll::Ready(Ok(spawned)) = poll {
+                // Done already (this thread was slow): dropped on its way all the same.
+                drop(super::Answer::new(
+                    spawned,
+                    tokio::runtime::Handle::current(),
+                ));
+            }
+            // Jobs run in order: once this one has, the spawn is over and its answer dropped.
+            crate::process::spawner::run(|| ()).await.unwrap();
+            // Whatever the shell got to start before it was killed is gone.
+            for file in [&leader, &member] {
+                if let Some(pid) = std::fs::read_to_string(file)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                {
+                    assert!(
+                        ends(pid).await,
+                        "{name}: {} {pid} still runs",
+                        file.display()
+                    );
+                }
+            }
+            assert_eq!(zombies_left().await, Vec::<i32>::new(), "{name}");
+        }
+    }
+}
