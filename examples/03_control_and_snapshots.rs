@@ -5,7 +5,7 @@
 //! ```text
 //! root
 //!  ├── api        answers Reload
-//!  ├── flaky      its first run fails at once, so the snapshot shows a restart
+//!  ├── flaky      its first run crashes after a moment, so the snapshot shows a restart
 //!  ├── migrate    a one-shot job: completes and is not restarted (Transient)
 //!  └── workers    a nested manager
 //!       ├── w-0   answers Reload
@@ -32,7 +32,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .child(reloadable("api"))
         .child(ChildSpec::task("flaky", |mut ctx| async move {
             if ctx.restarts() == 0 {
-                return Err("failed to bind the port".into());
+                // Up for a moment, then down: a crash, restarted (a first run that failed
+                // before waiting for anything would be a failed start, failing the tree).
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                return Err("lost its connection".into());
             }
             answer_reloads(&mut ctx).await;
             Ok(())

@@ -119,6 +119,13 @@ pub enum Cause {
         /// The signal's number.
         signal: i32,
     },
+    /// The child's first run ended with this failure before it had started (see the crate
+    /// docs, *Starting*): a child declared with its manager that cannot start fails the
+    /// manager's start at once, without the restarts that could not help.
+    FailedToStart {
+        /// Why its run ended.
+        cause: Box<Cause>,
+    },
 }
 
 impl Cause {
@@ -134,6 +141,7 @@ impl Cause {
         match self {
             Cause::Error(e) => find_in_chain(&**e),
             Cause::GaveUp { last_exit, .. } => last_exit.downcast_ref(),
+            Cause::FailedToStart { cause } => cause.downcast_ref(),
             _ => None,
         }
     }
@@ -164,6 +172,7 @@ impl fmt::Display for Cause {
                 "a second {} shut the tree down at once, aborting what was still stopping",
                 signal_name(*signal)
             ),
+            Cause::FailedToStart { cause } => write!(f, "failed to start: {cause}"),
         }
     }
 }
@@ -178,6 +187,9 @@ fn signal_name(signal: i32) -> String {
 }
 
 /// One failure in the tree: where, and why.
+///
+/// Two failures are equal when they name the same node and say the same thing (their causes'
+/// messages are equal): errors themselves cannot be compared.
 #[derive(Clone, Debug)]
 pub struct Failure {
     /// The path of the node that failed (for nested managers, the deepest child that failed).
@@ -193,6 +205,14 @@ impl Failure {
     }
 }
 
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.cause.to_string() == other.cause.to_string()
+    }
+}
+
+impl Eq for Failure {}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path, self.cause)
@@ -201,14 +221,20 @@ impl fmt::Display for Failure {
 
 impl StdError for Failure {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match &self.cause {
-            Cause::Error(e) => Some(&**e),
-            Cause::GaveUp {
-                last_exit: ExitStatus::Failed(e),
-                ..
-            } => Some(&**e),
-            _ => None,
-        }
+        cause_source(&self.cause)
+    }
+}
+
+/// The error behind a cause, if there is one.
+fn cause_source(cause: &Cause) -> Option<&(dyn StdError + 'static)> {
+    match cause {
+        Cause::Error(e) => Some(&**e),
+        Cause::GaveUp {
+            last_exit: ExitStatus::Failed(e),
+            ..
+        } => Some(&**e),
+        Cause::FailedToStart { cause } => cause_source(cause),
+        _ => None,
     }
 }
 
@@ -217,9 +243,63 @@ impl StdError for Failure {
 ///
 /// Failures of nested managers are flattened: the first failure of the whole tree keeps the
 /// path of the deepest child that caused it.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` is written for a person, as `fn main() -> Result<(), TreeError>` prints it:
+/// the first failure, the chain of errors behind it, then the later failures, one per line
+/// (`{:#?}` shows the structure instead):
+///
+/// ```text
+/// root/db: connection refused
+///
+/// Caused by:
+///     0: tls handshake failed
+///
+/// Later failures (1):
+///     root/api: did not stop within 5s and was aborted
+/// ```
+#[derive(Clone)]
 pub struct TreeError {
     failures: Vec<Failure>,
+}
+
+impl fmt::Debug for TreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return f
+                .debug_struct("TreeError")
+                .field("failures", &self.failures)
+                .finish();
+        }
+        let first = self.first();
+        let headline = first.to_string();
+        write!(f, "{headline}")?;
+        // The errors behind the first failure's cause; one whose text is already said (a
+        // cause repeating its source, as many do) is left out.
+        let mut said = vec![first.cause.to_string()];
+        let mut chain = Vec::new();
+        let mut next = StdError::source(first).and_then(StdError::source);
+        while let Some(e) = next {
+            let text = e.to_string();
+            if !said.iter().any(|s| s.contains(&text)) {
+                chain.push(text.clone());
+            }
+            said.push(text);
+            next = e.source();
+        }
+        if !chain.is_empty() {
+            f.write_str("\n\nCaused by:")?;
+            for (i, text) in chain.iter().enumerate() {
+                write!(f, "\n    {i}: {text}")?;
+            }
+        }
+        if !self.later().is_empty() {
+            write!(f, "\n\nLater failures ({}):", self.later().len())?;
+            for failure in self.later() {
+                write!(f, "\n    {failure}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl TreeError {
@@ -375,6 +455,17 @@ pub enum SpecError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A nested manager is given an id other than its own name: a node has one name, the
+    /// manager's (use [`ProcessManager::into_spec`](crate::ProcessManager::into_spec)).
+    #[error(
+        "a nested manager is named {name:?} but given the id {id:?}; a node has one name: use the manager's"
+    )]
+    ManagerNameMismatch {
+        /// The id given.
+        id: String,
+        /// The manager's own name.
+        name: String,
+    },
     /// A manager name is empty or contains `/`.
     #[error("manager name {name:?} must be non-empty and must not contain '/'")]
     InvalidName {
@@ -399,10 +490,24 @@ fn not_delivered(undelivered: &[ControlError]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ControlError {
-    /// No node has this path.
+    /// No node has this path (OTP's `not_found`).
     #[error("no child at path {path:?}")]
-    UnknownPath {
+    NotFound {
         /// The path asked for.
+        path: String,
+    },
+    /// A child with this id is already declared and running, waiting to start or waiting to
+    /// restart (OTP's `already_started`): added twice.
+    #[error("{path} is already started")]
+    AlreadyStarted {
+        /// The path of the child already there.
+        path: String,
+    },
+    /// A child with this id is already declared, but stopped or ended for good (OTP's
+    /// `already_present`): restart it, or remove it before adding another.
+    #[error("{path} is already present (stopped); restart it, or remove it first")]
+    AlreadyPresent {
+        /// The path of the child already there.
         path: String,
     },
     /// The node exists but is not running (stopped, exited, waiting, or between restarts), so
@@ -450,6 +555,11 @@ pub enum ControlError {
         /// them.
         undelivered: Vec<ControlError>,
     },
+    /// The child was added, but its first run ended with a failure before it had started: it
+    /// is removed again, and the manager's children are as they were (see the crate docs,
+    /// *Starting*). The failure's path is the child's.
+    #[error("{0}")]
+    FailedToStart(Failure),
     /// The spec was refused.
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -568,5 +678,36 @@ mod tests {
         let status = ExitStatus::Failed(Arc::new(nested));
         assert!(status.downcast_ref::<TreeError>().is_some());
         assert_eq!(status.downcast_ref::<Quota>().map(|q| q.used), Some(5));
+    }
+
+    #[test]
+    fn a_tree_errors_debug_reads_as_the_failure_its_causes_and_the_later_failures() {
+        let err = TreeError::new(vec![
+            failure(failed(Upload(Quota { used: 7 }))),
+            Failure {
+                path: ChildPath::root("root").join("api"),
+                cause: Cause::StopTimeout {
+                    timeout: std::time::Duration::from_secs(5),
+                },
+            },
+        ]);
+        assert_eq!(
+            format!("{err:?}"),
+            "root/upload: upload failed\n\nCaused by:\n    0: quota exceeded: 7 bytes\n\n\
+             Later failures (1):\n    root/api: did not stop within 5s and was aborted"
+        );
+        assert!(format!("{err:#?}").starts_with("TreeError {"));
+    }
+
+    #[test]
+    fn a_cause_that_repeats_its_source_is_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("upload failed: {0}")]
+        struct Repeating(#[source] Quota);
+        let err = TreeError::new(vec![failure(failed(Repeating(Quota { used: 1 })))]);
+        assert_eq!(
+            format!("{err:?}"),
+            "root/upload: upload failed: quota exceeded: 1 bytes"
+        );
     }
 }

@@ -118,7 +118,7 @@ impl Handle {
     /// Completes once the message is delivered (or, for a subtree, handed to its manager).
     ///
     /// # Errors
-    /// [`ControlError::UnknownPath`], [`ControlError::NotRunning`] for a node that is not
+    /// [`ControlError::NotFound`], [`ControlError::NotRunning`] for a node that is not
     /// running (its message would be lost), [`ControlError::InboxFull`] for a child that does
     /// not read its messages.
     ///
@@ -149,17 +149,21 @@ impl Handle {
     }
 
     /// Adds a child under the manager at `parent` and starts it (once its dependencies hold).
-    /// Returns the new child's path.
+    /// Returns the new child's path once its first run has started (see the crate docs,
+    /// *Starting*); a child that fails to start is refused with
+    /// [`ControlError::FailedToStart`] and removed again.
     ///
     /// # Errors
-    /// [`ControlError::Spec`] for an invalid spec or a duplicate id,
-    /// [`ControlError::NotAManager`], [`ControlError::UnknownPath`],
-    /// [`ControlError::ShuttingDown`]. Nothing changes when an error is returned.
+    /// [`ControlError::Spec`] for an invalid spec, [`ControlError::AlreadyStarted`] for the id
+    /// of a child that runs (or waits to start or restart), [`ControlError::AlreadyPresent`]
+    /// for the id of one that was stopped or has ended, [`ControlError::NotAManager`],
+    /// [`ControlError::NotFound`], [`ControlError::ShuttingDown`]. Nothing changes when an
+    /// error is returned.
     ///
     /// # Cancel safety
     /// The spec is handed over on the first poll. Dropped after it, the future loses only the
     /// answer: the child is still added and started (its path is `parent/id`), and adding it
-    /// again fails with a duplicate id. Dropped before its first poll, nothing is added. See
+    /// again fails with [`ControlError::AlreadyStarted`]. Dropped before its first poll, nothing is added. See
     /// [the handle's notes](Handle#cancel-safety).
     pub async fn add_child(
         &self,
@@ -191,7 +195,7 @@ impl Handle {
     /// stopped. It stays declared and can be started again with [`restart`](Self::restart).
     ///
     /// # Errors
-    /// [`ControlError::UnknownPath`], [`ControlError::NotRunning`] for a manager on the way.
+    /// [`ControlError::NotFound`], [`ControlError::NotRunning`] for a manager on the way.
     ///
     /// # Cancel safety
     /// The stop begins on the first poll, and dropping the future does not cancel it: the

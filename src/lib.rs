@@ -26,6 +26,7 @@ mod lock;
 mod mailbox;
 mod manager;
 mod path;
+mod policy;
 #[cfg(all(feature = "process", unix))]
 pub mod process;
 mod runnable;
@@ -41,10 +42,9 @@ pub use error::{
 };
 pub use event::{Event, EventKind, Events};
 pub use handle::Handle;
-pub use manager::{
-    AutoShutdown, Backoff, Intensity, ProcessManager, ProcessManagerBuilder, StopOrder, Strategy,
-};
+pub use manager::{ProcessManager, ProcessManagerBuilder};
 pub use path::ChildPath;
+pub use policy::{AutoShutdown, Backoff, Intensity, Lifetime, StopOrder, Strategy};
 pub use runnable::{ChildKind, Runnable, Task, task};
 pub use snapshot::{ChildState, Snapshot};
 pub use spec::{ChildSpec, Condition, Restart, Shutdown};

@@ -68,6 +68,16 @@ pub trait Runnable: Send + Sync + 'static {
         None
     }
 
+    /// Whether its runs report their start themselves with
+    /// [`Context::started`](crate::Context::started) (or `ready`). Defaults to `false`: a run
+    /// has then started once its future has waited for anything (returned `Pending`), i.e.
+    /// once it got past what it does at once. Say `true` when a run waits for things before it
+    /// can be said to be up, as an OS process's pre-start steps; a run that ends with a
+    /// failure before it started failed to start (see the crate docs, *Starting*).
+    fn reports_start(&self) -> bool {
+        false
+    }
+
     /// Whether its runs read control messages ([`Context::recv`]). Defaults to `true`; a
     /// runnable that never reads them (like [`Idle`](crate::builtin::Idle)) says `false`, so
     /// that messages sent to its subtree skip it instead of piling up unread (see

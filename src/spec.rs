@@ -9,6 +9,7 @@ use crate::child::Context;
 use crate::child::task::DirectRun;
 use crate::error::{RunResult, SpecError};
 use crate::id::ChildId;
+use crate::policy::{Backoff, Intensity};
 use crate::runnable::{ChildKind, Runnable, task};
 
 /// When a child is restarted after its run ends (OTP's restart types).
@@ -102,6 +103,10 @@ pub(crate) struct SpecBody {
     pub(crate) deps: Box<[Dependency]>,
     /// Set by [`ChildSpec::reads_messages`]; the runnable says otherwise.
     pub(crate) reads_messages: Option<bool>,
+    /// This child's own backoff, instead of its manager's.
+    pub(crate) backoff: Option<Backoff>,
+    /// This child's own restart limit, instead of its manager's.
+    pub(crate) intensity: Option<Intensity>,
 }
 
 impl SpecBody {
@@ -136,7 +141,10 @@ impl fmt::Debug for ChildSpec {
 }
 
 impl ChildSpec {
-    /// A spec for any [`Runnable`], including a nested [`ProcessManager`](crate::ProcessManager).
+    /// A spec for any [`Runnable`], including a nested [`ProcessManager`](crate::ProcessManager),
+    /// whose id must then be the manager's own name (a node has one name; the manager's
+    /// [`into_spec`](crate::ProcessManager::into_spec) says it for you): another is refused with
+    /// [`SpecError::ManagerNameMismatch`] when the spec is checked.
     pub fn new(id: impl Into<Arc<str>>, runnable: impl Runnable) -> Self {
         Self::from_arc(id, Arc::new(runnable))
     }
@@ -161,6 +169,8 @@ impl ChildSpec {
                 significant: false,
                 deps: Box::new([]),
                 reads_messages: None,
+                backoff: None,
+                intensity: None,
             }),
         }
     }
@@ -212,6 +222,22 @@ impl ChildSpec {
     /// unread in its inbox.
     pub fn reads_messages(mut self, reads: bool) -> Self {
         self.body_mut().reads_messages = Some(reads);
+        self
+    }
+
+    /// Gives this child its own [`Backoff`] instead of its manager's.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.body_mut().backoff = Some(backoff);
+        self
+    }
+
+    /// Gives this child its own restart limit: at most `max_restarts` of its restarts in any
+    /// sliding `period`, counted on their own and not in its manager's
+    /// [intensity](crate::ProcessManagerBuilder::intensity). One restart too many is the same
+    /// as for the manager's limit: the manager gives up ([`Cause::GaveUp`](crate::Cause)), as
+    /// a nested manager with this intensity around the child would.
+    pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
+        self.body_mut().intensity = Some(Intensity::new(max_restarts, period));
         self
     }
 
@@ -289,6 +315,20 @@ impl ChildSpec {
             return Err(SpecError::SignificantPermanent {
                 id: self.id.to_string(),
             });
+        }
+        if let Some(manager) = self.body.runnable().as_manager()
+            && manager.name() != &*self.id
+        {
+            return Err(SpecError::ManagerNameMismatch {
+                id: self.id.to_string(),
+                name: manager.name().to_string(),
+            });
+        }
+        if let Some(backoff) = &self.body.backoff {
+            backoff.validate()?;
+        }
+        if let Some(intensity) = &self.body.intensity {
+            intensity.validate()?;
         }
         Ok(())
     }

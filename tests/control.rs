@@ -6,7 +6,6 @@ use common::{Log, alive_tasks};
 use futures_util::FutureExt as _;
 use overseer::{
     ChildSpec, ChildState, Control, ControlError, INBOX_CAPACITY, ProcessManager, Restart,
-    SpecError,
 };
 
 /// A child that logs every control message it reads as `<id>:<message>` and reports ready.
@@ -228,7 +227,7 @@ async fn a_message_to_an_unknown_path_is_refused() {
     for path in ["root/nope", "root/sub/nope", "elsewhere/a", "root/a/deeper"] {
         let err = handle.send(path, Control::Reload).await.unwrap_err();
         assert!(
-            matches!(err, ControlError::UnknownPath { .. }),
+            matches!(err, ControlError::NotFound { .. }),
             "{path}: {err}"
         );
     }
@@ -268,7 +267,10 @@ async fn a_child_that_never_reads_gets_a_full_inbox_not_a_growing_one() {
 
 #[tokio::test]
 async fn commands_after_the_tree_stopped_are_refused_at_once() {
-    let tree = ProcessManager::builder("root").build().unwrap();
+    let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
+        .build()
+        .unwrap();
     let handle = tree.handle();
     tree.run().await.unwrap();
     let err = handle.send("root", Control::Reload).await.unwrap_err();
@@ -392,10 +394,7 @@ async fn a_child_whose_add_future_is_dropped_after_its_first_poll_is_still_added
         .add_child("root/pool", common::ready_waiter("w"))
         .await;
     assert!(
-        matches!(
-            again,
-            Err(ControlError::Spec(SpecError::DuplicateId { .. }))
-        ),
+        matches!(again, Err(ControlError::AlreadyStarted { .. })),
         "{again:?}"
     );
     handle.shutdown().unwrap();

@@ -45,7 +45,7 @@ async fn a_handle_adds_a_child_while_the_tree_runs() {
 }
 
 #[tokio::test]
-async fn a_duplicate_id_is_refused_and_changes_nothing() {
+async fn adding_the_id_of_a_running_child_is_refused_as_already_started_and_changes_nothing() {
     let (handle, run) = running().await;
     let before = shape(&handle.snapshot().await.unwrap());
     let err = handle
@@ -54,10 +54,29 @@ async fn a_duplicate_id_is_refused_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(
         err,
-        ControlError::Spec(SpecError::DuplicateId {
-            parent: "root/pool".into(),
-            id: "idle".into()
-        })
+        ControlError::AlreadyStarted {
+            path: "root/pool/idle".into()
+        }
+    );
+    assert_eq!(shape(&handle.snapshot().await.unwrap()), before);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn adding_the_id_of_a_stopped_child_is_refused_as_already_present_and_changes_nothing() {
+    let (handle, run) = running().await;
+    handle.stop("root/pool/idle").await.unwrap();
+    let before = shape(&handle.snapshot().await.unwrap());
+    let err = handle
+        .add_child("root/pool", waiter().with_id("idle"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ControlError::AlreadyPresent {
+            path: "root/pool/idle".into()
+        }
     );
     assert_eq!(shape(&handle.snapshot().await.unwrap()), before);
     handle.shutdown().unwrap();
@@ -68,7 +87,7 @@ async fn a_duplicate_id_is_refused_and_changes_nothing() {
 async fn an_unknown_path_is_refused_and_changes_nothing() {
     let (handle, run) = running().await;
     let before = shape(&handle.snapshot().await.unwrap());
-    let unknown = |e: &ControlError| matches!(e, ControlError::UnknownPath { .. });
+    let unknown = |e: &ControlError| matches!(e, ControlError::NotFound { .. });
     assert!(unknown(
         &handle.add_child("root/nope", waiter()).await.unwrap_err()
     ));

@@ -28,6 +28,8 @@ fn crasher_telling(
     ChildSpec::task(id, move |ctx| {
         let (starts, started) = (starts.clone(), started.clone());
         async move {
+            // Up and running: its failures are crashes, restarted, not failed starts.
+            ctx.started();
             starts.lock().unwrap().push(Instant::now());
             if let Some(tx) = started {
                 let _ = tx.send(());
@@ -140,6 +142,7 @@ async fn restarts_further_apart_than_the_period_never_give_up() {
     let starts = Arc::default();
     let tree = ProcessManager::builder("root")
         .intensity(1, 5 * S)
+        .backoff(Backoff::none())
         .child(crasher("crasher", &starts, 6 * S))
         .build()
         .unwrap();
@@ -247,6 +250,7 @@ fn an_invalid_policy_is_refused_when_building() {
 #[tokio::test(start_paused = true)]
 async fn a_temporary_child_is_not_counted_as_a_restart() {
     let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
         .intensity(0, S)
         .child(ChildSpec::task("t", |_| async { Ok(()) }).restart(Restart::Temporary))
         .build()
@@ -290,10 +294,139 @@ impl std::error::Error for Unreachable {}
 async fn a_manager_that_gave_up_downcasts_to_the_user_error_of_the_last_exit() {
     let tree = ProcessManager::builder("root")
         .intensity(2, 10 * S)
-        .task("client", |_ctx| async { Err(Unreachable("db").into()) })
+        .task("client", |ctx| async move {
+            ctx.started();
+            Err(Unreachable("db").into())
+        })
         .build()
         .unwrap();
     let err = tree.run().await.unwrap_err();
     assert!(matches!(err.cause(), Cause::GaveUp { .. }), "{err}");
     assert_eq!(err.downcast_ref::<Unreachable>().map(|e| e.0), Some("db"));
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+#[tokio::test(start_paused = true)]
+async fn by_default_a_failed_child_is_back_about_100_ms_later_and_waits_twice_as_long_each_time() {
+    let starts = Arc::default();
+    let tree = ProcessManager::builder("root")
+        .child(crasher("crasher", &starts, Duration::ZERO))
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    let g = gaps(&starts);
+    // 100, 200, 400, 800, 1600 ms, each shortened by up to 10 % (jitter).
+    assert_eq!(g.len(), 5, "{g:?}");
+    for (gap, full) in g
+        .iter()
+        .zip([100 * MS, 200 * MS, 400 * MS, 800 * MS, 1600 * MS])
+    {
+        assert!(
+            *gap <= full && *gap >= full * 9 / 10,
+            "{gap:?} for {full:?}"
+        );
+    }
+    // A child that fails at once every time is given up on after 5 restarts (in ~3 s).
+    assert!(
+        matches!(
+            err.cause(),
+            Cause::GaveUp {
+                max_restarts: 5,
+                period,
+                ..
+            } if *period == 10 * S
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn by_default_a_child_that_fails_twice_in_a_row_does_not_take_the_tree_down() {
+    let starts = Arc::default();
+    let (tx, mut started) = mpsc::unbounded_channel();
+    let tree = ProcessManager::builder("root")
+        .child(crasher_telling("flaky", &starts, Duration::ZERO, Some(tx)))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    // The first run and two restarts after two failures: still up (OTP's default, 1 restart
+    // in 5 s, would have given up at the second failure).
+    for _ in 0..3 {
+        started.recv().await.unwrap();
+    }
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_with_its_own_backoff_waits_its_own_delays_and_its_sibling_the_managers() {
+    let (own, managers) = (Arc::default(), Arc::default());
+    let tree = ProcessManager::builder("root")
+        .intensity(u32::MAX, S)
+        .backoff(Backoff::fixed(S))
+        .child(crasher("own", &own, Duration::ZERO).backoff(Backoff::fixed(3 * S)))
+        .child(crasher("managers", &managers, Duration::ZERO))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    sleep(7 * S + S / 2).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(gaps(&own), [3 * S, 3 * S]);
+    assert_eq!(gaps(&managers), [S; 7]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_with_its_own_restart_limit_is_held_to_it_instead_of_its_managers() {
+    let starts = Arc::default();
+    let tree = ProcessManager::builder("root")
+        .intensity(1, 100 * S)
+        .backoff(Backoff::none())
+        .child(crasher("crasher", &starts, Duration::ZERO).intensity(3, 100 * S))
+        .build()
+        .unwrap();
+    let err = tree.run().await.unwrap_err();
+    // Three restarts allowed (the manager's own limit would have allowed one).
+    assert_eq!(starts.lock().unwrap().len(), 4);
+    assert!(
+        matches!(
+            err.cause(),
+            Cause::GaveUp {
+                max_restarts: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_child_with_an_invalid_backoff_or_restart_limit_is_refused() {
+    let bad_backoff = crasher("c", &Arc::default(), S).backoff(Backoff::fixed(S).jitter(2.0));
+    let err = ProcessManager::builder("root")
+        .child(bad_backoff)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, overseer::SpecError::InvalidBackoff { .. }),
+        "{err}"
+    );
+    let bad_limit = crasher("c", &Arc::default(), S).intensity(1, Duration::ZERO);
+    let err = ProcessManager::builder("root")
+        .child(bad_limit)
+        .build()
+        .unwrap_err();
+    assert_eq!(err, overseer::SpecError::ZeroPeriod);
+}
+
+#[test]
+fn otps_defaults_are_one_name_away() {
+    assert_eq!(overseer::Intensity::OTP, overseer::Intensity::new(1, 5 * S));
+    assert_eq!(
+        overseer::Intensity::default(),
+        overseer::Intensity::new(5, 10 * S)
+    );
 }

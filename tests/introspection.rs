@@ -78,7 +78,10 @@ async fn the_event_stream_reports_every_step_of_a_childs_life() {
 async fn a_manager_that_gives_up_says_so_in_the_event_stream() {
     let tree = ProcessManager::builder("root")
         .intensity(0, Duration::from_secs(1))
-        .task("w", |_| async { Err("no".into()) })
+        .task("w", |ctx| async move {
+            ctx.started();
+            Err("no".into())
+        })
         .build()
         .unwrap();
     let mut events = tree.handle().events();
@@ -100,9 +103,12 @@ async fn a_snapshot_shows_the_whole_tree() {
         .build()
         .unwrap();
     let tree = ProcessManager::builder("root")
+        .backoff(overseer::Backoff::none())
         .child(ChildSpec::new("sub", sub))
         .child(ChildSpec::task("once", |_| async { Ok(()) }).restart(Restart::Transient))
         .task("flaky", |ctx| async move {
+            // Up and running: its failure is a crash, restarted, not a failed start.
+            ctx.started();
             if ctx.restarts() == 0 {
                 return Err("first".into());
             }
@@ -158,6 +164,7 @@ async fn a_snapshot_shows_the_whole_tree() {
 #[tokio::test]
 async fn the_event_stream_ends_after_the_last_event_of_its_managers_run() {
     let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
         .child(ChildSpec::task("once", |_ctx| async { Ok(()) }).restart(Restart::Temporary))
         .build()
         .unwrap();
@@ -254,6 +261,8 @@ async fn an_event_subscription_read_in_a_select_that_keeps_cancelling_it_loses_n
     let tree = ProcessManager::builder("root")
         .child(ChildSpec::new("sub", sub))
         .task("flaky", |ctx| async move {
+            // Up and running: its failure is a crash, restarted, not a failed start.
+            ctx.started();
             if ctx.restarts() == 0 {
                 return Err("first".into());
             }

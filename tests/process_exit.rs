@@ -113,3 +113,26 @@ async fn a_running_process_child_shows_its_kind_and_pid_in_the_snapshot() {
     run.await.unwrap().unwrap();
     assert_clean(&[pid]).await;
 }
+
+#[tokio::test]
+async fn a_process_whose_program_is_missing_fails_the_tree_at_once_instead_of_being_restarted() {
+    // Permanent, with room for many restarts: a typo is still reported at once.
+    let tree = ProcessManager::builder("root")
+        .intensity(1000, std::time::Duration::from_secs(1))
+        .child(Command::new("/no/such/program").into_spec("typo"))
+        .build()
+        .unwrap();
+    let mut events = tree.handle().events();
+    let err = tree.run().await.unwrap_err();
+    assert_eq!(err.path(), &"root/typo");
+    assert!(
+        matches!(err.cause(), overseer::Cause::FailedToStart { .. }),
+        "{err}"
+    );
+    assert!(matches!(process_error(&err), ProcessError::Spawn { .. }));
+    let mut restarts = 0;
+    while let Some(event) = events.recv().await {
+        restarts += usize::from(matches!(event.kind, overseer::EventKind::Restarting { .. }));
+    }
+    assert_eq!(restarts, 0);
+}

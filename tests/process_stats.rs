@@ -27,7 +27,16 @@ async fn stats_cover_every_process_of_the_group_while_it_runs_and_none_after() {
         .build()
         .unwrap();
     let handle = tree.handle();
+    let mut events = handle.events();
     let run = tokio::spawn(async move { tree.run().await });
+    // Ready once spawned and recorded: the pid file alone can come first (the process runs
+    // while its spawn is being answered).
+    loop {
+        let event = events.recv().await.expect("the tree runs");
+        if event.path == "root/p" && matches!(event.kind, overseer::EventKind::Ready) {
+            break;
+        }
+    }
     let pid = s.pid("pid").await;
     let first = cmd.stats().expect("stats while running");
     assert_eq!(first.pid, pid as u32);

@@ -78,10 +78,13 @@ async fn a_grandchild_holding_stdout_and_ignoring_the_stop_signal_is_killed_at_t
     let s = Scratch::new();
     // The grandchild ignores SIGTERM and keeps the inherited stdout open; the leader dies of
     // SIGTERM at once.
+    // The leader writes its pid once the grandchild's trap is set.
     let script = format!(
-        "(trap '' TERM; exec sleep 30) & echo $! > {}; echo $$ > {}; wait",
+        "(trap '' TERM; : > {t}; exec sleep 30) & while [ ! -e {t} ]; do sleep 0.01; done; \
+         echo $! > {}; echo $$ > {}; wait",
         s.path("grandchild"),
-        s.path("pid")
+        s.path("pid"),
+        t = s.path("trapped"),
     );
     let cmd = Command::shell(script).stop_timeout(Duration::from_millis(500));
     // Waiting for the grandchild's end (or for the end of its output) would exceed 5 s.

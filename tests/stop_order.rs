@@ -121,6 +121,8 @@ async fn a_group_restart_with_a_concurrent_stop_order_stops_the_group_at_once_an
         ChildSpec::task("crash", move |ctx| {
             let (log, first_run) = (log.clone(), first_run.clone());
             async move {
+                // Up and running: its failure is a crash, restarted, not a failed start.
+                ctx.started();
                 log.push("start:crash");
                 if first_run.fetch_add(1, Ordering::SeqCst) == 0 {
                     return Err("boom".into());

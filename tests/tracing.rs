@@ -35,6 +35,7 @@ async fn tracing_spans_carry_the_childs_path() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let sub = ProcessManager::builder("sub")
+        .lifetime(overseer::Lifetime::UntilDone)
         .child(
             ChildSpec::task("worker", |_ctx| async {
                 tracing::info!("hello from inside");
@@ -45,6 +46,7 @@ async fn tracing_spans_carry_the_childs_path() {
         .build()
         .unwrap();
     let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
         .child(ChildSpec::new("sub", sub).restart(Restart::Temporary))
         .build()
         .unwrap();

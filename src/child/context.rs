@@ -147,6 +147,20 @@ impl Context {
         Some(msg)
     }
 
+    /// Reports that this run has started: from now on its failure is a crash (restarted as
+    /// its policy says), not a failed start (which fails a tree's first start at once, and
+    /// refuses a [`Handle::add`]). Calling it again in the same run does nothing more.
+    ///
+    /// Only runnables that [report their start](crate::Runnable::reports_start) need it; for
+    /// the others a run has started once it reports [`ready`](Self::ready) or once its future
+    /// has waited for anything. [`ready`](Self::ready) implies it.
+    pub fn started(&self) {
+        let _ = self.child.parent.tx.send(ChildMsg::Started {
+            key: self.child.key,
+            generation: self.generation,
+        });
+    }
+
     /// Reports that this child is ready: siblings waiting for it with
     /// [`Condition::Ready`](crate::Condition::Ready) may start, and the event stream shows
     /// [`EventKind::Ready`](crate::EventKind::Ready). Calling it again in the same run does

@@ -20,6 +20,17 @@ pub(crate) enum ChildMsg {
         /// [`StopSignal::end_of_run`](super::stop_signal::StopSignal::end_of_run)): its exit
         /// is the end of a stop, not something that happened to it on its own.
         asked: bool,
+        /// The run had started, as far as its task can tell (see
+        /// [`StartWatch`](super::task::StartWatch)); a runnable that reports its start itself
+        /// says so with [`ChildMsg::Started`] or `Ready` instead.
+        started: bool,
+    },
+    /// The run has started: from now on a failure is a crash, not a failed start
+    /// ([`Context::started`](crate::Context::started), or the first `Pending` of a run whose
+    /// manager waits for its start).
+    Started {
+        key: u32,
+        generation: u64,
     },
     Ready {
         key: u32,

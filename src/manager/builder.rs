@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 use super::decide::Policy;
 use super::{ManagerInner, ProcessManager};
 use crate::child::Context;
@@ -14,6 +13,7 @@ use crate::event::EventBus;
 use crate::handle::Front;
 use crate::mailbox::Mailbox;
 use crate::path::ChildPath;
+use crate::policy::{AutoShutdown, Backoff, Intensity, Lifetime, StopOrder, Strategy};
 use crate::spec::{ChildSpec, validate_id};
 
 /// Builds a [`ProcessManager`]; see [`ProcessManager::builder`].
@@ -24,6 +24,7 @@ pub struct ProcessManagerBuilder {
     shutdown_timeout: Option<Duration>,
     stop_order: StopOrder,
     stop_chain: bool,
+    lifetime: Lifetime,
     event_capacity: usize,
     children: Vec<ChildSpec>,
 }
@@ -41,6 +42,7 @@ impl ProcessManagerBuilder {
             shutdown_timeout: None,
             stop_order: StopOrder::default(),
             stop_chain: true,
+            lifetime: Lifetime::default(),
             event_capacity: 1024,
             children: Vec::new(),
         }
@@ -84,6 +86,14 @@ impl ProcessManagerBuilder {
     /// see [`StopOrder`].
     pub fn stop_order(mut self, order: StopOrder) -> Self {
         self.stop_order = order;
+        self
+    }
+
+    /// How long the manager runs when nothing asks it to stop (default
+    /// [`Lifetime::UntilShutdown`]): until it is shut down, or also until none of its
+    /// children is left to run ([`Lifetime::UntilDone`]).
+    pub fn lifetime(mut self, lifetime: Lifetime) -> Self {
+        self.lifetime = lifetime;
         self
     }
 
@@ -178,6 +188,7 @@ impl ProcessManagerBuilder {
                 shutdown_timeout: self.shutdown_timeout,
                 stop_order: self.stop_order,
                 stop_chain: self.stop_chain,
+                lifetime: self.lifetime,
                 specs: self.children,
             }),
         })

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::config::{AutoShutdown, Backoff, Intensity, Strategy};
+use crate::policy::{AutoShutdown, Backoff, Intensity, Strategy};
 use crate::spec::Restart;
 
 /// Restart timestamps inside the intensity window.

@@ -1,8 +1,8 @@
 //! A run's failures: the first one that no restart absorbed, and every later one.
 
 use crate::error::{Cause, ExitStatus, Failure, TreeError};
-use crate::manager::config::Intensity;
 use crate::path::ChildPath;
+use crate::policy::Intensity;
 
 /// What a manager's run will return: `Ok` while empty, otherwise a [`TreeError`] with these
 /// failures in the order they were recorded. A nested manager's failures are flattened into
@@ -63,6 +63,10 @@ impl Failures {
 
     pub(crate) fn record(&mut self, failure: Failure) {
         self.0.push(failure);
+    }
+
+    pub(crate) fn extend(&mut self, failures: impl IntoIterator<Item = Failure>) {
+        self.0.extend(failures);
     }
 
     /// The run's result, emptying the list.

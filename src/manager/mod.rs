@@ -2,7 +2,6 @@
 
 mod builder;
 mod commands;
-mod config;
 mod counts;
 mod decide;
 mod deferred;
@@ -20,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::ProcessManagerBuilder;
-pub use config::{AutoShutdown, Backoff, Intensity, StopOrder, Strategy};
 
 use crate::child::Context;
 use crate::error::{BoxError, RunResult, TreeError};
@@ -28,6 +26,7 @@ use crate::handle::{Front, Handle};
 use crate::lock::lock;
 use crate::mailbox::ExpectedRun;
 use crate::path::ChildPath;
+use crate::policy::{Lifetime, StopOrder};
 use crate::runnable::{ChildKind, Runnable};
 use crate::spec::ChildSpec;
 use decide::Policy;
@@ -39,12 +38,16 @@ use decide::Policy;
 /// Cloning is cheap and yields the same manager. A manager runs at most once at a time; after
 /// a run ends it can run again (its parent restarting it), starting from its declared children.
 ///
+/// A manager runs until it is shut down; one that should end once its work is done says so
+/// with [`Lifetime::UntilDone`](crate::Lifetime::UntilDone):
+///
 /// ```
-/// use overseer::{ChildSpec, ProcessManager, Restart};
+/// use overseer::{ChildSpec, Lifetime, ProcessManager, Restart};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let tree = ProcessManager::builder("root")
+///     .lifetime(Lifetime::UntilDone)
 ///     .child(ChildSpec::task("once", |_ctx| async { Ok(()) }).restart(Restart::Temporary))
 ///     .build()
 ///     .expect("valid tree");
@@ -63,6 +66,7 @@ pub(crate) struct ManagerInner {
     pub(crate) stop_order: StopOrder,
     /// Whether one-at-a-time stops use the stop chain (see `stop_chain`).
     pub(crate) stop_chain: bool,
+    pub(crate) lifetime: Lifetime,
     pub(crate) specs: Vec<ChildSpec>,
     /// What its handles reach: its mailbox, its event bus, its path.
     pub(crate) front: Arc<Front>,
@@ -83,6 +87,11 @@ impl ProcessManager {
     /// and take snapshots. Commands sent before the first run wait for it.
     pub fn handle(&self) -> Handle {
         Handle::new(self.inner.front.clone())
+    }
+
+    /// A [`ChildSpec`] for this manager as a nested child, under its own name.
+    pub fn into_spec(self) -> ChildSpec {
+        ChildSpec::new(self.inner.name.clone(), self)
     }
 
     /// Its parent is about to start a run of it at `path`: commands sent to it queue for that
@@ -139,6 +148,11 @@ impl Runnable for ProcessManager {
 
     fn as_manager(&self) -> Option<&ProcessManager> {
         Some(self)
+    }
+
+    /// It says it has started once its children's tasks are spawned.
+    fn reports_start(&self) -> bool {
+        true
     }
 
     /// A nested manager's own children carry their timeouts: wait for it.

@@ -25,7 +25,7 @@ pub(crate) fn resolve(
     path: &str,
     find: impl FnOnce(&str) -> Option<u32>,
 ) -> Result<Target, ControlError> {
-    let unknown = || ControlError::UnknownPath {
+    let unknown = || ControlError::NotFound {
         path: path.to_string(),
     };
     let rel = relative_to(path, here).ok_or_else(unknown)?;
@@ -94,7 +94,7 @@ pub(crate) fn forward(slots: &Slots, key: u32, cmd: Command) {
     let Some(mgr) = slot.spec.runnable().as_manager() else {
         let err = match cmd {
             Command::Add { .. } => ControlError::NotAManager { path },
-            _ => ControlError::UnknownPath { path },
+            _ => ControlError::NotFound { path },
         };
         return cmd.refuse(err);
     };
@@ -131,7 +131,7 @@ mod tests {
         for path in ["other", "rooty/a", "root/zzz", "root/zzz/a"] {
             assert_eq!(
                 resolve("root", path, find),
-                Err(ControlError::UnknownPath { path: path.into() }),
+                Err(ControlError::NotFound { path: path.into() }),
                 "{path}"
             );
         }

@@ -18,7 +18,6 @@ use tokio_util::task::TaskTracker;
 
 use super::ProcessManager;
 use super::commands::{self, Effect};
-use super::config::AutoShutdown;
 use super::decide::{self, Decision, Policy, RestartWindow, Scope};
 use super::deferred::{Deferred, DeferredExit};
 use super::events::Publisher;
@@ -36,7 +35,7 @@ use crate::child::context::NestedRun;
 use crate::child::env::TaskEnv;
 use crate::child::record::{ChildRecord, ParentRun};
 use crate::child::report::{ChildMsg, RawExit};
-use crate::child::task as child_task;
+use crate::child::task::{self as child_task, StartWatch};
 use crate::control::Control;
 use crate::deadline;
 use crate::error::{Cause, ControlError, ExitStatus, Failure, SpecError, TreeError};
@@ -44,6 +43,7 @@ use crate::event::EventKind;
 use crate::lock::lock;
 use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
 use crate::path::ChildPath;
+use crate::policy::{AutoShutdown, Lifetime};
 use crate::snapshot::ChildState;
 use crate::spec::{ChildSpec, Restart};
 
@@ -262,6 +262,12 @@ impl Run {
             }
             self.start_pending();
         }
+        // Its children's tasks are spawned (or wait for their dependencies): a nested manager
+        // has started. A child of it that then fails to start fails it with `FailedToStart`,
+        // which its parent treats as its own failed start (see `start_failure`).
+        if let Some(parent) = &self.parent {
+            parent.started();
+        }
         for cmd in queued {
             self.on_command(cmd);
         }
@@ -311,13 +317,18 @@ impl Run {
         *self.now.get_or_insert_with(Instant::now)
     }
 
-    /// The run's result, once it is over: after a shutdown once nothing runs, otherwise once no
-    /// child is left to run (children stopped by commands can be started again: they keep it
-    /// running).
+    /// The run's result, once it is over: after a shutdown once nothing runs; with
+    /// [`Lifetime::UntilDone`], also once no child is left to run (children stopped by
+    /// commands can be started again: they keep it running).
     fn outcome(&mut self) -> Option<Result<(), TreeError>> {
         let counts = self.slots.counts();
         let done = match &self.phase {
-            Phase::Running => counts.live == 0 && counts.stopped == 0 && !self.deferred.has_exits(),
+            Phase::Running => {
+                self.mgr.inner.lifetime == Lifetime::UntilDone
+                    && counts.live == 0
+                    && counts.stopped == 0
+                    && !self.deferred.has_exits()
+            }
             // Every child asked has ended, and nothing runs any more.
             Phase::Stopping { seq, .. } => seq.is_over(&self.slots),
             Phase::Regrouping { .. } => false,
@@ -392,12 +403,16 @@ impl Run {
             // Its events must follow the ones that led to it (see `events`).
             self.events.publish();
         }
+        // A run that does not report its start is watched by its task; told at once when an
+        // add waits for it.
+        let watch = StartWatch::new(!slot.spec.runnable().reports_start(), slot.start_awaited());
         // The task takes this reference: one atomic increment less per start.
-        let join = child_task::spawn(&slot.spec, child, ctx, tasks_env);
+        let join = child_task::spawn(&slot.spec, child, ctx, tasks_env, watch);
         let running = Running {
             join,
             since: self.slots.stamp(now),
             ready: false,
+            started: false,
             stop: None,
         };
         // Only pending slots are spawned; should one not be, its run is not left behind
@@ -433,10 +448,11 @@ impl Run {
         self.push_timer(timer);
     }
 
-    /// Tells the parent this manager is ready once every live child is.
+    /// Tells the parent this manager is ready once every live child is (at once when it has
+    /// none: an empty pool is up).
     fn report_ready(&mut self) {
         let counts = self.slots.counts();
-        if self.ready_reported || counts.ready != counts.live || counts.live == 0 {
+        if self.ready_reported || counts.ready != counts.live {
             return;
         }
         self.ready_reported = true;
@@ -515,6 +531,7 @@ impl Run {
                     self.push_timer(timer);
                 }
                 Step::Settle { key } => {
+                    self.answer_start_on_the_way_out(key);
                     self.set_state(key, SlotState::Stopped);
                     self.emit_stopped(key);
                     if let Some(slot) = self.slots.get_mut(key) {
@@ -738,7 +755,9 @@ impl Run {
                     generation,
                     exit,
                     asked,
-                } => self.on_exit(key, generation, exit, asked),
+                    started,
+                } => self.on_exit(key, generation, exit, asked, started),
+                ChildMsg::Started { key, generation } => self.on_started(key, generation),
                 ChildMsg::StopForGood { key, generation } => {
                     let current = self
                         .slots
@@ -753,6 +772,8 @@ impl Run {
     }
 
     fn on_ready(&mut self, key: u32, generation: u64) {
+        // Ready implies started.
+        self.on_started(key, generation);
         if !self.slots.set_ready(key, generation) {
             return;
         }
@@ -763,9 +784,30 @@ impl Run {
         self.events.emit(|| slot.child.path(), || EventKind::Ready);
     }
 
+    /// Run `generation` of `key` has started: an add that waits for it is answered.
+    fn on_started(&mut self, key: u32, generation: u64) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if slot.generation != generation {
+            return;
+        }
+        let Some(running) = slot.running_mut() else {
+            return;
+        };
+        if running.started {
+            return;
+        }
+        running.started = true;
+        if let Some(reply) = slot.take_start_reply() {
+            let _ = reply.send(Ok(slot.child.path()));
+        }
+    }
+
     /// Run `generation` of `key` ended with `exit`; `asked`: it ended because it was asked to
-    /// stop (see [`StopSignal::end_of_run`](crate::child::stop_signal::StopSignal::end_of_run)).
-    fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit, asked: bool) {
+    /// stop (see [`StopSignal::end_of_run`](crate::child::stop_signal::StopSignal::end_of_run));
+    /// `started`: its task saw it start (see [`StartWatch`]).
+    fn on_exit(&mut self, key: u32, generation: u64, exit: RawExit, asked: bool, started: bool) {
         let now = self.now();
         let Some(slot) = self.slots.get(key) else {
             return;
@@ -778,6 +820,7 @@ impl Run {
             return;
         };
         let uptime = self.slots.elapsed(running.since, now);
+        let started = started || running.started;
         let status = match exit {
             RawExit::Completed => ExitStatus::Completed,
             RawExit::Failed(e) => ExitStatus::Failed(Arc::from(e)),
@@ -820,6 +863,12 @@ impl Run {
             self.after_stop(key, terms, &status, uptime, asked);
             return;
         }
+        if matches!(self.phase, Phase::Running) && self.start_failure(key, &status, started) {
+            self.failed_to_start(key, &status);
+            return;
+        }
+        // It has run: an add that waits for its start has its answer.
+        self.answer_start(key, Ok);
         match &mut self.phase {
             Phase::Running => self.decide(key, status, uptime),
             Phase::Regrouping { seq, restart, .. } => {
@@ -888,9 +937,101 @@ impl Run {
         if let Some(slot) = self.slots.get_mut(key) {
             slot.answer_waiters();
         }
+        self.answer_start_on_the_way_out(key);
         if let Phase::Regrouping { seq, .. } | Phase::Stopping { seq, .. } = &mut self.phase {
             seq.ended(key);
         }
+    }
+
+    /// Whether the exit (`status`) of `key`'s run is a failed start: the child's first run
+    /// ended with a failure before it had `started`. A nested manager has started once its
+    /// children's tasks are spawned; its failed start is instead one of its own children's,
+    /// which it ends with (`Cause::FailedToStart` first).
+    fn start_failure(&self, key: u32, status: &ExitStatus, started: bool) -> bool {
+        let Some(slot) = self.slots.get(key) else {
+            return false;
+        };
+        if slot.generation != 1 {
+            return false;
+        }
+        match status {
+            ExitStatus::Failed(e) => match e.downcast_ref::<TreeError>() {
+                Some(tree) if slot.spec.runnable().as_manager().is_some() => {
+                    matches!(tree.cause(), Cause::FailedToStart { .. })
+                }
+                _ => !started,
+            },
+            ExitStatus::Panicked(_) => !started,
+            ExitStatus::Completed | ExitStatus::Aborted => false,
+        }
+    }
+
+    /// `key` failed to start (see [`start_failure`](Self::start_failure)): an added child is
+    /// refused and removed again, its manager's children as they were; a declared child fails
+    /// its manager at once (a cascade, without the restarts that could not help).
+    fn failed_to_start(&mut self, key: u32, status: &ExitStatus) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let path = slot.child.path();
+        let nested = match status {
+            ExitStatus::Failed(e) => e.downcast_ref::<TreeError>().cloned(),
+            _ => None,
+        };
+        let failure = match &nested {
+            // The nested manager's own failures say which child failed to start.
+            Some(tree) => tree.first().clone(),
+            None => Failure {
+                path: path.clone(),
+                cause: Cause::FailedToStart {
+                    // Only failures are failed starts.
+                    cause: Box::new(cause_of(status).unwrap_or(Cause::Aborted)),
+                },
+            },
+        };
+        tracing::warn!(failure = %failure, "child failed to start");
+        if let Some(reply) = slot.take_start_reply() {
+            let _ = reply.send(Err(ControlError::FailedToStart(failure)));
+            self.emit_stopped(key);
+            self.remove(key);
+            return;
+        }
+        match nested {
+            Some(tree) => self.failures.extend(tree.into_failures()),
+            None => self.failures.record(failure),
+        }
+        self.finish_slot(key);
+        self.begin_shutdown(Reason::Failed, Manner::Graceful);
+    }
+
+    /// Answers an add that waits for `key`'s start with what `answer` makes of its path.
+    fn answer_start(
+        &mut self,
+        key: u32,
+        answer: impl FnOnce(ChildPath) -> Result<ChildPath, ControlError>,
+    ) {
+        if let Some(slot) = self.slots.get_mut(key)
+            && let Some(reply) = slot.take_start_reply()
+        {
+            let _ = reply.send(answer(slot.child.path()));
+        }
+    }
+
+    /// `key` leaves before its start was told (a stop, a removal, a settled shutdown): an add
+    /// that waits for it learns that it was added, or that the manager shuts down.
+    fn answer_start_on_the_way_out(&mut self, key: u32) {
+        // Nearly always nobody waits: then nothing is built.
+        if !self.slots.get(key).is_some_and(Slot::start_awaited) {
+            return;
+        }
+        let shutting_down = self
+            .phase
+            .is_stopping()
+            .then(|| shutting_down(&self.shared.path));
+        self.answer_start(key, |path| match shutting_down {
+            Some(err) => Err(err),
+            None => Ok(path),
+        });
     }
 
     /// Applies the restart decision for an exit that nobody asked for.
@@ -940,7 +1081,7 @@ impl Run {
                 self.begin_shutdown(Reason::Failed, Manner::Graceful);
             }
             Decision::GiveUp => {
-                self.record_give_up(path, &status);
+                self.record_give_up(key, path, &status);
                 self.finish_slot(key);
                 self.begin_shutdown(Reason::GaveUp, Manner::Graceful);
             }
@@ -949,6 +1090,7 @@ impl Run {
 
     /// A child ended for good: temporary children are removed, others stay as exited.
     fn finish_slot(&mut self, key: u32) {
+        self.answer_start_on_the_way_out(key);
         self.emit_stopped(key);
         let temporary = self
             .slots
@@ -962,6 +1104,7 @@ impl Run {
     }
 
     fn remove(&mut self, key: u32) {
+        self.answer_start_on_the_way_out(key);
         if let Some(mut slot) = self.slots.remove(key) {
             slot.answer_waiters();
         }
@@ -1003,32 +1146,40 @@ impl Run {
                 }
             }
             Unasked::GivesUp => {
-                self.record_give_up(path, status);
+                self.record_give_up(key, path, status);
                 self.set_stop_reason(Reason::GaveUp);
             }
         }
     }
 
-    /// The restart decision for `key`'s run that ended with `status` after `uptime`; a
-    /// restart it allows is counted in the restart window.
+    /// The restart decision for `key`'s run that ended with `status` after `uptime`, under
+    /// the manager's policy with the child's own backoff and intensity in place of its
+    /// manager's; a restart it allows is counted in the restart window (the child's own, if
+    /// it has its own intensity).
     fn decision(&mut self, key: u32, status: &ExitStatus, uptime: Duration) -> Option<Decision> {
-        let slot = self.slots.get(key)?;
+        let now = self.now();
+        let significant_alive = self.slots.counts().significant_live > 0;
+        let slot = self.slots.get_mut(key)?;
         let exit = decide::Exit {
             restart: slot.spec.restart,
             failed: !status.is_success(),
             significant: slot.spec.significant,
             uptime,
             attempt: slot.attempt(),
-            other_significant_alive: self.slots.counts().significant_live > 0,
+            other_significant_alive: significant_alive,
         };
-        let now = self.now();
-        Some(decide::decide(
-            &self.policy,
-            exit,
-            &mut self.window,
-            now,
-            fastrand::f64(),
-        ))
+        let mut policy = self.policy;
+        if let Some(backoff) = slot.spec.backoff {
+            policy.backoff = backoff;
+        }
+        let window = match slot.spec.intensity {
+            Some(intensity) => {
+                policy.intensity = intensity;
+                slot.own_window()
+            }
+            None => &mut self.window,
+        };
+        Some(decide::decide(&policy, exit, window, now, fastrand::f64()))
     }
 
     fn set_stop_reason(&mut self, new: Reason) {
@@ -1039,11 +1190,17 @@ impl Run {
 
     /// Records (and announces) that the restart intensity was exceeded by `last_child`'s
     /// exit.
-    fn record_give_up(&mut self, last_child: ChildPath, status: &ExitStatus) {
+    fn record_give_up(&mut self, key: u32, last_child: ChildPath, status: &ExitStatus) {
         let manager = &self.shared.path;
+        // The limit that was exceeded: the child's own, or its manager's.
+        let intensity = self
+            .slots
+            .get(key)
+            .and_then(|s| s.spec.intensity)
+            .unwrap_or(self.policy.intensity);
         let failure = self
             .failures
-            .give_up(manager, &self.policy.intensity, last_child, status);
+            .give_up(manager, &intensity, last_child, status);
         tracing::error!(manager = %manager, failure = %failure, "restart intensity exceeded; giving up");
         self.events
             .emit(|| manager.clone(), move || EventKind::GaveUp { failure });
@@ -1084,9 +1241,17 @@ impl Run {
                 spec,
                 reply,
             } => match self.resolve(&parent) {
-                Ok(Target::This) => {
-                    let _ = reply.send(self.add(spec));
-                }
+                // Answered once the child's first run has started (or failed to start).
+                Ok(Target::This) => match self.add(spec) {
+                    Ok(key) => {
+                        if let Some(slot) = self.slots.get_mut(key) {
+                            slot.await_start(reply);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                },
                 Ok(Target::Child(key) | Target::Below(key)) => route::forward(
                     &self.slots,
                     key,
@@ -1124,7 +1289,7 @@ impl Run {
                 route::forward(&self.slots, key, cmd);
             }
             Ok(Target::This) => {
-                let _ = reply.send(Err(ControlError::UnknownPath {
+                let _ = reply.send(Err(ControlError::NotFound {
                     path: format!("{path} (a manager cannot stop, restart or remove itself; address it from its parent)"),
                 }));
             }
@@ -1233,17 +1398,17 @@ impl Run {
     }
 
     /// Adds a child to this manager, checked first: nothing changes when it is refused.
-    fn add(&mut self, spec: ChildSpec) -> Result<ChildPath, ControlError> {
+    fn add(&mut self, spec: ChildSpec) -> Result<u32, ControlError> {
         if self.phase.is_stopping() {
             return Err(shutting_down(&self.shared.path));
         }
         spec.validate()?;
-        if self.slots.find(&spec.id).is_some() {
-            return Err(SpecError::DuplicateId {
-                parent: self.shared.path.to_string(),
-                id: spec.id.to_string(),
-            }
-            .into());
+        if let Some(slot) = self.slots.find(&spec.id).and_then(|k| self.slots.get(k)) {
+            let path = slot.child.path().to_string();
+            return Err(match slot.state {
+                SlotState::Exited | SlotState::Stopped => ControlError::AlreadyPresent { path },
+                _ => ControlError::AlreadyStarted { path },
+            });
         }
         if spec.body.significant && self.policy.auto_shutdown == AutoShutdown::Never {
             return Err(SpecError::SignificantWithoutAutoShutdown {
@@ -1263,10 +1428,8 @@ impl Run {
             }
             .into());
         }
-        let path = self.shared.path.join(&spec.id);
-        tracing::debug!(path = %path, "child added");
-        self.insert(&spec);
-        Ok(path)
+        tracing::debug!(path = %self.shared.path.join(&spec.id), "child added");
+        Ok(self.insert(&spec))
     }
 
     fn resolve(&self, path: &str) -> Result<Target, ControlError> {
@@ -1359,5 +1522,15 @@ impl Drop for Run {
 fn shutting_down(path: &ChildPath) -> ControlError {
     ControlError::ShuttingDown {
         path: path.to_string(),
+    }
+}
+
+/// The cause a failed exit stands for; `None` for a success.
+fn cause_of(status: &ExitStatus) -> Option<Cause> {
+    match status {
+        ExitStatus::Failed(e) => Some(Cause::Error(e.clone())),
+        ExitStatus::Panicked(m) => Some(Cause::Panic(m.clone())),
+        ExitStatus::Aborted => Some(Cause::Aborted),
+        ExitStatus::Completed => None,
     }
 }

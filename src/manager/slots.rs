@@ -11,6 +11,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::counts::Counts;
+use super::decide::RestartWindow;
 use super::stopping::{self, Standing, StopTerms};
 use crate::child::env::TaskEnv;
 use crate::child::record::ChildRecord;
@@ -18,6 +19,7 @@ use crate::error::ExitStatus;
 use crate::handle::Handle;
 use crate::id::ChildId;
 use crate::mailbox::Reply;
+use crate::path::ChildPath;
 use crate::snapshot::{ChildState, Snapshot};
 use crate::spec::{Condition, Restart, Shutdown};
 
@@ -34,6 +36,9 @@ pub(crate) struct Running {
     pub(crate) join: AbortHandle,
     pub(crate) since: Stamp,
     pub(crate) ready: bool,
+    /// The run has started (it said so, or reported ready): its failure is a crash, not a
+    /// failed start. A run that does not report its start tells it with its exit instead.
+    pub(crate) started: bool,
     /// Set while the child is being stopped; the terms are in [`Slots::stop`]. (Kept in a
     /// table of [`Slots`], not here: only children being stopped have them, and a shutdown of
     /// `n` children then makes one allocation that grows, not `n` small ones.)
@@ -89,6 +94,11 @@ struct SlotExtra {
     link: Option<Arc<TaskEnv>>,
     /// The last exit, when it was a failure or a panic.
     failure: Option<ExitStatus>,
+    /// The restarts counted against the child's own intensity, if it has one.
+    window: RestartWindow,
+    /// For a child added through a handle: the answer to the add, given once its first run
+    /// has started, or has failed to start (see `Run::answer_start`).
+    start_reply: Option<Reply<ChildPath>>,
 }
 
 impl Slot {
@@ -160,6 +170,26 @@ impl Slot {
         for w in extra.waiters.drain(..) {
             let _ = w.send(Ok(()));
         }
+    }
+
+    /// Keeps the answer to the add of this child until its first run has started.
+    pub(crate) fn await_start(&mut self, reply: Reply<ChildPath>) {
+        self.extra().start_reply = Some(reply);
+    }
+
+    /// Whether an add waits for this child's first run to start.
+    pub(crate) fn start_awaited(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| e.start_reply.is_some())
+    }
+
+    /// Takes the answer to the add of this child, if it is still waited for.
+    pub(crate) fn take_start_reply(&mut self) -> Option<Reply<ChildPath>> {
+        self.extra.as_mut()?.start_reply.take()
+    }
+
+    /// The window of restarts counted against this child's own intensity (made on first use).
+    pub(crate) fn own_window(&mut self) -> &mut RestartWindow {
+        &mut self.extra().window
     }
 
     /// For nested managers: the environment of the current run.

@@ -19,7 +19,7 @@
 
 use tokio::time::Instant;
 
-use super::config::StopOrder;
+use crate::policy::StopOrder;
 use crate::spec::Shutdown;
 
 /// What follows once a child that is being stopped has exited.

@@ -52,6 +52,8 @@ impl Runnable for Command {
         let _pid = self.pid.set(group.pid());
         let _stats = self.stats.set(group.pid());
         tracing::info!(program, pid = group.pid(), "process started");
+        // Spawned: from now on an exit is a crash, not a failed start.
+        ctx.started();
         ctx.ready();
         let mut capture = Capture::start(group.take_output(), self.sink.as_ref());
         let result = capture
@@ -63,6 +65,12 @@ impl Runnable for Command {
 
     fn kind(&self) -> ChildKind {
         ChildKind::Process
+    }
+
+    /// Started once the main process is spawned, after its pre-start commands: a failed
+    /// pre-start command, a missing program or a bad working directory is a failed start.
+    fn reports_start(&self) -> bool {
+        true
     }
 
     /// The stop timeout plus [`Command::SPEC_SHUTDOWN_MARGIN`], so that a spec made with

@@ -13,13 +13,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// How long a nap lasts with a precise timer (Linux). Measured on the project's 2-core
-/// machine with a pipeline that writes 4 KiB at a time at about 400 MB/s, by a copy loop that
-/// naps like this (`process_figures --only output --variants shell,paced_loop --nap-us N`,
-/// see docs/benchmark-log.md): 100 µs naps matched a shell redirect and cost the reader
-/// 160 ms of CPU per 200 MB, 250 µs naps 0.96× and 120 ms, 1 ms naps 0.87× and 100 ms; a
-/// reader woken by every write 0.84–0.88× and 200 ms. Shorter naps cost more wake-ups for
-/// every busy pipe.
+/// How long a nap lasts with a precise timer (Linux): the length that kept the throughput of
+/// a fast writer close to a shell redirect's at little CPU, among those measured (shorter naps
+/// cost more wake-ups for every busy pipe, longer ones let the output pile up). The
+/// measurement and its command (`process_figures --only output --variants shell,paced_loop
+/// --nap-us N`) are in docs/benchmark-log.md.
 pub(crate) const PRECISE_NAP: Duration = Duration::from_micros(250);
 
 /// A nap asked of Tokio's timer (where there is no precise one): as short as it goes, i.e.

@@ -90,8 +90,14 @@ pub async fn run_once(cmd: Command) -> Result<(), TreeError> {
 }
 
 /// The process error behind a tree's first failure.
+/// (A process that fails before it is spawned, or at once, failed to start: the error is
+/// then inside `Cause::FailedToStart`.)
 pub fn process_error(err: &TreeError) -> &ProcessError {
-    match err.cause() {
+    let cause = match err.cause() {
+        Cause::FailedToStart { cause } => &**cause,
+        cause => cause,
+    };
+    match cause {
         Cause::Error(e) => e
             .downcast_ref::<ProcessError>()
             .unwrap_or_else(|| panic!("not a ProcessError: {e}")),

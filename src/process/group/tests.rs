@@ -15,6 +15,19 @@ fn state(pid: u32) -> Option<char> {
     text[text.rfind(')')? + 2..].chars().next()
 }
 
+/// A leader that starts one member ignoring SIGTERM and exits once the member's trap is set
+/// (a signal sent before that would end it: under load the leader can exit first). The
+/// directory holds the marker; keep it as long as the group.
+fn leader_with_a_term_proof_member() -> (tempfile::TempDir, Prepared) {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("trapped");
+    let script = format!(
+        "(trap '' TERM; : > {m}; exec sleep 30) & while [ ! -e {m} ]; do sleep 0.01; done; exit 0",
+        m = marker.display()
+    );
+    (dir, shell(&script))
+}
+
 /// `sh -c script` as a process child runs it (a parent-death signal, inherited stdio).
 fn shell(script: &str) -> Prepared {
     crate::process::Command::shell(script).prepare().unwrap()
@@ -57,10 +70,8 @@ fn kernel_version() -> (u32, u32) {
 
 #[tokio::test]
 async fn a_leader_kept_as_a_zombie_is_reaped_only_once_the_rest_of_its_group_has_exited() {
-    // The member ignores SIGTERM: it lives until it is SIGKILLed at the deadline. It is
-    // ignored before the member is forked: a member that sets it itself may get the stop
-    // signal before it has (the leader may exit first).
-    let cmd = shell("trap '' TERM; sleep 30 & exit 0");
+    // The member ignores SIGTERM: it lives until it is SIGKILLed at the deadline.
+    let (_dir, cmd) = leader_with_a_term_proof_member();
     let mut group = Group::spawn_holding(cmd, Strength::Zombie).await.unwrap();
     let leader = group.pid();
     group.wait().await.unwrap();
@@ -154,9 +165,8 @@ async fn a_settled_group_held_by_a_zombie_never_signals_the_new_owner_of_its_lea
 #[tokio::test]
 async fn a_group_signalled_through_its_pidfd_reaches_its_members_after_the_leader_is_reaped() {
     // Linux 6.9 and later only: elsewhere `Best` is the zombie, tested above.
-    let mut group = Group::spawn(shell("(trap '' TERM; exec sleep 30) & exit 0"))
-        .await
-        .unwrap();
+    let (_dir, cmd) = leader_with_a_term_proof_member();
+    let mut group = Group::spawn(cmd).await.unwrap();
     if !matches!(group.hold, super::Hold::PidfdGroup(_)) {
         assert!(
             kernel_version() < (6, 9),
@@ -183,7 +193,7 @@ async fn a_group_signalled_through_its_pidfd_reaches_its_members_after_the_leade
 async fn without_pidfds_the_rest_of_the_group_is_still_stopped_and_waited_for() {
     // The fallback where pidfds are missing (forced here): the leader is reaped at once and
     // the members are found by probing the group.
-    let cmd = shell("(trap '' TERM; exec sleep 30) & exit 0");
+    let (_dir, cmd) = leader_with_a_term_proof_member();
     let mut group = Group::spawn_holding(cmd, Strength::Probe).await.unwrap();
     let leader = group.pid();
     group.wait().await.unwrap();

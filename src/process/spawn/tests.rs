@@ -34,8 +34,14 @@ async fn run_once(cmd: Command) -> Result<(), TreeError> {
         .await
 }
 
+/// The process error behind a tree's first failure (inside `Cause::FailedToStart` for a
+/// process that failed before it was spawned, or at its spawn).
 fn process_error(err: &TreeError) -> &ProcessError {
-    match err.cause() {
+    let cause = match err.cause() {
+        Cause::FailedToStart { cause } => &**cause,
+        cause => cause,
+    };
+    match cause {
         Cause::Error(e) => e
             .downcast_ref::<ProcessError>()
             .unwrap_or_else(|| panic!("not a ProcessError: {e}")),
@@ -109,6 +115,10 @@ async fn a_missing_program_fails_the_start_with_enoent_and_leaves_no_zombie_on_b
             let err = run_once(on(Command::new(program), fallback))
                 .await
                 .unwrap_err();
+            assert!(
+                matches!(err.cause(), Cause::FailedToStart { .. }),
+                "{name}: {err}"
+            );
             match process_error(&err) {
                 ProcessError::Spawn { source, .. } => {
                     assert_eq!(

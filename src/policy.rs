@@ -1,4 +1,5 @@
-//! Manager-wide policies: strategy, restart intensity, backoff, auto-shutdown.
+//! Policies: a manager's strategy, restart intensity, backoff, auto-shutdown and stop order;
+//! a child may set its own backoff and intensity (see [`ChildSpec`](crate::ChildSpec)).
 
 use std::time::Duration;
 
@@ -38,6 +39,22 @@ pub enum StopOrder {
     Concurrent,
 }
 
+/// How long a manager runs when nothing asks it to stop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Lifetime {
+    /// Until it is shut down, also once none of its children is left to run (or it never had
+    /// any): a pool that starts empty and gets its children through a
+    /// [`Handle`](crate::Handle) needs nothing else to stay up. The default, as for an OTP
+    /// supervisor.
+    #[default]
+    UntilShutdown,
+    /// Until it is shut down, or until none of its children is left to run: none is running,
+    /// waiting to start or waiting to restart (every child ended for good, e.g. temporary
+    /// children that completed), and none was stopped by a command (it could be started
+    /// again). It then ends successfully. For a batch of work that ends by itself.
+    UntilDone,
+}
+
 /// When the exit of significant children shuts their manager down (OTP's `auto_shutdown`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AutoShutdown {
@@ -55,7 +72,11 @@ pub enum AutoShutdown {
 /// [`Cause::GaveUp`](crate::Cause::GaveUp). A restart of a whole group (`OneForAll`,
 /// `RestForOne`) counts once.
 ///
-/// The default is OTP's: 1 restart in 5 seconds.
+/// The default, [`Intensity::SERVICE`], is 5 restarts in 10 seconds (systemd's start limit),
+/// chosen with the default [`Backoff`] so that a service rides out transient faults without
+/// hot-looping: a child that crashes at once every time is given up on after about 3 s.
+/// [`Intensity::OTP`] is Erlang/OTP's default, 1 restart in 5 seconds, for trees that should
+/// escalate at the second failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Intensity {
     /// Restarts allowed within `period`.
@@ -66,14 +87,31 @@ pub struct Intensity {
 
 impl Default for Intensity {
     fn default() -> Self {
-        Intensity {
-            max_restarts: 1,
-            period: Duration::from_secs(5),
-        }
+        Intensity::SERVICE
     }
 }
 
 impl Intensity {
+    /// The default: 5 restarts in 10 seconds.
+    pub const SERVICE: Intensity = Intensity {
+        max_restarts: 5,
+        period: Duration::from_secs(10),
+    };
+
+    /// Erlang/OTP's default: 1 restart in 5 seconds.
+    pub const OTP: Intensity = Intensity {
+        max_restarts: 1,
+        period: Duration::from_secs(5),
+    };
+
+    /// At most `max_restarts` in any sliding `period`.
+    pub const fn new(max_restarts: u32, period: Duration) -> Self {
+        Intensity {
+            max_restarts,
+            period,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), SpecError> {
         if self.period.is_zero() {
             return Err(SpecError::ZeroPeriod);
@@ -92,6 +130,11 @@ impl Intensity {
 /// then, with jitter `j`, multiplied by a random factor in `(1 − j, 1]`, so jitter only ever
 /// shortens a delay and the cap holds. A run that lasted at least
 /// [`reset_after`](Self::reset_after) (default 60 s) resets `n` to 0.
+///
+/// The default, [`Backoff::SERVICE`], is exponential from 100 ms to 15 s with 10 % jitter:
+/// a child that fails once is back 100 ms later, one that keeps failing waits longer each
+/// time, and many children failing at once do not all restart in the same instant. OTP
+/// restarts at once ([`Backoff::none`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backoff {
     initial: Duration,
@@ -103,7 +146,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff::none()
+        Backoff::SERVICE
     }
 }
 
@@ -111,7 +154,11 @@ impl Backoff {
     /// The default stable uptime after which the restart count resets.
     pub const DEFAULT_RESET_AFTER: Duration = Duration::from_secs(60);
 
-    /// Restart at once. The default.
+    /// The default: exponential from 100 ms, doubling up to 15 s, shortened by up to 10 %.
+    pub const SERVICE: Backoff =
+        Backoff::exponential(Duration::from_millis(100), Duration::from_secs(15)).jitter(0.1);
+
+    /// Restart at once (OTP's behaviour).
     pub const fn none() -> Self {
         Backoff {
             initial: Duration::ZERO,
