@@ -22,7 +22,9 @@
 //! The hand-off costs, per spawn: the job (one boxed closure) is sent to the thread over a
 //! channel it blocks on, and the result comes back through a oneshot channel: two thread
 //! wake-ups and two small allocations, next to a spawn that costs far more. Spawns are
-//! serialised on the one thread.
+//! serialised on the one thread. The caller's thread is free meanwhile: a hand-off that
+//! blocked it until the spawn was done measured no faster (docs/benchmark-log.md,
+//! 2026-12-03), and would let one hung `exec` freeze every Tokio worker that spawns.
 //!
 //! **Reaping.** A run abandoned while its leader, started on the fast path, still runs (its
 //! future dropped) SIGKILLs the group and hands the leader's pidfd here
