@@ -161,7 +161,16 @@ async fn a_running_process_child_shows_its_kind_pid_memory_and_cpu_in_the_snapsh
         .build()
         .unwrap();
     let handle = tree.handle();
+    let mut events = handle.events();
     let run = tokio::spawn(async move { tree.run().await });
+    // Ready once spawned and recorded: the pid file alone can come first (the process runs
+    // while its spawn is being answered).
+    loop {
+        let event = events.recv().await.expect("the tree runs");
+        if event.path == "root/p" && matches!(event.kind, overseer::EventKind::Ready) {
+            break;
+        }
+    }
     let pid = s.pid("pid").await;
     let snap = handle.snapshot().await.unwrap();
     let child = snap.find("root/p").unwrap();

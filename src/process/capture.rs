@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -52,19 +53,18 @@ struct Progress {
 }
 
 impl Capture {
-    /// Takes the piped stdout and stderr of `child` (those spawned with
-    /// [`Output::Capture`](super::Output::Capture) and a sink) and prepares their pumps into
-    /// `sink`. Nothing is read until the capture is polled.
-    pub(crate) fn start(child: &mut tokio::process::Child, sink: Option<&Arc<OutputSink>>) -> Self {
+    /// Takes the read ends of the piped stdout and stderr of a process (those spawned with
+    /// [`Output::Capture`](super::Output::Capture) and a sink, as
+    /// [`Group::take_output`](super::group::Group::take_output) gives them) and prepares
+    /// their pumps into `sink`. Nothing is read until the capture is polled.
+    pub(crate) fn start(
+        pipes: [Option<io::Result<OwnedFd>>; 2],
+        sink: Option<&Arc<OutputSink>>,
+    ) -> Self {
         let progress = Arc::new(Progress::default());
-        let stdout = child
-            .stdout
-            .take()
-            .and_then(|pipe| paced(pipe.into_owned_fd()));
-        let stderr = child
-            .stderr
-            .take()
-            .and_then(|pipe| paced(pipe.into_owned_fd()));
+        let [stdout, stderr] = pipes;
+        let stdout = stdout.and_then(paced);
+        let stderr = stderr.and_then(paced);
         let pumps = match (sink, stdout.is_some() || stderr.is_some()) {
             (Some(sink), true) => {
                 let (sink, counter) = (Arc::clone(sink), Arc::clone(&progress));
@@ -149,7 +149,7 @@ where
 /// pipe cannot be taken off Tokio's reactor or made non-blocking: the pipe is then closed, so
 /// the child's further writes to that stream fail (`EPIPE`, or `SIGPIPE` if it does not
 /// ignore it).
-fn paced(fd: io::Result<std::os::fd::OwnedFd>) -> Option<PacedPipe> {
+fn paced(fd: io::Result<OwnedFd>) -> Option<PacedPipe> {
     let made = fd.and_then(|fd| {
         let capacity = enlarge(&fd);
         PacedPipe::new(fd, capacity, NapTimer::precise())
@@ -165,7 +165,7 @@ fn paced(fd: io::Result<std::os::fd::OwnedFd>) -> Option<PacedPipe> {
 
 /// Raises the pipe's capacity to [`PIPE_SIZE`] where the system allows it; returns the
 /// capacity (0 where it cannot be known).
-fn enlarge(fd: &std::os::fd::OwnedFd) -> usize {
+fn enlarge(fd: &OwnedFd) -> usize {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         match rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE) {

@@ -35,14 +35,14 @@ impl Runnable for Command {
             return Ok(());
         }
         let command = self.command_line();
-        let mut cmd = self.prepare()?;
-        let contained = Contained::prepare(self.containment, &mut cmd).map_err(|source| {
+        let mut prepared = self.prepare()?;
+        let contained = Contained::prepare(self.containment, &mut prepared).map_err(|source| {
             ProcessError::Containment {
                 command: command.clone(),
                 source,
             }
         })?;
-        let mut group = Group::spawn(cmd, self.parent_death_signal.is_some())
+        let mut group = Group::spawn(prepared)
             .await
             .map_err(|source| ProcessError::Spawn {
                 command: command.clone(),
@@ -55,7 +55,7 @@ impl Runnable for Command {
         // Spawned: from now on an exit is a crash, not a failed start.
         ctx.started();
         ctx.ready();
-        let mut capture = Capture::start(group.child_mut(), self.sink.as_ref());
+        let mut capture = Capture::start(group.take_output(), self.sink.as_ref());
         let result = capture
             .alongside(self.supervise(&mut group, &mut ctx, &command))
             .await;
@@ -137,6 +137,8 @@ impl Command {
             pid: _,
             stats: _,
             memory_limit,
+            #[cfg(test)]
+                force_fallback: _,
         } = self;
         let same_sink = match (sink, &other.sink) {
             (None, None) => true,

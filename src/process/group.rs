@@ -7,10 +7,13 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use rustix::process::{Pid, kill_process_group, test_kill_process_group};
+#[cfg(target_os = "linux")]
+use rustix::process::{WaitId, WaitIdOptions, waitid};
 use tokio::time::Instant;
 
 use super::containment::{self, Contained};
 use super::signal::Signal;
+use super::spawn::{self, Prepared, Spawned};
 use super::{ends, stats};
 
 /// The longest pause between two looks at whether members of a group are left after its
@@ -77,6 +80,22 @@ enum Left {
     Live(Option<Vec<u32>>),
 }
 
+/// The leader as it was spawned (see [`spawn`]), which decides who reaps it.
+enum Process {
+    /// On the fallback path, through std and Tokio: reaped through Tokio (`wait`, `try_wait`,
+    /// and its orphan reaper when the `Child` is dropped).
+    Std(tokio::process::Child),
+    /// On the fast path: reaped here, by pid (our unreaped child's pid cannot be handed to
+    /// another process); when the group is abandoned, by the
+    /// [spawner thread](super::spawner::reap_later). Its pidfd is in the [`Hold`], always a
+    /// pidfd one. Holds the read ends of its piped output streams until they are taken.
+    #[cfg(target_os = "linux")]
+    Cloned {
+        stdout: Option<std::os::fd::OwnedFd>,
+        stderr: Option<std::os::fd::OwnedFd>,
+    },
+}
+
 /// A process spawned as the leader of its own process group (pgid = its pid).
 ///
 /// Invariant: **a signal reaches the group only while its identity is held** (see [`Hold`]):
@@ -92,10 +111,10 @@ enum Left {
 ///   its pid be handed to a new group leader.
 ///
 /// Dropping a `Group` whose group was not settled SIGKILLs the whole group while its
-/// identity is held (an unreaped leader is then reaped by Tokio's orphan reaper), and does
-/// nothing once it is not.
+/// identity is held (an unreaped leader is then reaped once it has exited, by the spawner
+/// thread or Tokio's orphan reaper, see [`Process`]), and does nothing once it is not.
 pub(crate) struct Group {
-    child: tokio::process::Child,
+    process: Process,
     pgid: Pid,
     hold: Hold,
     leader: Leader,
@@ -120,35 +139,54 @@ pub(crate) enum Strength {
 }
 
 impl Group {
-    /// Spawns `cmd`, which must have been configured with `process_group(0)`, from the
-    /// [spawner thread](super::spawner) when it sets a parent-death signal (`dies_with_us`),
-    /// from the calling thread otherwise (the thread that forks matters only for that signal).
-    pub(crate) async fn spawn(
-        cmd: tokio::process::Command,
-        dies_with_us: bool,
-    ) -> io::Result<Group> {
-        Self::spawn_holding(cmd, dies_with_us, Strength::Best).await
+    /// Spawns `prepared` as the leader of a new process group (see
+    /// [`spawn`](super::spawn::spawn) for the paths and the threads).
+    pub(crate) async fn spawn(prepared: Prepared) -> io::Result<Group> {
+        Self::spawn_holding(prepared, Strength::Best).await
     }
 
-    /// Spawns `cmd` holding the group's identity at most as strongly as `strength` says.
+    /// Spawns `prepared` holding the group's identity at most as strongly as `strength`
+    /// says. `Strength::Probe` (no pidfds, tests) also means the fallback path, which is the only
+    /// one without pidfds.
     pub(crate) async fn spawn_holding(
-        mut cmd: tokio::process::Command,
-        dies_with_us: bool,
+        #[allow(unused_mut)] mut prepared: Prepared,
         strength: Strength,
     ) -> io::Result<Group> {
-        let child = if dies_with_us {
-            super::spawner::spawn(cmd).await?
-        } else {
-            cmd.spawn()?
+        #[cfg(test)]
+        if strength == Strength::Probe {
+            prepared.force_fallback = true;
+        }
+        let (process, pgid, hold) = match spawn::spawn(prepared).await? {
+            Spawned::Std(child) => {
+                let pgid = child
+                    .id()
+                    .and_then(|id| i32::try_from(id).ok())
+                    .and_then(Pid::from_raw)
+                    .ok_or_else(|| io::Error::other("spawned process has no valid pid"))?;
+                (Process::Std(child), pgid, hold(pgid, None, strength))
+            }
+            #[cfg(target_os = "linux")]
+            Spawned::Cloned(cloned) => {
+                let pgid = cloned.pid;
+                let hold = hold(pgid, Some(cloned.pidfd), strength);
+                if matches!(hold, Hold::Probe) {
+                    // Only a pidfd can wait for it, and it could not be watched (no I/O
+                    // driver in the runtime?): give up on it.
+                    let _ = kill_process_group(pgid, Signal::KILL.to_rustix());
+                    reap_by_pid(pgid, WaitIdOptions::EXITED);
+                    return Err(io::Error::other(
+                        "cannot watch the pidfd of the spawned process",
+                    ));
+                }
+                let process = Process::Cloned {
+                    stdout: cloned.stdout,
+                    stderr: cloned.stderr,
+                };
+                (process, pgid, hold)
+            }
         };
-        let pgid = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .and_then(Pid::from_raw)
-            .ok_or_else(|| io::Error::other("spawned process has no valid pid"))?;
-        let hold = hold(pgid, strength);
         Ok(Group {
-            child,
+            process,
             pgid,
             hold,
             leader: Leader::Running,
@@ -164,14 +202,33 @@ impl Group {
         self.contained = contained;
     }
 
+    /// Whether the leader was spawned on the fast path (tests).
+    #[cfg(test)]
+    pub(crate) fn spawned_by_clone(&self) -> bool {
+        match self.process {
+            Process::Std(_) => false,
+            #[cfg(target_os = "linux")]
+            Process::Cloned { .. } => true,
+        }
+    }
+
     /// The leader's pid, which is also the group's id.
     pub(crate) fn pid(&self) -> u32 {
         self.pgid.as_raw_nonzero().get().unsigned_abs()
     }
 
-    /// The leader's child handle, to take its pipes.
-    pub(crate) fn child_mut(&mut self) -> &mut tokio::process::Child {
-        &mut self.child
+    /// The read ends of the leader's piped stdout and stderr, once (`None` for a stream that
+    /// is not piped, or taken already); an error where a pipe cannot be taken off Tokio's
+    /// reactor.
+    pub(crate) fn take_output(&mut self) -> [Option<io::Result<std::os::fd::OwnedFd>>; 2] {
+        match &mut self.process {
+            Process::Std(child) => [
+                child.stdout.take().map(|pipe| pipe.into_owned_fd()),
+                child.stderr.take().map(|pipe| pipe.into_owned_fd()),
+            ],
+            #[cfg(target_os = "linux")]
+            Process::Cloned { stdout, stderr } => [stdout.take().map(Ok), stderr.take().map(Ok)],
+        }
     }
 
     /// Sends `signal` to every process of the group, if its identity is held (see the
@@ -234,31 +291,48 @@ impl Group {
                     return Ok(status);
                 }
                 Err(e) => {
-                    // `waitid(P_PIDFD)` refused (a kernel before 5.4): reap through Tokio.
+                    // `waitid(P_PIDFD)` refused (a kernel before 5.4, where the fast path is
+                    // not used): reap through Tokio.
                     tracing::debug!(pgid = self.pid(), error = %e, "cannot read the leader's exit through its pidfd");
+                    if matches!(self.process, Process::Cloned { .. }) {
+                        return Err(e);
+                    }
                     self.hold = Hold::Probe;
                 }
             }
         }
-        let status = self.child.wait().await?;
+        let status = match &mut self.process {
+            Process::Std(child) => child.wait().await?,
+            // Its hold is a pidfd one until it has exited (see `spawn_holding`).
+            #[cfg(target_os = "linux")]
+            Process::Cloned { .. } => {
+                return Err(io::Error::other("no pidfd to wait for the leader with"));
+            }
+        };
         self.leader = Leader::Reaped(status);
         Ok(status)
     }
 
-    /// Reaps a leader kept a zombie, through Tokio (so that its `Child` knows).
+    /// Reaps a leader kept a zombie: through Tokio on the fallback path (so that its `Child`
+    /// knows), by pid on the fast one.
     fn reap_zombie(&mut self) {
         let Leader::Zombie(status) = self.leader else {
             return;
         };
-        match self.child.try_wait() {
-            Ok(Some(reaped)) => self.leader = Leader::Reaped(reaped),
+        let reaped = match &mut self.process {
+            Process::Std(child) => child.try_wait().map(|s| s.is_some()),
+            #[cfg(target_os = "linux")]
+            Process::Cloned { .. } => Ok(reap_by_pid(
+                self.pgid,
+                WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+            )),
+        };
+        if !matches!(reaped, Ok(true)) {
             // Cannot happen to an exited child of ours; if it did, whoever reaped it has
             // released the pid: the identity is no longer held either way.
-            other => {
-                tracing::warn!(pgid = self.pid(), ?other, "cannot reap the exited leader");
-                self.leader = Leader::Reaped(status);
-            }
+            tracing::warn!(pgid = self.pid(), ?reaped, "cannot reap the exited leader");
         }
+        self.leader = Leader::Reaped(status);
     }
 
     /// After the leader has exited: what is left of the group gets `signal` (if any; `None`
@@ -471,14 +545,15 @@ fn live(pgid: u32) -> Left {
     }
 }
 
-/// How to hold the identity of the group led by `pid`, just spawned (see [`Hold`]).
+/// How to hold the identity of the group led by `pid`, just spawned (see [`Hold`]), with its
+/// pidfd if the spawn made one (else one is opened now).
 #[cfg(target_os = "linux")]
-fn hold(pid: Pid, strength: Strength) -> Hold {
+fn hold(pid: Pid, pidfd: Option<std::os::fd::OwnedFd>, strength: Strength) -> Hold {
     #[cfg(test)]
     if strength == Strength::Probe {
         return Hold::Probe;
     }
-    let Some(pidfd) = super::pidfd::open(pid) else {
+    let Some(pidfd) = pidfd.or_else(|| super::pidfd::open(pid)) else {
         return Hold::Probe;
     };
     let groups = strength == Strength::Best && super::pidfd::can_signal_groups(&pidfd);
@@ -496,8 +571,24 @@ fn hold(pid: Pid, strength: Strength) -> Hold {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn hold(_pid: Pid, _strength: Strength) -> Hold {
+fn hold(_pid: Pid, _pidfd: Option<std::os::fd::OwnedFd>, _strength: Strength) -> Hold {
     Hold::Probe
+}
+
+/// Reaps our child `pid` (the leader, spawned on the fast path and not reaped yet, so the pid
+/// is still its own), waiting for its exit unless `options` has `NOHANG`; `true` once reaped.
+#[cfg(target_os = "linux")]
+fn reap_by_pid(pid: Pid, options: WaitIdOptions) -> bool {
+    loop {
+        match waitid(WaitId::Pid(pid), options) {
+            Ok(reaped) => return reaped.is_some(),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                tracing::warn!(pid = pid.as_raw_nonzero().get(), error = %e, "cannot reap the leader");
+                return false;
+            }
+        }
+    }
 }
 
 /// Waits until the process of `pidfd` (our child) has exited and returns its status, leaving
@@ -523,14 +614,43 @@ impl Drop for Group {
         }
         // The run was abandoned (aborted by its manager, or its future dropped), before its
         // group was settled: kill what is left, while the identity is held (see the invariant
-        // on `Group`). Dropping `child` then reaps an exited leader at once, or queues a live
-        // one (SIGKILLed) for Tokio's orphan reaper, which reaps it on the next SIGCHLD; other
-        // members are reparented to init (or a subreaper), which reaps them.
+        // on `Group`). An exited leader is then reaped at once; a live one (SIGKILLed) is
+        // queued for Tokio's orphan reaper (dropping its `Child`, fallback path) or handed to
+        // the spawner thread (fast path), which reap it once it has exited. Other members are
+        // reparented to init (or a subreaper), which reaps them.
         if self.identity_held() {
             self.kill_group(Signal::KILL);
         }
         if let Some(contained) = &self.contained {
             contained.kill(self.pid());
+        }
+        #[cfg(target_os = "linux")]
+        self.abandon_cloned_leader();
+    }
+}
+
+impl Group {
+    /// On the fast path, a leader not reaped yet when the group is dropped: reaped now if it
+    /// has exited, else (it was just SIGKILLed) handed to the spawner thread, which reaps it
+    /// once it has exited.
+    #[cfg(target_os = "linux")]
+    fn abandon_cloned_leader(&mut self) {
+        if !matches!(self.process, Process::Cloned { .. })
+            || matches!(self.leader, Leader::Reaped(_))
+            || reap_by_pid(self.pgid, WaitIdOptions::EXITED | WaitIdOptions::NOHANG)
+        {
+            return;
+        }
+        let pidfd = match std::mem::replace(&mut self.hold, Hold::Probe) {
+            Hold::PidfdGroup(pidfd) | Hold::Zombie(pidfd) => Some(pidfd.into_inner()),
+            Hold::Probe => super::pidfd::open(self.pgid),
+        };
+        match pidfd {
+            Some(pidfd) => super::spawner::reap_later(pidfd),
+            None => tracing::warn!(
+                pgid = self.pid(),
+                "no pidfd for the abandoned leader; it stays a zombie"
+            ),
         }
     }
 }

@@ -44,6 +44,8 @@ mod pidfd;
 mod pipe;
 pub(crate) mod prestart;
 mod signal;
+mod spawn;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 mod spawner;
 mod stats;
 mod stdio;

@@ -12,6 +12,7 @@ use super::exit;
 use super::group::Group;
 use super::output::{OutputConfig, OutputSink};
 use super::signal::Signal;
+use super::spawn::Stream;
 
 /// How many of the last output lines (pieces of overlong lines included) a failed pre-start
 /// command reports.
@@ -45,17 +46,17 @@ pub(crate) async fn run(
         command: command.clone(),
         source: std::io::Error::other(e),
     })?;
-    let mut cmd = pre.prepare()?;
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut group = Group::spawn(cmd, pre.parent_death_signal.is_some())
+    let mut prepared = pre.prepare()?;
+    prepared.stdout = Stream::Pipe;
+    prepared.stderr = Stream::Pipe;
+    let mut group = Group::spawn(prepared)
         .await
         .map_err(|source| ProcessError::Spawn {
             command: command.clone(),
             source,
         })?;
     tracing::debug!(command, pid = group.pid(), "pre-start command spawned");
-    let mut capture = Capture::start(group.child_mut(), Some(&sink));
+    let mut capture = Capture::start(group.take_output(), Some(&sink));
     let status = capture
         .alongside(async {
             tokio::select! {

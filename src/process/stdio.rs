@@ -3,7 +3,7 @@
 //! Spawning stays in one place: this module only says what each stream is connected to;
 //! [`capture`](super::capture) reads the piped ones into the command's output sink.
 
-use std::process::Stdio;
+use super::spawn::Stream;
 
 /// Where one of a child's output streams goes.
 ///
@@ -25,13 +25,14 @@ pub enum Output {
 }
 
 impl Output {
-    /// The `Stdio` to spawn with; `captured` says whether a sink will read a piped stream.
-    pub(crate) fn stdio(self, captured: bool) -> Stdio {
+    /// What to spawn the stream with; `captured` says whether a sink will read a piped
+    /// stream.
+    pub(crate) fn stream(self, captured: bool) -> Stream {
         match self {
-            Output::Inherit => Stdio::inherit(),
-            Output::Null => Stdio::null(),
-            Output::Capture if captured => Stdio::piped(),
-            Output::Capture => Stdio::null(),
+            Output::Inherit => Stream::Inherit,
+            Output::Null => Stream::Null,
+            Output::Capture if captured => Stream::Pipe,
+            Output::Capture => Stream::Null,
         }
     }
 }

@@ -180,7 +180,18 @@ pub async fn assert_clean(pgids: &[i32]) {
         .await;
     }
     eventually(
-        || format!("zombie children left: {:?}", our_zombies()),
+        || {
+            // With each one's `/proc/<pid>/stat` (name, parent, group, session), to tell whose.
+            let stats: Vec<String> = our_zombies()
+                .into_iter()
+                .map(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .map(|s| s.split(' ').take(6).collect::<Vec<_>>().join(" "))
+                        .unwrap_or_else(|_| format!("{pid} (gone)"))
+                })
+                .collect();
+            format!("zombie children left: {stats:?}")
+        },
         || our_zombies().is_empty(),
     )
     .await;

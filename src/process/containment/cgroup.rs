@@ -4,14 +4,16 @@ use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The cgroup of one run, created under the supervisor's own cgroup.
 pub(super) struct RunCgroup {
     dir: PathBuf,
     /// The cgroup's path as `/proc/<pid>/cgroup` shows it for its members (`0::<path>`).
     path: String,
-    /// `cgroup.procs`, opened before the fork: the child writes itself into it.
-    procs: OwnedFd,
+    /// `cgroup.procs`, opened before the spawn: the child writes itself into it. Shared with
+    /// the spawn, which may outlive an abandoned run.
+    procs: Arc<OwnedFd>,
     removed: bool,
 }
 
@@ -28,7 +30,7 @@ impl RunCgroup {
             .write(true)
             .open(dir.join("cgroup.procs"))
         {
-            Ok(file) => OwnedFd::from(file),
+            Ok(file) => Arc::new(OwnedFd::from(file)),
             Err(e) => {
                 let _ = fs::remove_dir(&dir);
                 return Err(e);
@@ -43,7 +45,7 @@ impl RunCgroup {
         })
     }
 
-    pub(super) fn procs(&self) -> &OwnedFd {
+    pub(super) fn procs(&self) -> &Arc<OwnedFd> {
         &self.procs
     }
 

@@ -19,7 +19,9 @@ mod cgroup;
 
 use std::io;
 #[cfg(target_os = "linux")]
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+#[cfg(target_os = "linux")]
+use std::sync::Arc;
 #[cfg(target_os = "linux")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) use adopted::{is_subreaper, reap_group_members};
 
 use super::signal::Signal;
+use super::spawn::Prepared;
 
 /// What a process child's stop reaches beyond its process group: the processes it started
 /// that left the group (a daemon that double-forks and calls `setsid`). Set with
@@ -56,7 +59,7 @@ pub enum Containment {
     Descendants,
     /// Each run in a cgroup v2 of its own, created under the supervisor's own cgroup
     /// (`overseer-<supervisor pid>-<n>`) and removed when the run ends. The leader is moved
-    /// into it between fork and exec (before the program runs), so every process it starts
+    /// into it after it is started and before it runs the program, so every process it starts
     /// is in it, whatever it does with sessions and groups. When the run stops, the processes
     /// of the cgroup outside the group get the stop signal with the group, and at the stop
     /// timeout the whole cgroup is killed (`cgroup.kill`); the stop then waits until nothing
@@ -111,12 +114,13 @@ enum How {
 
 #[cfg(target_os = "linux")]
 impl Contained {
-    /// Prepares the containment of a run of `cmd` (not spawned yet): makes the supervisor a
-    /// subreaper, and creates the run's cgroup and moves the process into it between fork and
-    /// exec, or marks its environment. `None` for [`Containment::ProcessGroup`].
+    /// Prepares the containment of a run of `prepared` (not spawned yet): makes the
+    /// supervisor a subreaper, and creates the run's cgroup, which the process writes itself
+    /// into before it runs the program, or marks its environment. `None` for
+    /// [`Containment::ProcessGroup`].
     pub(crate) fn prepare(
         containment: Containment,
-        cmd: &mut tokio::process::Command,
+        prepared: &mut Prepared,
     ) -> io::Result<Option<Contained>> {
         if containment == Containment::ProcessGroup {
             return Ok(None);
@@ -135,10 +139,11 @@ impl Contained {
             _ => How::Subreaper(adopted::Marker::new(run)),
         };
         match &how {
-            How::Cgroup(cgroup) => move_into(cmd, cgroup.procs()),
-            How::Subreaper(marker) => {
-                cmd.env(adopted::MARKER_KEY, marker.value());
-            }
+            How::Cgroup(cgroup) => prepared.cgroup_procs = Some(Arc::clone(cgroup.procs())),
+            How::Subreaper(marker) => prepared
+                .env
+                .changes
+                .push((adopted::MARKER_KEY.into(), Some(marker.value().into()))),
         }
         Ok(Some(Contained { how }))
     }
@@ -190,19 +195,19 @@ impl Contained {
 }
 
 /// Makes the spawned process write itself into the cgroup of `procs` (its `cgroup.procs`,
-/// opened before the fork) between fork and exec.
+/// opened before the fork) between fork and exec: the fallback path's way (see
+/// [`spawn`](super::spawn)); the fast path writes it from its child function.
 #[cfg(target_os = "linux")]
-fn move_into(cmd: &mut tokio::process::Command, procs: &OwnedFd) {
-    let fd = procs.as_raw_fd();
+pub(crate) fn move_into(cmd: &mut tokio::process::Command, procs: Arc<OwnedFd>) {
     // SAFETY: the closure runs in the forked child before exec, where only
-    // async-signal-safe operations are allowed: it makes one raw `write(2)` through rustix,
-    // which neither allocates nor takes locks, of a static buffer. `fd` is open there: the
-    // child's descriptor table is a copy of the parent's at the fork, and the parent keeps
-    // the `OwnedFd` (in the run's `Contained`) open until the spawn has returned.
+    // async-signal-safe operations are allowed: it reads the descriptor's number out of the
+    // `Arc` (a plain field read) and makes one raw `write(2)` through rustix, which neither
+    // allocates nor takes locks, of a static buffer. The descriptor is open there: the
+    // child's descriptor table is a copy of the parent's at the fork, and the closure holds
+    // the `Arc`, so the descriptor stays open until the command is dropped, after the spawn.
     unsafe {
         cmd.pre_exec(move || {
-            let procs = std::os::fd::BorrowedFd::borrow_raw(fd);
-            rustix::io::write(procs, b"0")?;
+            rustix::io::write(&*procs, b"0")?;
             Ok(())
         });
     }
@@ -216,7 +221,7 @@ pub(crate) enum Contained {}
 impl Contained {
     pub(crate) fn prepare(
         containment: Containment,
-        _cmd: &mut tokio::process::Command,
+        _prepared: &mut Prepared,
     ) -> io::Result<Option<Contained>> {
         match containment {
             Containment::ProcessGroup => Ok(None),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Group, Strength};
+use super::{Group, Prepared, Strength};
 use crate::process::signal::Signal;
 
 /// `/proc/<pid>/stat`'s state letter, `None` once the pid is gone.
@@ -18,7 +18,7 @@ fn state(pid: u32) -> Option<char> {
 /// A leader that starts one member ignoring SIGTERM and exits once the member's trap is set
 /// (a signal sent before that would end it: under load the leader can exit first). The
 /// directory holds the marker; keep it as long as the group.
-fn leader_with_a_term_proof_member() -> (tempfile::TempDir, tokio::process::Command) {
+fn leader_with_a_term_proof_member() -> (tempfile::TempDir, Prepared) {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("trapped");
     let script = format!(
@@ -28,13 +28,9 @@ fn leader_with_a_term_proof_member() -> (tempfile::TempDir, tokio::process::Comm
     (dir, shell(&script))
 }
 
-fn shell(script: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .process_group(0)
-        .kill_on_drop(true);
-    cmd
+/// `sh -c script` as a process child runs it (a parent-death signal, inherited stdio).
+fn shell(script: &str) -> Prepared {
+    crate::process::Command::shell(script).prepare().unwrap()
 }
 
 /// Spawns a process leading its own group, which takes the pid that follows `before` if
@@ -76,9 +72,7 @@ fn kernel_version() -> (u32, u32) {
 async fn a_leader_kept_as_a_zombie_is_reaped_only_once_the_rest_of_its_group_has_exited() {
     // The member ignores SIGTERM: it lives until it is SIGKILLed at the deadline.
     let (_dir, cmd) = leader_with_a_term_proof_member();
-    let mut group = Group::spawn_holding(cmd, true, Strength::Zombie)
-        .await
-        .unwrap();
+    let mut group = Group::spawn_holding(cmd, Strength::Zombie).await.unwrap();
     let leader = group.pid();
     group.wait().await.unwrap();
     assert_eq!(
@@ -106,7 +100,7 @@ async fn a_leader_kept_as_a_zombie_is_reaped_only_once_the_rest_of_its_group_has
 
 #[tokio::test]
 async fn the_pid_of_a_leader_kept_as_a_zombie_cannot_be_handed_to_another_process() {
-    let mut group = Group::spawn_holding(shell("exit 3"), true, Strength::Zombie)
+    let mut group = Group::spawn_holding(shell("exit 3"), Strength::Zombie)
         .await
         .unwrap();
     let leader = group.pid();
@@ -127,7 +121,7 @@ async fn the_pid_of_a_leader_kept_as_a_zombie_cannot_be_handed_to_another_proces
 /// waited for and killed. Here the pid is handed to a stranger on purpose, as soon as the
 /// group lets it go, and the group is then settled, signalled and dropped.
 async fn a_group_gone_never_signals_the_new_owner_of_its_pid(strength: Strength) {
-    let mut group = Group::spawn_holding(shell("exit 0"), true, strength)
+    let mut group = Group::spawn_holding(shell("exit 0"), strength)
         .await
         .unwrap();
     let leader = group.pid();
@@ -172,7 +166,7 @@ async fn a_settled_group_held_by_a_zombie_never_signals_the_new_owner_of_its_lea
 async fn a_group_signalled_through_its_pidfd_reaches_its_members_after_the_leader_is_reaped() {
     // Linux 6.9 and later only: elsewhere `Best` is the zombie, tested above.
     let (_dir, cmd) = leader_with_a_term_proof_member();
-    let mut group = Group::spawn(cmd, true).await.unwrap();
+    let mut group = Group::spawn(cmd).await.unwrap();
     if !matches!(group.hold, super::Hold::PidfdGroup(_)) {
         assert!(
             kernel_version() < (6, 9),
@@ -200,9 +194,7 @@ async fn without_pidfds_the_rest_of_the_group_is_still_stopped_and_waited_for() 
     // The fallback where pidfds are missing (forced here): the leader is reaped at once and
     // the members are found by probing the group.
     let (_dir, cmd) = leader_with_a_term_proof_member();
-    let mut group = Group::spawn_holding(cmd, true, Strength::Probe)
-        .await
-        .unwrap();
+    let mut group = Group::spawn_holding(cmd, Strength::Probe).await.unwrap();
     let leader = group.pid();
     group.wait().await.unwrap();
     assert_eq!(state(leader), None, "reaped at once");
