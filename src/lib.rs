@@ -46,6 +46,8 @@ pub mod recipes {
 mod runnable;
 mod snapshot;
 mod spec;
+#[cfg(feature = "watch")]
+pub mod watch;
 
 pub use async_trait::async_trait;
 pub use child::Context;

@@ -107,6 +107,9 @@ pub(crate) struct SpecBody {
     pub(crate) backoff: Option<Backoff>,
     /// This child's own restart limit, instead of its manager's.
     pub(crate) intensity: Option<Intensity>,
+    /// A [`ChildSpec::watch`] that was refused, reported when the spec is checked.
+    #[cfg(feature = "watch")]
+    pub(crate) watch_error: Option<crate::watch::WatchError>,
 }
 
 impl SpecBody {
@@ -192,6 +195,8 @@ impl ChildSpec {
                 reads_messages: None,
                 backoff: None,
                 intensity: None,
+                #[cfg(feature = "watch")]
+                watch_error: None,
             }),
         }
     }
@@ -213,7 +218,7 @@ impl ChildSpec {
 
     /// Puts `companion` beside each run of this child (see `child::companion`). The runnable
     /// is wrapped, so closure children lose their unboxed fast path.
-    #[allow(dead_code)] // used by health probes and file watches as they land
+    #[cfg_attr(not(feature = "watch"), allow(dead_code))] // used by file watches (and health probes)
     pub(crate) fn with_companion(
         mut self,
         companion: Arc<dyn crate::child::companion::Companion>,
@@ -227,7 +232,7 @@ impl ChildSpec {
         self
     }
 
-    fn body_mut(&mut self) -> &mut SpecBody {
+    pub(crate) fn body_mut(&mut self) -> &mut SpecBody {
         Arc::make_mut(&mut self.body)
     }
 
@@ -366,6 +371,13 @@ impl ChildSpec {
         }
         if let Some(intensity) = &self.body.intensity {
             intensity.validate()?;
+        }
+        #[cfg(feature = "watch")]
+        if let Some(error) = &self.body.watch_error {
+            return Err(SpecError::Watch {
+                id: self.id.to_string(),
+                error: error.clone(),
+            });
         }
         Ok(())
     }
