@@ -171,6 +171,66 @@ async fn a_change_in_a_directory_created_after_the_watch_began_restarts_the_chil
     tree.stop().await;
 }
 
+/// A second child that watches only `dir/tick`, with a window twice as long as the
+/// recorder's, and says when it is sent a reload: a clock made of file events.
+fn ticker(dir: &Path, reloads: &watch::Sender<usize>) -> ChildSpec {
+    let reloads = reloads.clone();
+    ChildSpec::task("ticker", move |mut ctx| {
+        let reloads = reloads.clone();
+        async move {
+            while let Some(msg) = ctx.recv().await {
+                if matches!(msg, Control::Reload) {
+                    reloads.send_modify(|n| *n += 1);
+                }
+            }
+            Ok(())
+        }
+    })
+    .watch(
+        Watch::new()
+            .glob(format!("{}/tick", dir.display()))
+            .action(WatchAction::Reload)
+            .debounce(WINDOW * 2),
+    )
+}
+
+/// Makes `change` once the child runs, and checks that it restarts nothing. The proof is a
+/// positive control that cannot merge with it: after `change`, the ticker's window (opened by
+/// a write of `dir/tick`, later, and twice as long) must close, by which time a window the
+/// change would have opened has closed and acted; then the control write must be the very
+/// next run.
+async fn no_restart_for(watch: Watch, dir: &Path, change: impl FnOnce()) {
+    let (runs, _) = watch::channel(Vec::new());
+    let (ticks, mut ticked) = watch::channel(0usize);
+    let tree = ProcessManager::builder("root")
+        .child(recorder(dir, &runs).watch(watch.ignore("tick")))
+        .child(ticker(dir, &ticks))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let mut events = handle.events();
+    let mut tree = Running {
+        handle,
+        run: tokio::spawn(async move { tree.run().await }),
+        runs: runs.subscribe(),
+    };
+    running(&mut events, "root/ticker").await;
+    tree.runs(1).await;
+    change();
+    std::fs::write(dir.join("tick"), "tick").unwrap();
+    tokio::time::timeout(PATIENCE, ticked.wait_for(|n| *n == 1))
+        .await
+        .expect("the ticker never ticked")
+        .unwrap();
+    assert_eq!(
+        *tree.runs.borrow(),
+        [false],
+        "a restart for an ignored change"
+    );
+    assert_eq!(tree.control(dir).await, [false, true]);
+    tree.stop().await;
+}
+
 #[tokio::test]
 async fn writes_to_ignored_paths_do_not_restart_the_child() {
     let (_tmp, dir) = temp();
@@ -180,17 +240,14 @@ async fn writes_to_ignored_paths_do_not_restart_the_child() {
         .ignore("*.log")
         .ignore("target")
         .debounce(WINDOW);
-    let (runs, _) = watch::channel(Vec::new());
-    let mut tree = start(recorder(&dir, &runs).watch(watch), &runs);
-    tree.runs(1).await;
-    for i in 0..100 {
-        std::fs::write(dir.join("app.log"), i.to_string()).unwrap();
-        std::fs::write(dir.join("target/out.bin"), i.to_string()).unwrap();
-    }
-    std::fs::create_dir(dir.join("target/debug")).unwrap();
-    // The positive control: the next run is the control's, so the ignored writes gave none.
-    assert_eq!(tree.control(&dir).await, [false, true]);
-    tree.stop().await;
+    no_restart_for(watch, &dir, || {
+        for i in 0..100 {
+            std::fs::write(dir.join("app.log"), i.to_string()).unwrap();
+            std::fs::write(dir.join("target/out.bin"), i.to_string()).unwrap();
+        }
+        std::fs::create_dir(dir.join("target/debug")).unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -202,18 +259,25 @@ async fn paths_that_gitignore_rules_ignore_do_not_restart_the_child() {
     std::fs::create_dir(dir.join("dist")).unwrap();
     std::fs::create_dir(dir.join("src")).unwrap();
     let watch = Watch::new().path(&dir).gitignore(true).debounce(WINDOW);
-    let (runs, _) = watch::channel(Vec::new());
-    let mut tree = start(recorder(&dir, &runs).watch(watch), &runs);
-    tree.runs(1).await;
-    std::fs::write(dir.join("dist/bundle.js"), "x").unwrap();
-    std::fs::write(dir.join("src/main.o"), "x").unwrap();
-    std::fs::write(dir.join("secret.txt"), "x").unwrap();
-    std::fs::write(dir.join(".git/index"), "x").unwrap();
-    assert_eq!(tree.control(&dir).await, [false, true]);
-    // A negated rule is watched again.
-    std::fs::write(dir.join("src/keep.o"), "x").unwrap();
-    tree.runs(3).await;
-    tree.stop().await;
+    no_restart_for(watch, &dir, || {
+        std::fs::write(dir.join("dist/bundle.js"), "x").unwrap();
+        std::fs::write(dir.join("src/main.o"), "x").unwrap();
+        std::fs::write(dir.join("secret.txt"), "x").unwrap();
+        std::fs::write(dir.join(".git/index"), "x").unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_file_that_a_negated_gitignore_rule_keeps_restarts_the_child_once() {
+    let (_tmp, dir) = temp();
+    std::fs::create_dir(dir.join(".git")).unwrap();
+    std::fs::write(dir.join(".gitignore"), "*.o\n!keep.o\n").unwrap();
+    let watch = Watch::new().path(&dir).gitignore(true).debounce(WINDOW);
+    one_restart_for(watch, &dir, || {
+        std::fs::write(dir.join("keep.o"), "x").unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -221,14 +285,12 @@ async fn reading_a_watched_file_does_not_restart_the_child() {
     let (_tmp, dir) = temp();
     std::fs::write(dir.join("config"), "x").unwrap();
     let watch = Watch::new().path(&dir).debounce(WINDOW);
-    let (runs, _) = watch::channel(Vec::new());
-    let mut tree = start(recorder(&dir, &runs).watch(watch), &runs);
-    tree.runs(1).await;
-    for _ in 0..10 {
-        std::fs::read_to_string(dir.join("config")).unwrap();
-    }
-    assert_eq!(tree.control(&dir).await, [false, true]);
-    tree.stop().await;
+    no_restart_for(watch, &dir, || {
+        for _ in 0..10 {
+            std::fs::read_to_string(dir.join("config")).unwrap();
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -262,7 +324,7 @@ async fn a_reload_action_sends_reload_to_the_child_and_never_restarts_it() {
     let handle = tree.handle();
     let run = tokio::spawn(async move { tree.run().await });
     let mut events = handle.events();
-    common_running(&mut events).await;
+    running(&mut events, "root/c").await;
     for round in 1..=2 {
         for i in 0..50 {
             std::fs::write(dir.join(format!("f{i}")), round.to_string()).unwrap();
@@ -282,13 +344,13 @@ async fn a_reload_action_sends_reload_to_the_child_and_never_restarts_it() {
     run.await.unwrap().unwrap();
 }
 
-async fn common_running(events: &mut overseer::Events) {
+async fn running(events: &mut overseer::Events, path: &str) {
     loop {
         let ev = tokio::time::timeout(PATIENCE, events.recv())
             .await
             .unwrap()
             .expect("event stream ended");
-        if ev.path == "root/c" && matches!(ev.kind, overseer::EventKind::Running) {
+        if ev.path == path && matches!(ev.kind, overseer::EventKind::Running) {
             return;
         }
     }
