@@ -106,8 +106,14 @@ impl WatchCompanion {
             let matcher = self.matcher.clone();
             let changes = changes.clone();
             let child: Arc<str> = child.into();
-            notify::recommended_watcher(move |event| changes.on_event(&matcher, &child, event))
-                .map_err(|e| setup_error(first, e))?
+            // Symbolic links below a watched directory are not followed: the tree watched
+            // is the one named, and its walk at set-up need not stat every file twice.
+            let config = notify::Config::default().with_follow_symlinks(false);
+            RecommendedWatcher::new(
+                move |event| changes.on_event(&matcher, &child, event),
+                config,
+            )
+            .map_err(|e| setup_error(first, e))?
         };
         for (dir, recursive) in &self.matcher.dirs {
             let mode = if *recursive {

@@ -120,8 +120,11 @@ pub enum WatchAction {
 /// Event-driven, through `notify`: the kernel reports changes (inotify on Linux, FSEvents on
 /// macOS), nothing polls, and while nothing changes the watch wakes nothing. Per running
 /// watched child: one notify watcher, which is one OS thread blocked on its inotify
-/// descriptor, and one kernel watch per watched directory (a recursive watch of a tree of
-/// 10,000 directories is 10,000 inotify watches, about 1 KiB of kernel memory each). The
+/// descriptor and one inotify instance (Linux allows 128 per user by default,
+/// `/proc/sys/fs/inotify/max_user_instances`), and one kernel watch per watched directory (a
+/// recursive watch of a tree of 10,000 directories is 10,000 inotify watches, of the
+/// `max_user_watches` allowed, about 1 KiB of kernel memory each). Symbolic links below a
+/// watched directory are not followed. The
 /// set-up walks the watched trees, on the thread that starts the run (on a multi-threaded
 /// runtime, moved out of the way with `block_in_place`, so other tasks go on): for 10,000
 /// directories and 100,000 files, see BENCHMARKS.md. Each change is matched on notify's
