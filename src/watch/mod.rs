@@ -36,7 +36,7 @@ pub enum WatchAction {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use overseer::{ChildSpec, ProcessManager};
+/// use overseer::{ChildSpec, Control, ProcessManager};
 /// use overseer::watch::{Watch, WatchAction};
 ///
 /// let api = ChildSpec::task("api", |ctx| async move {
@@ -51,10 +51,11 @@ pub enum WatchAction {
 ///         .gitignore(true)
 ///         .debounce(Duration::from_millis(200)),
 /// );
-/// let config = ChildSpec::task("config", |ctx| async move {
+/// let config = ChildSpec::task("config", |mut ctx| async move {
 ///     while let Some(msg) = ctx.recv().await {
-///         // reread the configuration on `Control::Reload`
-///         # let _ = msg;
+///         if let Control::Reload = msg {
+///             // reread the configuration
+///         }
 ///     }
 ///     Ok(())
 /// })
