@@ -498,6 +498,16 @@ pub enum SpecError {
         /// The offending name.
         name: String,
     },
+    /// A child's file watch ([`ChildSpec::watch`](crate::ChildSpec::watch)) was refused.
+    #[cfg(feature = "watch")]
+    #[error("the file watch of child {id:?} is invalid: {error}")]
+    Watch {
+        /// The child's id.
+        id: String,
+        /// What is wrong with the watch.
+        #[source]
+        error: crate::watch::WatchError,
+    },
 }
 
 fn not_delivered(undelivered: &[ControlError]) -> String {

@@ -10,6 +10,15 @@
     doc = "",
     doc = "[`builtin::Signals`]: #features"
 )]
+#![cfg_attr(
+    not(feature = "watch"),
+    doc = "",
+    doc = "[`ChildSpec::watch`]: #features",
+    doc = "[`watch::Watch`]: #features",
+    doc = "[`watch::WatchAction::Restart`]: #features",
+    doc = "[`watch::WatchAction::Reload`]: #features",
+    doc = "[`watch::WatchError`]: #features"
+)]
 #![deny(missing_docs, unreachable_pub)]
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 #![warn(rust_2018_idioms)]
@@ -47,6 +56,8 @@ pub mod recipes {
 mod runnable;
 mod snapshot;
 mod spec;
+#[cfg(feature = "watch")]
+pub mod watch;
 
 pub use async_trait::async_trait;
 pub use child::Context;

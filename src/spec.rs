@@ -113,6 +113,9 @@ pub(crate) struct SpecBody {
     pub(crate) ready_by_probe: bool,
     /// It has a liveness probe.
     pub(crate) liveness_probe: bool,
+    /// A [`ChildSpec::watch`] that was refused, reported when the spec is checked.
+    #[cfg(feature = "watch")]
+    pub(crate) watch_error: Option<crate::watch::WatchError>,
 }
 
 impl SpecBody {
@@ -208,6 +211,8 @@ impl ChildSpec {
                 invalid_probe: None,
                 ready_by_probe: false,
                 liveness_probe: false,
+                #[cfg(feature = "watch")]
+                watch_error: None,
             }),
         }
     }
@@ -280,7 +285,6 @@ impl ChildSpec {
 
     /// Puts `companion` beside each run of this child (see `child::companion`). The runnable
     /// is wrapped, so closure children lose their unboxed fast path.
-    #[allow(dead_code)] // used by health probes and file watches as they land
     pub(crate) fn with_companion(
         mut self,
         companion: Arc<dyn crate::child::companion::Companion>,
@@ -294,7 +298,7 @@ impl ChildSpec {
         self
     }
 
-    fn body_mut(&mut self) -> &mut SpecBody {
+    pub(crate) fn body_mut(&mut self) -> &mut SpecBody {
         Arc::make_mut(&mut self.body)
     }
 
@@ -439,6 +443,13 @@ impl ChildSpec {
                 id: self.id.to_string(),
                 probe,
                 reason,
+            });
+        }
+        #[cfg(feature = "watch")]
+        if let Some(error) = &self.body.watch_error {
+            return Err(SpecError::Watch {
+                id: self.id.to_string(),
+                error: error.clone(),
             });
         }
         Ok(())

@@ -1,8 +1,6 @@
 //! What runs beside a child's run, inside the run's own future: a health probe, a file
 //! watch. Added to a spec by wrapping its runnable ([`Accompanied`]); it costs no task and no
 //! timer of its own beyond what the companion itself waits on.
-// Used by the health probes and file watches as they land.
-#![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,6 +34,7 @@ pub(crate) trait Companion: Send + Sync + 'static {
 pub(crate) struct RunView {
     child: Arc<ChildRecord>,
     generation: u64,
+    #[cfg_attr(not(feature = "watch"), allow(dead_code))]
     shutdown: CancellationToken,
 }
 
@@ -54,11 +53,13 @@ impl RunView {
     }
 
     /// A handle to the whole tree.
+    #[cfg_attr(not(feature = "watch"), allow(dead_code))]
     pub(crate) fn handle(&self) -> Handle {
         self.child.parent.tree.clone()
     }
 
     /// Cancelled when the run is asked to stop.
+    #[cfg_attr(not(feature = "watch"), allow(dead_code))]
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.shutdown
     }
