@@ -239,8 +239,11 @@ async fn a_restart_waits_until_every_member_of_the_last_run_has_exited() {
          rm -f {ready}; {member} while [ ! -s {ready} ]; do sleep 0.01; done; exit 1"
     );
     let cmd = Command::shell(script).stop_timeout(Duration::from_millis(100));
+    // Restarted at once: the test is about the overlap, and the service backoff's delays
+    // (100 ms doubling) only made it slow enough to time out on a loaded machine.
     let tree = ProcessManager::builder("root")
         .intensity(100, Duration::from_secs(60))
+        .backoff(overseer::Backoff::none())
         .child(cmd.into_spec("p"))
         .build()
         .unwrap();
