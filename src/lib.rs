@@ -32,6 +32,8 @@ mod event;
 mod handle;
 pub mod health;
 mod id;
+#[cfg(feature = "serde")]
+pub mod json;
 mod lock;
 mod mailbox;
 mod manager;
