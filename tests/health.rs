@@ -294,3 +294,36 @@ async fn a_tcp_readiness_probe_passes_once_a_real_listener_accepts_on_127_0_0_1(
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_liveness_probe_that_fails_while_the_child_stops_does_not_cut_its_stop_short() {
+    let alive = Arc::new(AtomicBool::new(true));
+    let flag = alive.clone();
+    let stopped_cleanly = Arc::new(AtomicBool::new(false));
+    let done = stopped_cleanly.clone();
+    let child = ChildSpec::task("server", move |ctx| {
+        let (flag, done) = (flag.clone(), done.clone());
+        async move {
+            ctx.shutdown_requested().await;
+            // Draining: no longer answers its probe, for longer than the failure threshold.
+            flag.store(false, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            done.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    })
+    .shutdown(overseer::Shutdown::Timeout(Duration::from_secs(5)))
+    .liveness(flag_probe(&alive).failure_threshold(2));
+    let tree = ProcessManager::builder("root")
+        .child(child)
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = start(tree);
+    event_of(&mut events, "root/server", is_healthy).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert!(
+        stopped_cleanly.load(Ordering::SeqCst),
+        "the drain ran to its end"
+    );
+}

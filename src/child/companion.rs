@@ -34,7 +34,6 @@ pub(crate) trait Companion: Send + Sync + 'static {
 pub(crate) struct RunView {
     child: Arc<ChildRecord>,
     generation: u64,
-    #[cfg_attr(not(feature = "watch"), allow(dead_code))]
     shutdown: CancellationToken,
 }
 
@@ -83,13 +82,18 @@ pub(crate) struct Accompanied {
 
 #[async_trait::async_trait]
 impl Runnable for Accompanied {
+    /// The companion acts only until the run is asked to stop: a stop under way is never cut
+    /// short by it (a liveness probe failing while a server drains, say).
     async fn run(&self, ctx: Context) -> RunResult {
-        let beside = self.companion.beside(RunView::of(&ctx));
+        let view = RunView::of(&ctx);
+        let stop = view.shutdown.clone();
+        let beside = self.companion.beside(view);
         let run = self.inner.run(ctx);
         tokio::pin!(run);
         tokio::select! {
             biased;
             result = &mut run => result,
+            () = stop.cancelled() => run.await,
             result = beside => match result {
                 Err(e) => Err(e),
                 Ok(()) => run.await,
