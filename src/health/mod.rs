@@ -21,6 +21,9 @@
 //!   to any other failure. Its next run starts probing afresh (after the initial delay), so
 //!   one failure episode is one restart.
 //!
+//! A probe acts only until the run is asked to stop: a child that stops answering while it
+//! drains is not cut short by its liveness probe.
+//!
 //! A probe costs one timer while it waits for its next period, and what its check costs when
 //! it runs; nothing runs between checks. Checks: a closure ([`Probe::check`]) for in-process
 //! children; with feature `process`, a command (`Probe::exec`); with feature `health`, a TCP
