@@ -344,3 +344,45 @@ async fn a_process_child_declared_again_with_the_same_settings_keeps_running_unt
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[cfg(feature = "health")]
+#[tokio::test]
+async fn a_child_whose_probe_is_declared_again_the_same_keeps_running_and_another_probe_restarts_it()
+ {
+    use overseer::health::Probe;
+    let runs = Arc::new(AtomicU32::new(0));
+    let counter = runs.clone();
+    // The child's runnable shared, as a `Command` with the same settings would be; its probe
+    // built again from scratch, as a config file read again does.
+    let task: Arc<dyn overseer::Runnable> = Arc::new(overseer::task(move |ctx| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        }
+    }));
+    let with_probe = |addr: &str| {
+        ChildSpec::from_arc("svc", task.clone()).liveness(Probe::tcp(addr).failure_threshold(1_000))
+    };
+    let (handle, mut events, run) = start_until(
+        tree(&[with_probe("127.0.0.1:9")]),
+        &[("root/svc", is_ready)],
+    )
+    .await;
+    let report = handle
+        .reconfigure("root", tree(&[with_probe("127.0.0.1:9")]))
+        .await
+        .unwrap();
+    assert_eq!(names(&report.unchanged), ["root/svc"]);
+    let report = handle
+        .reconfigure("root", tree(&[with_probe("127.0.0.1:10")]))
+        .await
+        .unwrap();
+    assert_eq!(names(&report.restarted), ["root/svc"]);
+    event_of(&mut events, "root/svc", is_exited).await;
+    event_of(&mut events, "root/svc", is_ready).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}

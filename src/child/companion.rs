@@ -22,12 +22,26 @@ use crate::spec::Shutdown;
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Something that runs beside each run of a child, from the run's start to its end.
-pub(crate) trait Companion: Send + Sync + 'static {
+pub(crate) trait Companion: std::any::Any + Send + Sync {
     /// Runs beside one run (`run` says which). Completes only to end the run early: with
     /// `Err`, the run ends with that failure (a liveness probe that gave up); with `Ok`, the
     /// companion is done and the run goes on without it. Dropped, unfinished, when the run
     /// ends.
     fn beside(&self, run: RunView) -> BoxFuture<'_, RunResult>;
+
+    /// Whether `other` would do exactly what this one does, so that a reconfiguration that
+    /// declares it again keeps the child running. Defaults to `false` (only the very same
+    /// companion, shared, is the same).
+    fn same_as(&self, other: &dyn Companion) -> bool {
+        let _ = other;
+        false
+    }
+}
+
+/// `other` as a `T`, if it is one (for `same_as`).
+pub(crate) fn downcast<T: Companion>(other: &dyn Companion) -> Option<&T> {
+    let other: &dyn std::any::Any = other;
+    other.downcast_ref::<T>()
 }
 
 /// What a companion sees of the run it accompanies: who it is, and the few things it may do.
@@ -136,7 +150,8 @@ impl Runnable for Accompanied {
     fn same_as(&self, other: &dyn Runnable) -> bool {
         let other: &dyn std::any::Any = other;
         other.downcast_ref::<Accompanied>().is_some_and(|other| {
-            Arc::ptr_eq(&self.companion, &other.companion)
+            (Arc::ptr_eq(&self.companion, &other.companion)
+                || self.companion.same_as(&*other.companion))
                 && (Arc::ptr_eq(&self.inner, &other.inner) || self.inner.same_as(&*other.inner))
         })
     }

@@ -45,6 +45,11 @@ impl Check for ExecCheck {
     fn describe(&self) -> String {
         format!("exec {}", self.command.command_line())
     }
+
+    fn same_as(&self, other: &dyn Check) -> bool {
+        super::check::downcast::<ExecCheck>(other)
+            .is_some_and(|other| self.command.same_settings(&other.command))
+    }
 }
 
 impl Probe {

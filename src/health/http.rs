@@ -107,6 +107,14 @@ impl Check for HttpCheck {
     fn describe(&self) -> String {
         format!("http GET {}", self.uri)
     }
+
+    fn same_as(&self, other: &dyn Check) -> bool {
+        super::check::downcast::<HttpCheck>(other).is_some_and(|other| {
+            self.uri == other.uri
+                && self.statuses == other.statuses
+                && self.body_contains == other.body_contains
+        })
+    }
 }
 
 impl Probe {

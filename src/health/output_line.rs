@@ -18,6 +18,12 @@ pub(crate) struct OutputReadiness {
 }
 
 impl Companion for OutputReadiness {
+    fn same_as(&self, other: &dyn Companion) -> bool {
+        crate::child::companion::downcast::<OutputReadiness>(other).is_some_and(|other| {
+            Arc::ptr_eq(&self.sink, &other.sink) && self.pattern.as_str() == other.pattern.as_str()
+        })
+    }
+
     fn beside(&self, run: RunView) -> BoxFuture<'_, RunResult> {
         // Subscribed now, before the run is first polled: no line of this run is missed.
         let mut lines = self.sink.subscribe();

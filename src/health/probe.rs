@@ -99,6 +99,17 @@ impl Probe {
         self.check.describe()
     }
 
+    /// Whether `other` is the same probe: the same settings and the same check (shared, or one
+    /// that says it is the same).
+    pub(crate) fn same_as(&self, other: &Probe) -> bool {
+        (Arc::ptr_eq(&self.check, &other.check) || self.check.same_as(&*other.check))
+            && self.initial_delay == other.initial_delay
+            && self.period == other.period
+            && self.timeout == other.timeout
+            && self.success_threshold == other.success_threshold
+            && self.failure_threshold == other.failure_threshold
+    }
+
     /// Why these settings are refused, if they are.
     pub(crate) fn invalid(&self) -> Option<&'static str> {
         if self.period.is_zero() {

@@ -23,6 +23,11 @@ impl Companion for ProbeRunner {
     fn beside(&self, run: RunView) -> BoxFuture<'_, RunResult> {
         Box::pin(self.probe_run(run))
     }
+
+    fn same_as(&self, other: &dyn Companion) -> bool {
+        crate::child::companion::downcast::<ProbeRunner>(other)
+            .is_some_and(|other| self.kind == other.kind && self.probe.same_as(&other.probe))
+    }
 }
 
 impl ProbeRunner {

@@ -21,6 +21,10 @@ impl Check for TcpCheck {
     fn describe(&self) -> String {
         format!("tcp {}", self.addr)
     }
+
+    fn same_as(&self, other: &dyn Check) -> bool {
+        super::check::downcast::<TcpCheck>(other).is_some_and(|other| self.addr == other.addr)
+    }
 }
 
 impl Probe {

@@ -115,7 +115,7 @@ impl Command {
     /// Whether `other` would start and stop its process exactly as this one does: every
     /// setting equal (the output sink the very same one, shared), pre-start commands
     /// included. The run's state (its pid, its figures) is not a setting.
-    fn same_settings(&self, other: &Command) -> bool {
+    pub(crate) fn same_settings(&self, other: &Command) -> bool {
         // Destructured, so that a new setting cannot be forgotten here.
         let Command {
             program,

@@ -21,6 +21,8 @@ const MAX_PENDING: usize = 4096;
 
 /// A compiled [`Watch`](super::Watch), the companion of every run of its child.
 pub(super) struct WatchCompanion {
+    /// The watch as given, to compare (see `same_as`).
+    pub(super) spec: super::Watch,
     pub(super) matcher: Arc<Matcher>,
     pub(super) debounce: Duration,
     pub(super) threshold: u32,
@@ -180,6 +182,11 @@ impl WatchCompanion {
 }
 
 impl Companion for WatchCompanion {
+    fn same_as(&self, other: &dyn Companion) -> bool {
+        crate::child::companion::downcast::<WatchCompanion>(other)
+            .is_some_and(|other| self.spec == other.spec)
+    }
+
     fn beside(&self, run: RunView) -> BoxFuture<'_, RunResult> {
         let child = run.path();
         match blocking(|| self.set_up(child.as_str())) {

@@ -138,7 +138,7 @@ pub enum WatchAction {
 /// path (or a glob's directory) that does not exist, no path at all, a zero debounce window
 /// or threshold, an unreadable `.gitignore`. [`check`](Self::check) gives the same answer
 /// up front.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct Watch {
     paths: Vec<PathBuf>,
@@ -245,6 +245,7 @@ impl ChildSpec {
                 debounce: watch.debounce,
                 threshold: watch.threshold,
                 action: watch.action,
+                spec: watch,
             })),
             Err(error) => {
                 self.body_mut().watch_error = Some(error);
