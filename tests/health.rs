@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{alive_tasks, event_of, is_running, start};
+use common::{alive_tasks, counted_ready, event_of, is_running, start};
 use overseer::health::{Health, Probe, ProbeKind, Unhealthy};
 use overseer::{AutoShutdown, ChildSpec, Condition, EventKind, ProcessManager, Restart, SpecError};
 
@@ -27,19 +27,6 @@ fn flag_probe(flag: &Arc<AtomicBool>) -> Probe {
     .period(Duration::from_millis(100))
 }
 
-/// A child that says it is ready at once, then waits to be stopped; counts its runs.
-fn eager(id: &str, runs: &Arc<AtomicU32>) -> ChildSpec {
-    let runs = runs.clone();
-    ChildSpec::task(id, move |ctx| {
-        runs.fetch_add(1, Ordering::SeqCst);
-        async move {
-            ctx.ready();
-            ctx.shutdown_requested().await;
-            Ok(())
-        }
-    })
-}
-
 fn is_healthy(k: &EventKind) -> bool {
     matches!(k, EventKind::Healthy { .. })
 }
@@ -52,16 +39,27 @@ fn health_of(snap: &overseer::Snapshot, path: &str) -> Health {
     snap.find(path).unwrap().health.clone()
 }
 
+/// `root{server, worker}`: the server says it is ready at once but has a readiness probe that
+/// passes while `up` is set; the worker waits for the server to be ready.
+fn server_and_worker(
+    up: &Arc<AtomicBool>,
+    server_runs: &Arc<AtomicU32>,
+    worker_runs: &Arc<AtomicU32>,
+) -> ProcessManager {
+    ProcessManager::builder("root")
+        .child(counted_ready("server", server_runs).readiness(flag_probe(up)))
+        .child(counted_ready("worker", worker_runs).after("server", Condition::Ready))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_readiness_probe_decides_when_dependents_start_not_the_childs_own_ready() {
     let baseline = alive_tasks();
     let up = Arc::new(AtomicBool::new(false));
-    let (server_runs, worker_runs) = (Arc::default(), Arc::default());
-    let tree = ProcessManager::builder("root")
-        .child(eager("server", &server_runs).readiness(flag_probe(&up)))
-        .child(eager("worker", &worker_runs).after("server", Condition::Ready))
-        .build()
-        .unwrap();
+    let (server_runs, worker_runs): (Arc<AtomicU32>, Arc<AtomicU32>) =
+        (Arc::default(), Arc::default());
+    let tree = server_and_worker(&up, &server_runs, &worker_runs);
     let (handle, mut events, run) = start(tree);
     event_of(&mut events, "root/server", is_running).await;
     // Ten failed checks: the server said it is ready, but its probe says otherwise.
@@ -99,12 +97,9 @@ async fn a_readiness_probe_decides_when_dependents_start_not_the_childs_own_read
 async fn readiness_that_goes_down_and_up_again_shows_in_snapshots_and_events_and_dependents_keep_running()
  {
     let up = Arc::new(AtomicBool::new(true));
-    let (server_runs, worker_runs) = (Arc::default(), Arc::default());
-    let tree = ProcessManager::builder("root")
-        .child(eager("server", &server_runs).readiness(flag_probe(&up)))
-        .child(eager("worker", &worker_runs).after("server", Condition::Ready))
-        .build()
-        .unwrap();
+    let (server_runs, worker_runs): (Arc<AtomicU32>, Arc<AtomicU32>) =
+        (Arc::default(), Arc::default());
+    let tree = server_and_worker(&up, &server_runs, &worker_runs);
     let (handle, mut events, run) = start(tree);
     event_of(&mut events, "root/worker", is_running).await;
 
@@ -194,7 +189,7 @@ async fn a_liveness_failure_that_ends_the_tree_is_a_typed_unhealthy_failure() {
     let tree = ProcessManager::builder("root")
         .auto_shutdown(AutoShutdown::AnySignificant)
         .child(
-            eager("svc", &runs)
+            counted_ready("svc", &runs)
                 .restart(Restart::Temporary)
                 .significant(true)
                 .liveness(flag_probe(&alive).failure_threshold(2)),
@@ -235,7 +230,7 @@ fn probe_settings_that_cannot_work_are_refused_when_the_tree_is_built() {
         ),
     ] {
         let err = ProcessManager::builder("root")
-            .child(eager("svc", &runs).liveness(bad))
+            .child(counted_ready("svc", &runs).liveness(bad))
             .build()
             .unwrap_err();
         assert_eq!(
@@ -276,7 +271,7 @@ async fn a_tcp_readiness_probe_passes_once_a_real_listener_accepts_on_127_0_0_1(
     let worker_runs = Arc::new(AtomicU32::new(0));
     let tree = ProcessManager::builder("root")
         .child(server)
-        .child(eager("worker", &worker_runs).after("server", Condition::Ready))
+        .child(counted_ready("worker", &worker_runs).after("server", Condition::Ready))
         .build()
         .unwrap();
     let (handle, mut events, run) = start(tree);

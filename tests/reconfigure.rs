@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::{
-    Log, alive_tasks, all_of, event_of, is_exited, is_ready, is_running, logged, start_until,
+    Log, alive_tasks, all_of, counted_ready, event_of, is_exited, is_ready, is_running, logged,
+    start_until,
 };
 use overseer::{
     ChildPath, ChildSpec, ChildState, ControlError, ProcessManager, SpecError, Strategy,
@@ -23,19 +24,6 @@ fn tree(children: &[ChildSpec]) -> ProcessManager {
         builder = builder.child(child.clone());
     }
     builder.build().unwrap()
-}
-
-/// A child that counts its runs, reports ready and waits to be stopped.
-fn counted(id: &str, runs: &Arc<AtomicU32>) -> ChildSpec {
-    let runs = runs.clone();
-    ChildSpec::task(id, move |ctx| {
-        runs.fetch_add(1, Ordering::SeqCst);
-        async move {
-            ctx.ready();
-            ctx.shutdown_requested().await;
-            Ok(())
-        }
-    })
 }
 
 #[tokio::test]
@@ -126,7 +114,7 @@ async fn children_a_reconfiguration_drops_are_stopped_one_at_a_time_last_declare
 async fn a_nested_manager_is_reconfigured_in_turn_and_its_unchanged_children_keep_running() {
     let baseline = alive_tasks();
     let (kept_runs, dropped_runs) = (Arc::default(), Arc::default());
-    let kept = counted("kept", &kept_runs);
+    let kept = counted_ready("kept", &kept_runs);
     let sub = |children: &[ChildSpec]| {
         let mut builder = ProcessManager::builder("sub");
         for child in children {
@@ -135,13 +123,19 @@ async fn a_nested_manager_is_reconfigured_in_turn_and_its_unchanged_children_kee
         builder.build().unwrap().into_spec()
     };
     let (handle, mut events, run) = start_until(
-        tree(&[sub(&[kept.clone(), counted("dropped", &dropped_runs)])]),
+        tree(&[sub(&[
+            kept.clone(),
+            counted_ready("dropped", &dropped_runs),
+        ])]),
         &[("root/sub/kept", is_ready), ("root/sub/dropped", is_ready)],
     )
     .await;
     let added_runs = Arc::default();
     let report = handle
-        .reconfigure("root", tree(&[sub(&[kept, counted("added", &added_runs)])]))
+        .reconfigure(
+            "root",
+            tree(&[sub(&[kept, counted_ready("added", &added_runs)])]),
+        )
         .await
         .unwrap();
     assert_eq!(names(&report.reconfigured), ["root/sub"]);
@@ -176,7 +170,7 @@ async fn the_next_run_of_a_reconfigured_nested_manager_starts_from_the_new_speci
     let (handle, mut events, run) =
         start_until(tree(&[sub.into_spec()]), &[("root/sub/old", is_ready)]).await;
     let new_sub = ProcessManager::builder("sub")
-        .child(counted("new", &runs))
+        .child(counted_ready("new", &runs))
         .build()
         .unwrap();
     let report = handle.reconfigure("root/sub", new_sub).await.unwrap();
@@ -204,7 +198,7 @@ async fn a_reconfigured_strategy_applies_to_the_next_failure() {
     let sibling_runs = Arc::default();
     let (worker, sibling) = (
         common::failing_on("worker", &fail),
-        counted("sibling", &sibling_runs),
+        counted_ready("sibling", &sibling_runs),
     );
     let (handle, mut events, run) = start_until(
         tree(&[worker.clone(), sibling.clone()]),

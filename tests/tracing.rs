@@ -6,24 +6,11 @@
 //! installs for its own thread with `set_default` would miss the child's span (it did, about 1
 //! run in 20). With one test per process nothing races it.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::Captured;
 use overseer::{ChildSpec, ProcessManager, Restart};
 use tracing::Instrument;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn tracing_spans_carry_the_childs_path_once_inside_the_callers_span() {
@@ -53,7 +40,7 @@ async fn tracing_spans_carry_the_childs_path_once_inside_the_callers_span() {
         .unwrap();
     let service = tracing::info_span!("service");
     tree.run().instrument(service).await.unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let line = text
         .lines()
         .find(|l| l.contains("hello from inside"))

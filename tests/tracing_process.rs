@@ -4,24 +4,11 @@
 //! first reached without a subscriber is cached as uninterested for the whole process.
 #![cfg(all(feature = "process", target_os = "linux"))]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::Captured;
 use overseer::ProcessManager;
 use overseer::process::Command;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_stopped_process_is_logged_as_terminated_by_its_signal_with_its_command_line() {
@@ -47,7 +34,7 @@ async fn a_stopped_process_is_logged_as_terminated_by_its_signal_with_its_comman
     }
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let line = text
         .lines()
         .find(|l| l.contains("process stopped"))

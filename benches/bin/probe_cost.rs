@@ -41,8 +41,8 @@ fn child(n: usize, probe: Option<Probe>) -> ChildSpec {
 }
 
 /// Runs `children` children with `probe` for `seconds`; returns the supervisor's CPU time in
-/// µs over that time, and how many probes ran (counted by the server's accepts is not
-/// possible from here: the count follows from the period, one at the start of each run).
+/// µs over that time, and how many probes ran: one per child per period (the elapsed time
+/// over the period, rounded).
 fn run(children: usize, seconds: u64, probe: Option<Probe>) -> (u64, u64) {
     let rt = measure::runtime();
     rt.block_on(async {

@@ -225,17 +225,17 @@ impl Slot {
     /// Records that `probe` of run `generation` turned healthy (`error` is `None`) or
     /// unhealthy.
     pub(crate) fn set_probe(&mut self, generation: u64, probe: ProbeKind, error: Option<Arc<str>>) {
-        let reports = self.extra().health.get_or_insert(ProbeReports {
+        let fresh = ProbeReports {
             generation,
             readiness: Health::Unknown,
             liveness: Health::Unknown,
-        });
+        };
+        let reports = self.extra().health.get_or_insert(fresh);
         if reports.generation != generation {
-            *reports = ProbeReports {
-                generation,
-                readiness: Health::Unknown,
-                liveness: Health::Unknown,
-            };
+            // A report of a new run: the last run's reports are void.
+            reports.generation = generation;
+            reports.readiness = Health::Unknown;
+            reports.liveness = Health::Unknown;
         }
         let health = match error {
             None => Health::Healthy,

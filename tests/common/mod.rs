@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use overseer::builtin::Idle;
@@ -247,4 +247,38 @@ pub async fn pool_tree() -> Started {
         &[("root/pool/idle", is_running), ("root/idle", is_running)],
     )
     .await
+}
+
+/// A child that counts its runs in `runs`, reports ready at once and waits to be stopped.
+pub fn counted_ready(id: &str, runs: &Arc<AtomicU32>) -> ChildSpec {
+    let runs = runs.clone();
+    ChildSpec::task(id, move |ctx| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        async move {
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        }
+    })
+}
+
+/// A `tracing` writer that keeps what is written, for tests that read the log lines.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
