@@ -4,7 +4,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use common::{
     Log, alive_tasks, all_of, counted_ready, event_of, is_exited, is_ready, is_running, logged,
@@ -344,7 +344,7 @@ async fn a_process_child_declared_again_with_the_same_settings_keeps_running_unt
 async fn a_child_whose_probe_is_declared_again_the_same_keeps_running_and_another_probe_restarts_it()
  {
     use overseer::health::Probe;
-    let runs = Arc::new(AtomicU32::new(0));
+    let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counter = runs.clone();
     // The child's runnable shared, as a `Command` with the same settings would be; its probe
     // built again from scratch, as a config file read again does.
