@@ -152,6 +152,65 @@ async fn a_daemon_that_escaped_is_stopped_with_its_child_by_the_subreaper_and_no
     assert_clean(&[pid]).await;
 }
 
+/// Waits up to 10 s for `pid` to be a zombie.
+async fn a_zombie(pid: i32) {
+    for _ in 0..1000 {
+        if matches!(state_and_parent(pid), Some(('Z', _))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{pid} never became a zombie: {:?}", state_and_parent(pid));
+}
+
+#[tokio::test]
+async fn a_process_of_an_escaped_daemons_session_that_ended_unseen_is_reaped_by_the_subreaper() {
+    // The daemon starts a process that ends at once and never reaps it: when the daemon is
+    // stopped, its zombie is reparented to the supervisor without ever having been seen
+    // alive (its environment can no longer be read), so only its session says whose it is.
+    let s = Scratch::new();
+    let script = s.path("daemon.py");
+    std::fs::write(
+        &script,
+        "import os, sys, time\n\
+         zombie = os.fork() or os._exit(0)\n\
+         open(sys.argv[1], 'w').write(f'{zombie}\\n')\n\
+         open(sys.argv[2] + '.tmp', 'w').write(f'{os.getpid()}\\n')\n\
+         os.rename(sys.argv[2] + '.tmp', sys.argv[2])\n\
+         time.sleep(1000)\n",
+    )
+    .unwrap();
+    let cmd = Command::shell(format!(
+        "( setsid python3 {script} {zombie} {daemon} & ); echo $$ > {pid}; exec sleep 1000",
+        zombie = s.path("zombie"),
+        daemon = s.path("daemon"),
+        pid = s.path("pid"),
+    ))
+    .stop_timeout(Duration::from_secs(5))
+    .contain(Containment::Subreaper);
+    let tree = ProcessManager::builder("root")
+        .child(cmd.into_spec("p"))
+        .build()
+        .unwrap();
+    let handle = tree.handle();
+    let run = tokio::spawn(async move { tree.run().await });
+    let (pid, daemon, zombie) = (
+        s.pid("pid").await,
+        s.pid("daemon").await,
+        s.pid("zombie").await,
+    );
+    a_zombie(zombie).await;
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_gone(daemon);
+    assert_eq!(
+        state_and_parent(zombie),
+        None,
+        "the daemon's unreaped child {zombie} is still there (state, parent) when the stop returned"
+    );
+    assert_clean(&[pid]).await;
+}
+
 #[tokio::test]
 async fn a_daemon_that_ignores_the_stop_signal_is_killed_with_its_cgroup_at_the_stop_timeout() {
     cgroup2_mounted();

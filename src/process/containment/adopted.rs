@@ -44,21 +44,31 @@ pub(crate) fn is_subreaper() -> bool {
     matches!(SUBREAPER.get(), Some(Ok(())))
 }
 
-/// `(state, ppid, pgrp)` of `pid` from `/proc/<pid>/stat` (readable for zombies too).
-fn stat(pid: u32) -> Option<(char, u32, u32)> {
+/// What `/proc/<pid>/stat` says of a process (readable for zombies too).
+struct Stat {
+    state: char,
+    ppid: u32,
+    pgrp: u32,
+    session: u32,
+}
+
+/// `/proc/<pid>/stat` of `pid`; `None` once it is gone.
+fn stat(pid: u32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let mut fields = text.get(text.rfind(')')? + 2..)?.split(' ');
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, ppid, pgrp))
+    Some(Stat {
+        state: fields.next()?.chars().next()?,
+        ppid: fields.next()?.parse().ok()?,
+        pgrp: fields.next()?.parse().ok()?,
+        session: fields.next()?.parse().ok()?,
+    })
 }
 
 /// The process group of live process `pid`; `None` when it is gone or a zombie.
 pub(super) fn process_group(pid: u32) -> Option<u32> {
     stat(pid)
-        .filter(|(state, ..)| *state != 'Z')
-        .map(|(.., pgrp)| pgrp)
+        .filter(|stat| stat.state != 'Z')
+        .map(|stat| stat.pgrp)
 }
 
 fn pid_of(pid: u32) -> Option<Pid> {
@@ -99,13 +109,23 @@ fn reap(pidfd: &OwnedFd) -> bool {
     )
 }
 
+/// Whether `pidfd`'s process is an exited child of ours not reaped yet: a zombie whose pid
+/// nobody but us can free. Never waits, reaps nothing.
+fn unreaped_child(pidfd: &OwnedFd) -> bool {
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    matches!(
+        waitid(WaitId::PidFd(rustix::fd::AsFd::as_fd(pidfd)), options),
+        Ok(Some(_))
+    )
+}
+
 /// Reaps the zombies that are children of the supervisor and for which `claimed(pid)` holds.
 /// Each is held by a pidfd before it is checked and reaped, so that the check and the reap
 /// are about the same process. Cost: a scan of `/proc`.
 pub(super) fn reap_children(claimed: impl Fn(u32) -> bool) {
     let me = std::process::id();
     for pid in all_pids() {
-        if !matches!(stat(pid), Some(('Z', ppid, _)) if ppid == me) {
+        if !stat(pid).is_some_and(|stat| stat.state == 'Z' && stat.ppid == me) {
             continue;
         }
         let Some(pidfd) = pid_of(pid).and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok()) else {
@@ -121,7 +141,7 @@ pub(super) fn reap_children(claimed: impl Fn(u32) -> bool) {
 /// pidfd signals only that group) that were reparented to the supervisor, a subreaper, and
 /// have ended. The leader is not one of them: Tokio reaps it.
 pub(crate) fn reap_group_members(pgid: u32, leader: u32) {
-    reap_children(|pid| pid != leader && matches!(stat(pid), Some((_, _, g)) if g == pgid));
+    reap_children(|pid| pid != leader && stat(pid).is_some_and(|stat| stat.pgrp == pgid));
 }
 
 /// The marker of a run contained by the subreaper alone, and the processes found with it.
@@ -183,9 +203,27 @@ impl Marker {
         found
     }
 
-    /// Reaps the marked processes seen alive that have ended as children of the supervisor.
+    /// Reaps the marked processes seen alive that have ended as children of the supervisor,
+    /// and before them the ended processes reparented to the supervisor in the sessions they
+    /// led: a process of such a session that ended unseen (say a daemon's child it never
+    /// reaped, reparented when the daemon was stopped) has no environment left to read, but
+    /// every process of a session descends from its leader. A session is claimed only while
+    /// its leader is our unreaped zombie, so that its id cannot belong to anyone else.
     pub(super) fn reap_seen(&mut self) {
         let seen = std::mem::take(&mut *lock(&self.seen));
+        let sessions: Vec<u32> = seen
+            .iter()
+            .filter(|(pid, pidfd)| {
+                unreaped_child(pidfd) && stat(*pid).is_some_and(|stat| stat.session == *pid)
+            })
+            .map(|(pid, _)| *pid)
+            .collect();
+        if !sessions.is_empty() {
+            reap_children(|pid| {
+                !sessions.contains(&pid)
+                    && stat(pid).is_some_and(|stat| sessions.contains(&stat.session))
+            });
+        }
         for (pid, pidfd) in seen {
             if reap(&pidfd) {
                 tracing::debug!(

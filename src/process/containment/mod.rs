@@ -78,8 +78,10 @@ pub enum Containment {
     /// reaped. Weaker than a cgroup: a process that clears or replaces its environment when it
     /// `exec`s is not recognised, and one that ends on its own while its run goes on cannot
     /// be recognised any more (a zombie has no environment to read), so it stays a zombie of
-    /// the supervisor. Costs a scan of `/proc` reading two files per process at each signal
-    /// and look of the stop sequence.
+    /// the supervisor — unless it belongs to the session of a marked process seen alive
+    /// (a daemon that called `setsid`, say): every process of a session descends from its
+    /// leader, so such zombies are reaped with the leader when the run stops. Costs a scan of
+    /// `/proc` reading two files per process at each signal and look of the stop sequence.
     Subreaper,
 }
 
