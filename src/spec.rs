@@ -107,6 +107,8 @@ pub(crate) struct SpecBody {
     pub(crate) backoff: Option<Backoff>,
     /// This child's own restart limit, instead of its manager's.
     pub(crate) intensity: Option<Intensity>,
+    /// Whether its failures that no restart absorbs escalate ([`ChildSpec::escalates`]).
+    pub(crate) escalates: bool,
     /// Its probes' settings that were refused, checked when the manager is built.
     pub(crate) invalid_probe: Option<(crate::health::ProbeKind, &'static str)>,
     /// A readiness probe decides when it is ready, not `Context::ready`.
@@ -153,6 +155,7 @@ impl SpecBody {
             && self.reads_messages == other.reads_messages
             && self.backoff == other.backoff
             && self.intensity == other.intensity
+            && self.escalates == other.escalates
             && self.ready_by_probe == other.ready_by_probe
             && self.liveness_probe == other.liveness_probe
     }
@@ -208,6 +211,7 @@ impl ChildSpec {
                 reads_messages: None,
                 backoff: None,
                 intensity: None,
+                escalates: true,
                 invalid_probe: None,
                 ready_by_probe: false,
                 liveness_probe: false,
@@ -346,6 +350,20 @@ impl ChildSpec {
     /// a nested manager with this intensity around the child would.
     pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
         self.body_mut().intensity = Some(Intensity::new(max_restarts, period));
+        self
+    }
+
+    /// Whether a failure of this child that no restart absorbs escalates: the failure of a
+    /// [`Temporary`](Restart::Temporary) child, or one restart more than the child's own
+    /// [`intensity`](Self::intensity) allows. By default (`true`) it does: the manager stops
+    /// and fails with it, or gives up. With `false` the child ends for good, failed — its
+    /// snapshot and events say so — and its manager carries on, as OTP does for a temporary
+    /// child; siblings that wait for it to be ready or complete fail to start, as for any
+    /// child that ended for good. A restart limit of the manager (not the child's own) still
+    /// makes the manager give up. For a service whose optional parts may fail without taking
+    /// the rest down (process-compose's `restart: no`).
+    pub fn escalates(mut self, escalates: bool) -> Self {
+        self.body_mut().escalates = escalates;
         self
     }
 

@@ -133,6 +133,66 @@ async fn a_temporary_child_is_never_restarted_and_is_removed_when_it_completes()
 }
 
 #[tokio::test]
+async fn a_temporary_child_whose_failure_does_not_escalate_stays_exited_with_it_and_the_rest_runs_on()
+{
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForOne,
+        vec![
+            child("optional", &log, Restart::Temporary, true, false).escalates(false),
+            child("keep", &log, Restart::Permanent, false, false),
+        ],
+    );
+    let handle = t.handle();
+    run_until(t, async |ev| {
+        common::event_of(ev, "root/optional", common::is_stopped).await;
+        let snap = handle.snapshot().await.unwrap();
+        let optional = snap.find("root/optional").expect("kept");
+        assert_eq!(optional.state, overseer::ChildState::Exited);
+        assert!(
+            optional.last_exit.as_ref().is_some_and(|e| !e.is_success()),
+            "{:?}",
+            optional.last_exit
+        );
+        assert_eq!(
+            snap.find("root/keep").unwrap().state,
+            overseer::ChildState::Running
+        );
+    })
+    .await;
+    assert_eq!(log.with_prefix("start:optional"), ["start:optional:0"]);
+    assert_eq!(log.with_prefix("stop:keep"), ["stop:keep"]);
+}
+
+#[tokio::test]
+async fn a_child_that_does_not_escalate_ends_alone_at_its_own_restart_limit() {
+    let crashing = ChildSpec::task("crashing", |ctx| async move {
+        ctx.started();
+        Err("crash".into())
+    })
+        .intensity(2, Duration::from_secs(60))
+        .escalates(false);
+    let log = Log::default();
+    let t = tree(
+        Strategy::OneForOne,
+        vec![crashing, child("keep", &log, Restart::Permanent, false, false)],
+    );
+    let handle = t.handle();
+    run_until(t, async |ev| {
+        common::event_of(ev, "root/crashing", common::is_stopped).await;
+        let snap = handle.snapshot().await.unwrap();
+        let crashing = snap.find("root/crashing").unwrap();
+        assert_eq!(crashing.state, overseer::ChildState::Exited);
+        assert_eq!(crashing.restarts, 2);
+        assert_eq!(
+            snap.find("root/keep").unwrap().state,
+            overseer::ChildState::Running
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn one_for_one_restarts_only_the_child_that_exited() {
     let log = Log::default();
     let t = tree(

@@ -56,6 +56,13 @@ pub(crate) struct Exit {
     pub(crate) attempt: u32,
     /// Whether another significant child is still alive (for `AllSignificant`).
     pub(crate) other_significant_alive: bool,
+    /// Whether a failure that no restart absorbs escalates ([`ChildSpec::escalates`]); when
+    /// not, the child ends for good, failed, and its manager carries on.
+    ///
+    /// [`ChildSpec::escalates`]: crate::ChildSpec::escalates
+    pub(crate) escalates: bool,
+    /// Whether the restart window is the child's own intensity (not its manager's).
+    pub(crate) own_intensity: bool,
 }
 
 /// The manager-wide policies a decision depends on.
@@ -100,6 +107,10 @@ pub(crate) fn decide(
     };
     if wants_restart {
         if !window.try_record(now, &policy.intensity) {
+            // The child's own limit, on a child whose failures stay its own: it ends here.
+            if exit.own_intensity && !exit.escalates {
+                return ended(policy, exit);
+            }
             return Decision::GiveUp;
         }
         let attempt = if exit.uptime >= policy.backoff.reset_uptime() {
@@ -118,9 +129,14 @@ pub(crate) fn decide(
             attempt: attempt.saturating_add(1),
         };
     }
-    if exit.failed {
+    if exit.failed && exit.escalates {
         return Decision::Escalate;
     }
+    ended(policy, exit)
+}
+
+/// The child has ended for good: done, or the end of its manager (auto-shutdown).
+fn ended(policy: &Policy, exit: Exit) -> Decision {
     if exit.significant {
         match policy.auto_shutdown {
             AutoShutdown::AnySignificant => return Decision::AutoShutdown,
@@ -159,6 +175,8 @@ mod tests {
             uptime: Duration::ZERO,
             attempt: 0,
             other_significant_alive: false,
+            escalates: true,
+            own_intensity: false,
         }
     }
 
@@ -196,6 +214,38 @@ mod tests {
         let p = policy(Strategy::OneForOne);
         assert_eq!(run(&p, exit(Restart::Temporary, false)), Decision::Done);
         assert_eq!(run(&p, exit(Restart::Temporary, true)), Decision::Escalate);
+    }
+
+    #[test]
+    fn a_failure_that_does_not_escalate_ends_only_the_child() {
+        let p = policy(Strategy::OneForOne);
+        let mut e = exit(Restart::Temporary, true);
+        e.escalates = false;
+        assert_eq!(run(&p, e), Decision::Done);
+        e.restart = Restart::Transient;
+        assert_eq!(run(&p, e), restart(Scope::One), "a restart still comes first");
+    }
+
+    #[test]
+    fn a_child_that_does_not_escalate_ends_at_its_own_limit_but_not_at_its_managers() {
+        let mut p = policy(Strategy::OneForOne);
+        p.intensity.max_restarts = 0;
+        let mut e = exit(Restart::Permanent, true);
+        e.escalates = false;
+        e.own_intensity = true;
+        assert_eq!(run(&p, e), Decision::Done);
+        e.own_intensity = false;
+        assert_eq!(run(&p, e), Decision::GiveUp);
+    }
+
+    #[test]
+    fn a_significant_child_whose_failure_does_not_escalate_still_shuts_its_manager_down() {
+        let mut p = policy(Strategy::OneForOne);
+        p.auto_shutdown = AutoShutdown::AnySignificant;
+        let mut e = exit(Restart::Temporary, true);
+        e.significant = true;
+        e.escalates = false;
+        assert_eq!(run(&p, e), Decision::AutoShutdown);
     }
 
     #[test]

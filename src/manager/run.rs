@@ -1140,10 +1140,17 @@ impl Run {
                 }
             }
             Decision::Done => {
-                if !status.is_success() {
+                if status.is_success() {
+                    self.finish_slot(key);
+                } else {
+                    // A failure that does not escalate (`ChildSpec::escalates(false)`): the
+                    // child stays, exited, with its failure in its snapshot, even when it
+                    // is temporary.
                     self.fail_dependents_of(key, &status);
+                    self.answer_start_on_the_way_out(key);
+                    self.emit_stopped(key);
+                    self.set_state(key, SlotState::Exited);
                 }
-                self.finish_slot(key);
             }
             Decision::AutoShutdown => {
                 tracing::info!(path = %path, "significant child ended; shutting down");
@@ -1280,6 +1287,8 @@ impl Run {
             uptime,
             attempt: slot.attempt(),
             other_significant_alive: significant_alive,
+            escalates: slot.spec.escalates,
+            own_intensity: slot.spec.intensity.is_some(),
         };
         let mut policy = self.policy;
         if let Some(backoff) = slot.spec.backoff {

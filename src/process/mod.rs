@@ -54,6 +54,6 @@ pub use command::{Command, OnReload};
 pub use containment::Containment;
 pub use envfile::EnvFileError;
 pub use error::ProcessError;
-pub use signal::Signal;
+pub use signal::{Signal, UnknownSignal};
 pub use stats::ProcessStats;
 pub use stdio::Output;

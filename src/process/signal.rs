@@ -90,6 +90,29 @@ pub(crate) fn name(number: i32) -> String {
         .map_or_else(|| format!("signal {number}"), |(_, n)| (*n).to_string())
 }
 
+/// A signal name or number that names no signal (see [`Signal`]'s `FromStr`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a signal name (TERM, SIGTERM, HUP, …) or the number of a named signal")]
+pub struct UnknownSignal(pub String);
+
+impl std::str::FromStr for Signal {
+    type Err = UnknownSignal;
+
+    /// Parses `TERM`, `SIGTERM`, `sigterm` or `15` (a named signal's number).
+    fn from_str(text: &str) -> Result<Signal, UnknownSignal> {
+        let unknown = || UnknownSignal(text.to_owned());
+        if let Ok(number) = text.parse::<i32>() {
+            return Signal::from_raw(number).ok_or_else(unknown);
+        }
+        let upper = text.to_ascii_uppercase();
+        let wanted = upper.strip_prefix("SIG").unwrap_or(&upper);
+        (1..65)
+            .filter_map(Signal::from_raw)
+            .find(|signal| name(signal.as_raw()).strip_prefix("SIG") == Some(wanted))
+            .ok_or_else(unknown)
+    }
+}
+
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&name(self.as_raw()))
@@ -110,6 +133,20 @@ mod tests {
     fn a_named_signal_round_trips_through_its_number() {
         assert_eq!(Signal::from_raw(Signal::HUP.as_raw()), Some(Signal::HUP));
         assert_eq!(Signal::TERM.to_string(), "SIGTERM");
+    }
+
+    #[test]
+    fn a_signal_is_parsed_from_its_name_with_or_without_sig_in_any_case_or_its_number() {
+        for text in ["TERM", "SIGTERM", "sigterm", "15"] {
+            assert_eq!(text.parse::<Signal>(), Ok(Signal::TERM), "{text}");
+        }
+        assert_eq!("hup".parse::<Signal>(), Ok(Signal::HUP));
+        assert_eq!(
+            "TERMINATE".parse::<Signal>(),
+            Err(UnknownSignal("TERMINATE".into()))
+        );
+        assert!("0".parse::<Signal>().is_err());
+        assert!("".parse::<Signal>().is_err());
     }
 
     #[test]

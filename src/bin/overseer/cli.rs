@@ -1,0 +1,93 @@
+//! The command line: subcommands and their options (clap), and the small commands that need
+//! no tree.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::config::{self, model};
+
+/// Run and supervise a stack of processes: restarts, dependencies, health probes, logs.
+///
+/// A stack is described by a config file: overseer's own TOML (`overseer.toml`), a Procfile,
+/// or a `process-compose.yaml`. Without FILE, the first of these in the current directory is
+/// used.
+#[derive(Debug, Parser)]
+#[command(name = "overseer", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a config, check it, and print the stack it describes, in start order.
+    Check {
+        /// The config file (default: overseer.toml, Procfile or process-compose.yaml here).
+        file: Option<PathBuf>,
+    },
+    /// Print a completion script for SHELL to standard output.
+    ///
+    /// For example `overseer completions bash > ~/.local/share/bash-completion/completions/overseer`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// The config file to use: `file`, or the first default one in the current directory.
+pub fn config_file(file: Option<&Path>) -> Result<PathBuf, String> {
+    match file {
+        Some(file) => Ok(file.to_owned()),
+        None => config::find(Path::new(".")),
+    }
+}
+
+/// Prints `message` as an error of the command, and returns the exit code for a usage or
+/// config error.
+pub fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("overseer: {message}");
+    ExitCode::from(2)
+}
+
+/// `overseer check`.
+pub fn check(file: Option<&Path>) -> ExitCode {
+    let stack = match config_file(file).and_then(|f| config::load(&f).map_err(|e| e.to_string())) {
+        Ok(stack) => stack,
+        Err(e) => return fail(e),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}: stack {:?}, in start order:", stack.file.display(), stack.root.name);
+    print_group(&mut out, &stack.root, 1);
+    ExitCode::SUCCESS
+}
+
+fn print_group(out: &mut impl Write, group: &model::Group, depth: usize) {
+    let indent = "  ".repeat(depth);
+    for member in &group.members {
+        match member {
+            model::Member::Process(p) => {
+                let command = match &p.command {
+                    model::CommandLine::Shell(line) => line.clone(),
+                    model::CommandLine::Exec(words) => words.join(" "),
+                };
+                let replicas = if p.replicas > 1 { format!(" ×{}", p.replicas) } else { String::new() };
+                let _ = writeln!(out, "{indent}{}{replicas}: {command}", p.name);
+            }
+            model::Member::Group(g) => {
+                let _ = writeln!(out, "{indent}{}/ (group)", g.name);
+                print_group(out, g, depth + 1);
+            }
+        }
+    }
+}
+
+/// `overseer completions SHELL`.
+pub fn completions(shell: Shell) -> ExitCode {
+    clap_complete::generate(shell, &mut Cli::command(), "overseer", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}

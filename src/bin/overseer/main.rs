@@ -1,0 +1,19 @@
+//! `overseer`: run a stack of processes from a config file, in the foreground or as a daemon,
+//! on the overseer supervision tree.
+
+mod cli;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { file } => cli::check(file.as_deref()),
+        Command::Completions { shell } => cli::completions(shell),
+    }
+}
