@@ -147,6 +147,9 @@ pub struct Process {
     pub max_restarts: Option<(u32, Duration)>,
     pub stop_signal: Option<Signal>,
     pub stop_timeout: Option<Duration>,
+    /// A command run to stop it, instead of sending the stop signal (process-compose's
+    /// `shutdown.command`); the stop timeout and `SIGKILL` still apply.
+    pub stop_command: Option<CommandLine>,
     /// A signal that reloads it, instead of a restart.
     pub reload_signal: Option<Signal>,
     pub success_codes: Option<Vec<i32>>,
@@ -180,6 +183,7 @@ impl Process {
             max_restarts: None,
             stop_signal: None,
             stop_timeout: None,
+            stop_command: None,
             reload_signal: None,
             success_codes: None,
             depends_on: Vec::new(),
