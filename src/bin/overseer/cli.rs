@@ -24,6 +24,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the stack in the foreground until it ends or Ctrl-C.
+    ///
+    /// Every line of every process is printed with its name in front. Ctrl-C stops the stack
+    /// gracefully, a second Ctrl-C at once. The stack ends by itself once every process has
+    /// ended and none will run again; the exit code is 0 when all ended well, otherwise the
+    /// exit code of the process whose failure ended it.
+    Up {
+        /// The config file (default: overseer.toml, Procfile or process-compose.yaml here).
+        file: Option<PathBuf>,
+        /// Colour the names: auto (on a terminal, unless NO_COLOR is set), always, never.
+        #[arg(long, value_enum, default_value_t)]
+        color: crate::printer::ColourChoice,
+    },
     /// Read a config, check it, and print the stack it describes, in start order.
     Check {
         /// The config file (default: overseer.toml, Procfile or process-compose.yaml here).

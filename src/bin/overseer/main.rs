@@ -3,6 +3,10 @@
 
 mod cli;
 mod config;
+mod paths;
+mod printer;
+mod tree;
+mod up;
 
 use std::process::ExitCode;
 
@@ -14,6 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { file } => cli::check(file.as_deref()),
+        Command::Up { file, color } => up::run(file.as_deref(), printer::use_colour(color)),
         Command::Completions { shell } => cli::completions(shell),
     }
 }
