@@ -42,13 +42,31 @@ pub const DEFAULT_ROTATION: (u64, usize) = (10 * 1024 * 1024, 3);
 pub struct Built {
     /// The root manager.
     pub manager: ProcessManager,
-    /// Each process child's display name and output sink, in start order.
-    pub outputs: Vec<(String, Arc<OutputSink>)>,
+    /// Each process child's output, in start order.
+    pub outputs: Vec<Output>,
+}
+
+/// The output of one process child.
+#[derive(Clone)]
+pub struct Output {
+    /// Its display name: its path below the root (`web`, `workers/w-0`).
+    pub name: String,
+    /// Its log file.
+    pub file: PathBuf,
+    /// Rotated at this size, keeping this many old files.
+    pub rotate: (u64, usize),
+    /// Its sink: tail, followers, log file.
+    pub sink: Arc<OutputSink>,
 }
 
 /// Builds the tree of `stack`. An error names the process and what is wrong (a probe's URL,
 /// a regex, a log file that cannot be opened, a watch).
-pub fn build(stack: &Stack, options: &Options) -> Result<Built, String> {
+///
+/// A process whose output goes where it went in `previous` (same name, file and rotation)
+/// gets the same sink again: a tree reconfigured with the result then sees that process
+/// unchanged (the library compares sinks by identity) and keeps it running, its followers
+/// following.
+pub fn build(stack: &Stack, options: &Options, previous: &[Output]) -> Result<Built, String> {
     let base = stack
         .file
         .parent()
@@ -62,6 +80,7 @@ pub fn build(stack: &Stack, options: &Options) -> Result<Built, String> {
         base: &base,
         log_dir: &log_dir,
         options,
+        previous,
     };
     let mut outputs = Vec::new();
     let significant = any_exit_on_end(&stack.root);
@@ -82,6 +101,7 @@ struct Ctx<'a> {
     base: &'a Path,
     log_dir: &'a Path,
     options: &'a Options,
+    previous: &'a [Output],
 }
 
 fn any_exit_on_end(group: &Group) -> bool {
@@ -95,7 +115,7 @@ fn group_builder(
     group: &Group,
     ctx: &Ctx,
     prefix: &str,
-    outputs: &mut Vec<(String, Arc<OutputSink>)>,
+    outputs: &mut Vec<Output>,
 ) -> Result<overseer::ProcessManagerBuilder, String> {
     let mut builder = ProcessManager::builder(group.name.as_str()).strategy(group.strategy);
     if let Some((max, period)) = group.intensity {
@@ -151,15 +171,16 @@ fn process_specs(
     group: &Group,
     ctx: &Ctx,
     prefix: &str,
-    outputs: &mut Vec<(String, Arc<OutputSink>)>,
+    outputs: &mut Vec<Output>,
 ) -> Result<Vec<ChildSpec>, String> {
     let mut specs = Vec::new();
     for id in replica_names(p) {
         let display = format!("{prefix}{id}");
         let fail = |what: String| format!("{display}: {what}");
-        let sink = output_sink(p, &display, ctx).map_err(fail)?;
+        let output = output(p, &display, ctx).map_err(fail)?;
+        let sink = output.sink.clone();
         let command = command(p, ctx.base)?.capture(sink.clone());
-        outputs.push((display.clone(), sink.clone()));
+        outputs.push(output);
         let mut spec = command.into_spec(id.as_str());
         spec = spec.restart(match p.restart {
             RestartPolicy::Always => Restart::Permanent,
@@ -268,9 +289,10 @@ fn command_line(line: &CommandLine) -> Command {
     }
 }
 
-/// The output sink of the process shown as `display`: its log file (the config's, else
-/// `<log dir>/<display with / as ->.log`), rotated, with a tail, and the `up` hook.
-fn output_sink(p: &Process, display: &str, ctx: &Ctx) -> Result<Arc<OutputSink>, String> {
+/// The output of the process shown as `display`: its log file (the config's, else
+/// `<log dir>/<display with / as ->.log`), rotated, with a tail, and the line hook; the
+/// previous build's sink when it went to the same place.
+fn output(p: &Process, display: &str, ctx: &Ctx) -> Result<Output, String> {
     let file = match &p.log.file {
         Some(file) if p.replicas <= 1 => ctx.base.join(file),
         Some(file) => {
@@ -290,7 +312,15 @@ fn output_sink(p: &Process, display: &str, ctx: &Ctx) -> Result<Arc<OutputSink>,
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
     }
-    let (max_bytes, keep) = p.log.rotate.unwrap_or(DEFAULT_ROTATION);
+    let rotate = p.log.rotate.unwrap_or(DEFAULT_ROTATION);
+    if let Some(same) = ctx
+        .previous
+        .iter()
+        .find(|o| o.name == display && o.file == file && o.rotate == rotate)
+    {
+        return Ok(same.clone());
+    }
+    let (max_bytes, keep) = rotate;
     let mut config = OutputConfig::new()
         .log_file(&file)
         .rotate(max_bytes, keep)
@@ -299,9 +329,15 @@ fn output_sink(p: &Process, display: &str, ctx: &Ctx) -> Result<Arc<OutputSink>,
         let (hook, name) = (hook.clone(), display.to_owned());
         config = config.on_line(move |line| hook(&name, line));
     }
-    config
+    let sink = config
         .build()
-        .map_err(|e| format!("cannot open the log file {}: {e}", file.display()))
+        .map_err(|e| format!("cannot open the log file {}: {e}", file.display()))?;
+    Ok(Output {
+        name: display.to_owned(),
+        file,
+        rotate,
+        sink,
+    })
 }
 
 fn probe(spec: &ProbeSpec, base: &Path) -> Result<Probe, String> {

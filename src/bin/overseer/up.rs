@@ -41,7 +41,7 @@ pub fn run(file: Option<&Path>, colour: bool) -> ExitCode {
         lifetime: Lifetime::UntilDone,
         on_line: Some(hook),
     };
-    let built = match tree::build(&stack, &options) {
+    let built = match tree::build(&stack, &options, &[]) {
         Ok(built) => built,
         Err(e) => return crate::cli::fail(format!("{}: {e}", file.display())),
     };
