@@ -65,6 +65,8 @@ pub fn yaml(text: &str, path: &[&str]) -> Option<At> {
     let mut parent_indent: Option<usize> = None;
     let mut lines = text.lines().enumerate();
     'path: for key in path {
+        // The indentation of the parent's direct children, set by the first one.
+        let mut child_indent: Option<usize> = None;
         for (n, line) in lines.by_ref() {
             let trimmed = line.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -74,6 +76,9 @@ pub fn yaml(text: &str, path: &[&str]) -> Option<At> {
             if parent_indent.is_some_and(|p| indent <= p) {
                 // Left the parent's block without finding the key.
                 return found;
+            }
+            if *child_indent.get_or_insert(indent) != indent {
+                continue;
             }
             let Some((written, _)) = trimmed.split_once(':') else {
                 continue;

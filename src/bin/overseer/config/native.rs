@@ -364,3 +364,241 @@ fn probe(p: ProbeToml) -> Result<ProbeSpec, String> {
         failure_threshold: p.failure_threshold,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use overseer::process::Signal;
+    use overseer::{Condition, Strategy};
+
+    use super::*;
+    use crate::config::model::CommandLine;
+
+    fn read(text: &str) -> Result<Stack, ConfigError> {
+        parse(text, Path::new("/stacks/demo/overseer.toml"))
+    }
+
+    fn process<'a>(stack: &'a Stack, name: &str) -> &'a Process {
+        stack
+            .root
+            .members
+            .iter()
+            .find_map(|m| match m {
+                Member::Process(p) if p.name == name => Some(&**p),
+                _ => None,
+            })
+            .expect("declared")
+    }
+
+    #[test]
+    fn every_option_of_a_process_is_read_into_the_model() {
+        let stack = read(
+            r#"
+name = "demo"
+shutdown_timeout = "20s"
+log_dir = "logs"
+strategy = "rest_for_one"
+intensity = { max_restarts = 3, period = "1m" }
+
+[processes.db]
+command = ["postgres", "-D", "data"]
+readiness = { tcp = "127.0.0.1:5432", period = "500ms", failure_threshold = 5 }
+
+[processes.web]
+command = "python3 -m http.server 8000"
+cwd = "site"
+env = { PORT = 8000, DEBUG = true }
+env_file = [".env", "web.env"]
+restart = "on-failure"
+backoff = { initial = "1s", max = "30s", jitter = 0.2, reset_after = "5m" }
+max_restarts = { max_restarts = 10, period = "1h" }
+stop_signal = "INT"
+stop_timeout = "3s"
+reload_signal = "SIGHUP"
+success_codes = [0, 3]
+depends_on = { db = "ready" }
+readiness = { http = "http://127.0.0.1:8000/", initial_delay = "1s", timeout = "2s", success_threshold = 2 }
+liveness = { exec = "curl -f localhost:8000", period = 10 }
+ready_log_line = "Serving HTTP"
+watch = { paths = ["site"], globs = "*.html", ignore = ["*.tmp"], gitignore = false, debounce = "200ms", action = "reload" }
+memory_limit = "512MiB"
+pre_start = ["make assets", ["touch", "ready"]]
+replicas = 2
+log = { file = "web.log", rotate_size = "1MB", keep = 5 }
+"#,
+        )
+        .unwrap();
+        assert_eq!(stack.root.name, "demo");
+        assert_eq!(stack.shutdown_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(stack.log_dir, Some(PathBuf::from("logs")));
+        assert_eq!(stack.root.strategy, Strategy::RestForOne);
+        assert_eq!(stack.root.intensity, Some((3, Duration::from_secs(60))));
+        let db = process(&stack, "db");
+        assert_eq!(
+            db.command,
+            CommandLine::Exec(vec!["postgres".into(), "-D".into(), "data".into()])
+        );
+        let ready = db.readiness.as_ref().unwrap();
+        assert_eq!(ready.check, CheckSpec::Tcp("127.0.0.1:5432".into()));
+        assert_eq!(ready.period, Some(Duration::from_millis(500)));
+        assert_eq!(ready.failure_threshold, Some(5));
+
+        let web = process(&stack, "web");
+        assert_eq!(web.command, CommandLine::Shell("python3 -m http.server 8000".into()));
+        assert_eq!(web.cwd, Some(PathBuf::from("site")));
+        assert_eq!(
+            web.env,
+            [("PORT".to_owned(), "8000".to_owned()), ("DEBUG".to_owned(), "true".to_owned())]
+        );
+        assert_eq!(web.env_files, [PathBuf::from(".env"), PathBuf::from("web.env")]);
+        assert_eq!(web.restart, RestartPolicy::OnFailure);
+        assert_eq!(
+            web.backoff,
+            Some(
+                Backoff::exponential(Duration::from_secs(1), Duration::from_secs(30))
+                    .jitter(0.2)
+                    .reset_after(Duration::from_secs(300))
+            )
+        );
+        assert_eq!(web.max_restarts, Some((10, Duration::from_secs(3600))));
+        assert_eq!(web.stop_signal, Some(Signal::INT));
+        assert_eq!(web.stop_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(web.reload_signal, Some(Signal::HUP));
+        assert_eq!(web.success_codes, Some(vec![0, 3]));
+        assert_eq!(web.depends_on, [("db".to_owned(), Condition::Ready)]);
+        let ready = web.readiness.as_ref().unwrap();
+        assert_eq!(ready.check, CheckSpec::Http("http://127.0.0.1:8000/".into()));
+        assert_eq!(ready.initial_delay, Some(Duration::from_secs(1)));
+        assert_eq!(ready.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(ready.success_threshold, Some(2));
+        let live = web.liveness.as_ref().unwrap();
+        assert_eq!(live.check, CheckSpec::Exec(CommandLine::Shell("curl -f localhost:8000".into())));
+        assert_eq!(live.period, Some(Duration::from_secs(10)));
+        assert_eq!(web.ready_log_line.as_deref(), Some("Serving HTTP"));
+        assert_eq!(
+            web.watch,
+            Some(WatchSpec {
+                paths: vec![PathBuf::from("site")],
+                globs: vec!["*.html".into()],
+                ignore: vec!["*.tmp".into()],
+                gitignore: Some(false),
+                debounce: Some(Duration::from_millis(200)),
+                reload: true,
+            })
+        );
+        assert_eq!(web.memory_limit, Some(512 * 1024 * 1024));
+        assert_eq!(
+            web.pre_start,
+            [
+                CommandLine::Shell("make assets".into()),
+                CommandLine::Exec(vec!["touch".into(), "ready".into()])
+            ]
+        );
+        assert_eq!(web.replicas, 2);
+        assert_eq!(
+            web.log,
+            LogSpec {
+                file: Some(PathBuf::from("web.log")),
+                rotate: Some((1_000_000, 5)),
+            }
+        );
+    }
+
+    #[test]
+    fn a_group_is_a_nested_manager_with_its_own_strategy_and_processes() {
+        let stack = read(
+            r#"
+[processes.api]
+command = "api"
+
+[groups.workers]
+strategy = "one_for_all"
+depends_on = { api = "started" }
+[groups.workers.processes.w]
+command = "work"
+replicas = 3
+"#,
+        )
+        .unwrap();
+        let Member::Group(workers) = &stack.root.members[1] else {
+            panic!("a group second: {:?}", stack.root.members);
+        };
+        assert_eq!(workers.name, "workers");
+        assert_eq!(workers.strategy, Strategy::OneForAll);
+        assert_eq!(workers.depends_on, [("api".to_owned(), Condition::Started)]);
+        assert_eq!(workers.members.len(), 1);
+    }
+
+    #[test]
+    fn the_stack_is_named_after_its_directory_when_the_file_names_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("overseer.toml");
+        std::fs::write(&file, "[processes.a]\ncommand = \"true\"\n").unwrap();
+        let stack = crate::config::load(&file).unwrap();
+        let expected = dir.path().file_name().unwrap().to_str().unwrap();
+        assert_eq!(stack.root.name, expected);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_with_its_line_and_column_and_the_keys_known() {
+        let e = read("[processes.web]\ncommand = \"x\"\n  restrat = \"never\"\n").unwrap_err();
+        assert_eq!(e.at, Some((3, 3)));
+        assert!(e.message.starts_with("unknown field `restrat`, expected one of `command`"), "{e}");
+        assert!(e.to_string().starts_with("/stacks/demo/overseer.toml:3:3: unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_value_is_an_error_that_says_how_to_write_it() {
+        let e = read("[processes.web]\ncommand = \"x\"\nstop_timeout = \"soon\"\n").unwrap_err();
+        assert_eq!(e.at, Some((3, 16)));
+        assert!(e.message.contains("\"soon\" is not a duration"), "{e}");
+        let e = read("[processes.web]\ncommand = \"x\"\nstop_signal = \"TERMINATE\"\n").unwrap_err();
+        assert!(e.message.contains("\"TERMINATE\" is not a signal name"), "{e}");
+        let e = read("[processes.web]\ncommand = \"x\"\nrestart = \"sometimes\"\n").unwrap_err();
+        assert!(e.message.contains("unknown variant `sometimes`"), "{e}");
+        let e = read("[processes.web]\ncommand = \"\"\n").unwrap_err();
+        assert!(e.message.contains("the command is empty"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_command_is_an_error_naming_the_process_table() {
+        let e = read("[processes.web]\ncwd = \"x\"\n").unwrap_err();
+        assert!(e.message.contains("missing field `command`"), "{e}");
+        assert_eq!(e.at.map(|(line, _)| line), Some(1));
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_its_line_and_column() {
+        let e = read("[processes.web\ncommand = \"x\"\n").unwrap_err();
+        assert_eq!(e.at.map(|(line, _)| line), Some(1));
+    }
+
+    #[test]
+    fn a_dependency_problem_points_at_the_depends_on_line() {
+        let e = read(
+            "[processes.a]\ncommand = \"x\"\ndepends_on = { b = \"ready\" }\n\n[processes.b]\ncommand = \"y\"\ndepends_on = { a = \"ready\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "the dependencies form a cycle: a → b → a");
+        assert_eq!(e.at, Some((3, 1)));
+        let e = read("[groups.g.processes.w]\ncommand = \"x\"\ndepends_on = { nope = \"started\" }\n")
+            .unwrap_err();
+        assert!(e.message.contains("not declared in group \"g\""), "{e}");
+        assert_eq!(e.at, Some((3, 1)));
+    }
+
+    #[test]
+    fn contradictory_options_are_errors_that_say_what_to_change() {
+        let e = read("[processes.a]\ncommand = \"x\"\nexit_on_end = true\n").unwrap_err();
+        assert!(e.message.contains("exit_on_end needs a process that can end for good"), "{e}");
+        assert_eq!(e.at, Some((3, 1)));
+        let e = read("[processes.a]\ncommand = \"x\"\nreplicas = 0\n").unwrap_err();
+        assert_eq!(e.message, "replicas must be at least 1");
+        let e = read("[processes.a]\ncommand = \"x\"\nreadiness = { period = \"1s\" }\n").unwrap_err();
+        assert_eq!(e.message, "a probe needs one of exec, http or tcp");
+        let e = read("[processes.a]\ncommand = \"x\"\nbackoff = { fixed = \"1s\", max = \"2s\" }\n")
+            .unwrap_err();
+        assert_eq!(e.message, "backoff takes either fixed, or initial and max");
+    }
+}
