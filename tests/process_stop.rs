@@ -51,6 +51,49 @@ async fn a_child_that_traps_sigterm_is_killed_after_the_stop_timeout() {
 }
 
 #[tokio::test]
+async fn a_stop_command_stops_the_process_instead_of_the_stop_signal_and_gets_its_pid() {
+    let s = Scratch::new();
+    // Deaf to SIGTERM; leaves cleanly once the stop command has made its file.
+    let script = format!(
+        "trap '' TERM; echo $$ > {pid}; while [ ! -e {stop} ]; do sleep 0.01; done; \
+         echo clean > {marker}",
+        pid = s.path("pid"),
+        stop = s.path("stop"),
+        marker = s.path("marker"),
+    );
+    let stop = Command::shell(format!(
+        "echo $OVERSEER_PID > {told}; touch {stop}",
+        told = s.path("told"),
+        stop = s.path("stop"),
+    ));
+    let cmd = Command::shell(script)
+        .stop_command(stop)
+        .stop_timeout(Duration::from_secs(30));
+    let (result, pid, _) = start_then_shut_down(&s, cmd.into_spec("p")).await;
+    result.unwrap();
+    assert_eq!(s.line("marker").await, "clean", "it left by itself, not by SIGKILL");
+    assert_eq!(s.pid("told").await, pid, "the stop command got the process's pid");
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
+async fn a_stop_command_that_fails_is_followed_by_the_stop_signal() {
+    let s = Scratch::new();
+    let script = format!(
+        "trap 'echo got-term > {marker}; exit 0' TERM; echo $$ > {pid}; sleep 30 & wait",
+        marker = s.path("marker"),
+        pid = s.path("pid"),
+    );
+    let cmd = Command::shell(script)
+        .stop_command(Command::shell("exit 4"))
+        .stop_timeout(Duration::from_secs(30));
+    let (result, pid, _) = start_then_shut_down(&s, cmd.into_spec("p")).await;
+    result.unwrap();
+    assert_eq!(s.line("marker").await, "got-term");
+    assert_clean(&[pid]).await;
+}
+
+#[tokio::test]
 async fn the_configured_stop_signal_is_sent_instead_of_sigterm() {
     let s = Scratch::new();
     let script = format!(

@@ -137,6 +137,7 @@ impl Command {
             pid: _,
             stats: _,
             memory_limit,
+            stop_command,
             #[cfg(test)]
                 force_fallback: _,
         } = self;
@@ -161,6 +162,11 @@ impl Command {
             && *parent_death_signal == other.parent_death_signal
             && *containment == other.containment
             && *memory_limit == other.memory_limit
+            && match (stop_command, &other.stop_command) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.same_settings(b),
+                _ => false,
+            }
             && pre_start.len() == other.pre_start.len()
             && pre_start
                 .iter()
@@ -206,7 +212,7 @@ impl Command {
                         OnReload::Restart => {}
                     },
                     Some(Control::Shutdown) | None => {
-                        let status = group.stop(self.stop_signal, self.stop_timeout).await;
+                        let status = self.stop(group, command).await;
                         tracing::info!(command, status = %exit::describe_result(&status), "process stopped");
                         return Ok(());
                     }
@@ -242,7 +248,7 @@ impl Command {
                 rss = over_limit(&mut memory, pgid) => {
                     let limit = self.memory_limit.map_or(0, |l| l.bytes);
                     tracing::warn!(command, rss, limit, "memory limit exceeded; stopping the process");
-                    let status = group.stop(self.stop_signal, self.stop_timeout).await;
+                    let status = self.stop(group, command).await;
                     tracing::info!(command, status = %exit::describe_result(&status), "process stopped");
                     return Err(ProcessError::MemoryLimit {
                         command: command.to_owned(),
@@ -253,6 +259,37 @@ impl Command {
                 }
             }
         }
+    }
+}
+
+impl Command {
+    /// Stops the group: with the stop command if there is one, else the stop signal; then
+    /// `SIGKILL` at the stop timeout (see [`Command::stop_command`]).
+    async fn stop(&self, group: &mut Group, command: &str) -> std::io::Result<std::process::ExitStatus> {
+        let Some(stop) = &self.stop_command else {
+            return group.stop(self.stop_signal, self.stop_timeout).await;
+        };
+        let deadline = crate::deadline::from_now_or_far(self.stop_timeout);
+        let stop = Command::clone(stop)
+            .env("OVERSEER_PID", group.pid().to_string())
+            .stdout(super::Output::Null)
+            .stderr(super::Output::Null);
+        let never = tokio_util::sync::CancellationToken::new();
+        let ran = tokio::time::timeout_at(
+            deadline,
+            prestart::run(&stop, &never, self.stop_signal, self.stop_timeout),
+        )
+        .await;
+        match ran {
+            Ok(Ok(_)) => tracing::debug!(command, "stop command done"),
+            Ok(Err(e)) => {
+                tracing::warn!(command, error = %e, "stop command failed; sending the stop signal");
+                group.signal(self.stop_signal);
+                group.signal(super::Signal::CONT);
+            }
+            Err(_) => tracing::warn!(command, "stop command still running at the stop timeout; killed"),
+        }
+        group.stop_by(deadline).await
     }
 }
 

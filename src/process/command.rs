@@ -171,6 +171,8 @@ pub struct Command {
     pub(crate) pid: PidCell,
     pub(crate) stats: StatsCell,
     pub(crate) memory_limit: Option<MemoryLimit>,
+    /// Run to stop the process instead of sending the stop signal.
+    pub(crate) stop_command: Option<Box<Command>>,
     /// Spawn on the fallback path even where the fast one works (tests of that path).
     #[cfg(test)]
     pub(crate) force_fallback: bool,
@@ -220,6 +222,7 @@ impl Command {
             pid: PidCell::default(),
             stats: StatsCell::default(),
             memory_limit: None,
+            stop_command: None,
             #[cfg(test)]
             force_fallback: false,
         }
@@ -502,6 +505,20 @@ impl Command {
             bytes,
             interval: check_interval.max(Duration::from_millis(10)),
         });
+        self
+    }
+
+    /// Stops the process by running `cmd` instead of sending the stop signal (process-compose's
+    /// `shutdown.command`): for a program with its own way to be stopped (`nginx -s quit`,
+    /// `pg_ctl stop`). `cmd` runs in a process group of its own, with the group's pid in
+    /// `OVERSEER_PID`, and its output is discarded. The stop timeout counts from the stop
+    /// request, as with a signal: by then the process must have exited, else its group is
+    /// `SIGKILL`ed (and a stop command still running is killed with its own group). A stop
+    /// command that cannot start or fails is logged (`WARN`) and the stop signal is sent
+    /// instead. Of `cmd`, its program, arguments, environment, working directory, success
+    /// codes and parent-death signal are used. Costs one spawn per stop.
+    pub fn stop_command(mut self, cmd: Command) -> Self {
+        self.stop_command = Some(Box::new(cmd));
         self
     }
 

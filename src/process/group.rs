@@ -515,14 +515,17 @@ impl Group {
         if signal != Signal::KILL {
             self.signal(Signal::CONT);
         }
+        self.stop_by(deadline).await
+    }
+
+    /// The end of a stop whose request was made (a signal sent, a stop command run): waits
+    /// for the leader until `deadline`, then `SIGKILL`s the group, and settles what is left
+    /// of it. Returns the leader's status.
+    pub(crate) async fn stop_by(&mut self, deadline: Instant) -> io::Result<ExitStatus> {
         let status = match tokio::time::timeout_at(deadline, self.wait()).await {
             Ok(status) => status?,
             Err(_) => {
-                tracing::debug!(
-                    pgid = self.pid(),
-                    ?timeout,
-                    "stop timed out; killing the group"
-                );
+                tracing::debug!(pgid = self.pid(), "stop timed out; killing the group");
                 self.signal(Signal::KILL);
                 self.wait().await?
             }

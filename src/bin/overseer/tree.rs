@@ -261,11 +261,8 @@ fn command(p: &Process, base: &Path) -> Result<Command, String> {
     if let Some(timeout) = p.stop_timeout {
         cmd = cmd.stop_timeout(timeout);
     }
-    if p.stop_command.is_some() {
-        return Err(format!(
-            "{}: a stop command (shutdown.command) is not supported yet; use a stop signal",
-            p.name
-        ));
+    if let Some(stop) = &p.stop_command {
+        cmd = cmd.stop_command(command_line(stop).current_dir(base));
     }
     if let Some(signal) = p.reload_signal {
         cmd = cmd.on_reload(OnReload::Signal(signal));
