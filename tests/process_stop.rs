@@ -71,8 +71,16 @@ async fn a_stop_command_stops_the_process_instead_of_the_stop_signal_and_gets_it
         .stop_timeout(Duration::from_secs(30));
     let (result, pid, _) = start_then_shut_down(&s, cmd.into_spec("p")).await;
     result.unwrap();
-    assert_eq!(s.line("marker").await, "clean", "it left by itself, not by SIGKILL");
-    assert_eq!(s.pid("told").await, pid, "the stop command got the process's pid");
+    assert_eq!(
+        s.line("marker").await,
+        "clean",
+        "it left by itself, not by SIGKILL"
+    );
+    assert_eq!(
+        s.pid("told").await,
+        pid,
+        "the stop command got the process's pid"
+    );
     assert_clean(&[pid]).await;
 }
 

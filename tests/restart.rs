@@ -134,7 +134,7 @@ async fn a_temporary_child_is_never_restarted_and_is_removed_when_it_completes()
 
 #[tokio::test]
 async fn a_temporary_child_whose_failure_does_not_escalate_stays_exited_with_it_and_the_rest_runs_on()
-{
+ {
     let log = Log::default();
     let t = tree(
         Strategy::OneForOne,
@@ -170,12 +170,15 @@ async fn a_child_that_does_not_escalate_ends_alone_at_its_own_restart_limit() {
         ctx.started();
         Err("crash".into())
     })
-        .intensity(2, Duration::from_secs(60))
-        .escalates(false);
+    .intensity(2, Duration::from_secs(60))
+    .escalates(false);
     let log = Log::default();
     let t = tree(
         Strategy::OneForOne,
-        vec![crashing, child("keep", &log, Restart::Permanent, false, false)],
+        vec![
+            crashing,
+            child("keep", &log, Restart::Permanent, false, false),
+        ],
     );
     let handle = t.handle();
     run_until(t, async |ev| {

@@ -223,7 +223,11 @@ mod tests {
         e.escalates = false;
         assert_eq!(run(&p, e), Decision::Done);
         e.restart = Restart::Transient;
-        assert_eq!(run(&p, e), restart(Scope::One), "a restart still comes first");
+        assert_eq!(
+            run(&p, e),
+            restart(Scope::One),
+            "a restart still comes first"
+        );
     }
 
     #[test]

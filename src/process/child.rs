@@ -265,7 +265,11 @@ impl Command {
 impl Command {
     /// Stops the group: with the stop command if there is one, else the stop signal; then
     /// `SIGKILL` at the stop timeout (see [`Command::stop_command`]).
-    async fn stop(&self, group: &mut Group, command: &str) -> std::io::Result<std::process::ExitStatus> {
+    async fn stop(
+        &self,
+        group: &mut Group,
+        command: &str,
+    ) -> std::io::Result<std::process::ExitStatus> {
         let Some(stop) = &self.stop_command else {
             return group.stop(self.stop_signal, self.stop_timeout).await;
         };
@@ -287,7 +291,10 @@ impl Command {
                 group.signal(self.stop_signal);
                 group.signal(super::Signal::CONT);
             }
-            Err(_) => tracing::warn!(command, "stop command still running at the stop timeout; killed"),
+            Err(_) => tracing::warn!(
+                command,
+                "stop command still running at the stop timeout; killed"
+            ),
         }
         group.stop_by(deadline).await
     }

@@ -74,7 +74,12 @@ pub fn check(file: Option<&Path>) -> ExitCode {
         Err(e) => return fail(e),
     };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}: stack {:?}, in start order:", stack.file.display(), stack.root.name);
+    let _ = writeln!(
+        out,
+        "{}: stack {:?}, in start order:",
+        stack.file.display(),
+        stack.root.name
+    );
     print_group(&mut out, &stack.root, 1);
     ExitCode::SUCCESS
 }
@@ -88,7 +93,11 @@ fn print_group(out: &mut impl Write, group: &model::Group, depth: usize) {
                     model::CommandLine::Shell(line) => line.clone(),
                     model::CommandLine::Exec(words) => words.join(" "),
                 };
-                let replicas = if p.replicas > 1 { format!(" ×{}", p.replicas) } else { String::new() };
+                let replicas = if p.replicas > 1 {
+                    format!(" ×{}", p.replicas)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(out, "{indent}{}{replicas}: {command}", p.name);
             }
             model::Member::Group(g) => {
@@ -101,6 +110,11 @@ fn print_group(out: &mut impl Write, group: &model::Group, depth: usize) {
 
 /// `overseer completions SHELL`.
 pub fn completions(shell: Shell) -> ExitCode {
-    clap_complete::generate(shell, &mut Cli::command(), "overseer", &mut std::io::stdout());
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "overseer",
+        &mut std::io::stdout(),
+    );
     ExitCode::SUCCESS
 }

@@ -17,7 +17,12 @@ pub struct Printer {
 impl Printer {
     /// A printer for `names` (each gets a colour, in this order).
     pub fn new(names: &[String], colour: bool) -> Printer {
-        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(8);
+        let width = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(8);
         Printer {
             width,
             colour,
@@ -29,7 +34,11 @@ impl Printer {
         let pad = self.width.saturating_sub(name.chars().count());
         if self.colour {
             let i = self.names.iter().position(|n| n == name).unwrap_or(0);
-            format!("\x1b[{}m{name}{:pad$} |\x1b[0m ", COLOURS[i % COLOURS.len()], "")
+            format!(
+                "\x1b[{}m{name}{:pad$} |\x1b[0m ",
+                COLOURS[i % COLOURS.len()],
+                ""
+            )
         } else {
             format!("{name}{:pad$} | ", "")
         }

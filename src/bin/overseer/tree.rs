@@ -247,7 +247,10 @@ fn process_specs(
 /// The library command for `p`, every option set.
 fn command(p: &Process, base: &Path) -> Result<Command, String> {
     let mut cmd = command_line(&p.command);
-    let cwd = p.cwd.as_ref().map_or_else(|| base.to_path_buf(), |d| base.join(d));
+    let cwd = p
+        .cwd
+        .as_ref()
+        .map_or_else(|| base.to_path_buf(), |d| base.join(d));
     cmd = cmd.current_dir(cwd);
     for file in &p.env_files {
         cmd = cmd.env_file(base.join(file));
@@ -303,7 +306,9 @@ fn output(p: &Process, display: &str, ctx: &Ctx) -> Result<Output, String> {
             };
             file.with_file_name(name)
         }
-        None => ctx.log_dir.join(format!("{}.log", display.replace('/', "-"))),
+        None => ctx
+            .log_dir
+            .join(format!("{}.log", display.replace('/', "-"))),
     };
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)

@@ -85,7 +85,10 @@ async fn foreground(manager: overseer::ProcessManager, printer: Arc<Printer>) ->
             }
             EventKind::Restarting { delay, restarts } => printer.status(
                 name,
-                &format!("restarting in {} (restart {restarts})", humantime::format_duration(*delay)),
+                &format!(
+                    "restarting in {} (restart {restarts})",
+                    humantime::format_duration(*delay)
+                ),
             ),
             EventKind::Healthy { probe } => printer.status(name, &format!("{probe} probe passes")),
             EventKind::Unhealthy { probe, error } => {
@@ -133,11 +136,14 @@ fn below<'a>(root: &str, path: &'a str) -> Option<&'a str> {
 /// First Ctrl-C or SIGTERM: graceful shutdown; the second: at once.
 async fn stop_on_signals(handle: overseer::Handle, printer: Arc<Printer>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
-    let next = async |int: &mut tokio::signal::unix::Signal, term: &mut tokio::signal::unix::Signal| {
+    let next = async |int: &mut tokio::signal::unix::Signal,
+                      term: &mut tokio::signal::unix::Signal| {
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}

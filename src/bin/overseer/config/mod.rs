@@ -45,7 +45,12 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.at {
             Some((line, column)) => {
-                write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message)
+                write!(
+                    f,
+                    "{}:{line}:{column}: {}",
+                    self.file.display(),
+                    self.message
+                )
             }
             None => write!(f, "{}: {}", self.file.display(), self.message),
         }

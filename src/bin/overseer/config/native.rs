@@ -9,8 +9,7 @@ use overseer::{Backoff, Condition, Strategy};
 use serde::Deserialize;
 
 use super::model::{
-    CheckSpec, Group, LogSpec, Member, ProbeSpec, Process, RestartPolicy, Stack,
-    WatchSpec,
+    CheckSpec, Group, LogSpec, Member, ProbeSpec, Process, RestartPolicy, Stack, WatchSpec,
 };
 use super::values::{CommandValue, Dur, EnvValue, OneOrMany, Ordered, Size};
 use super::{ConfigError, locate, order};
@@ -89,6 +88,7 @@ struct ProcessToml {
     max_restarts: Option<IntensityToml>,
     stop_signal: Option<SignalToml>,
     stop_timeout: Option<Dur>,
+    stop_command: Option<CommandValue>,
     reload_signal: Option<SignalToml>,
     success_codes: Option<Vec<i32>>,
     #[serde(default)]
@@ -192,7 +192,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Stack, ConfigError> {
         for g in &problem.groups {
             table.push_str(&format!("groups.{g}."));
         }
-        let kind = if problem.is_group { "groups" } else { "processes" };
+        let kind = if problem.is_group {
+            "groups"
+        } else {
+            "processes"
+        };
         table.push_str(&format!("{kind}.{}", problem.member));
         ConfigError::new(file, at(&table, problem.key), problem.message)
     })?;
@@ -217,7 +221,10 @@ pub fn default_name(file: &Path) -> String {
 pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -278,6 +285,7 @@ fn process(name: String, p: ProcessToml, table: &str, fail: &Fail) -> Result<Pro
     out.max_restarts = p.max_restarts.map(|i| (i.max_restarts, i.period.0));
     out.stop_signal = p.stop_signal.map(|s| s.0);
     out.stop_timeout = p.stop_timeout.map(|d| d.0);
+    out.stop_command = p.stop_command.map(|c| c.0);
     out.reload_signal = p.reload_signal.map(|s| s.0);
     out.success_codes = p.success_codes;
     out.depends_on = conditions(p.depends_on);
@@ -300,11 +308,19 @@ fn process(name: String, p: ProcessToml, table: &str, fail: &Fail) -> Result<Pro
     out.pre_start = p.pre_start.into_iter().map(|c| c.0).collect();
     out.replicas = p.replicas.unwrap_or(1);
     if out.replicas == 0 {
-        return Err(fail(table, Some("replicas"), "replicas must be at least 1".into()));
+        return Err(fail(
+            table,
+            Some("replicas"),
+            "replicas must be at least 1".into(),
+        ));
     }
     if let Some(log) = p.log {
         if log.keep.is_some() && log.rotate_size.is_none() {
-            return Err(fail(table, Some("log"), "log.keep needs log.rotate_size".into()));
+            return Err(fail(
+                table,
+                Some("log"),
+                "log.keep needs log.rotate_size".into(),
+            ));
         }
         out.log = LogSpec {
             file: log.file,
@@ -415,6 +431,7 @@ backoff = { initial = "1s", max = "30s", jitter = 0.2, reset_after = "5m" }
 max_restarts = { max_restarts = 10, period = "1h" }
 stop_signal = "INT"
 stop_timeout = "3s"
+stop_command = "kill -INT $OVERSEER_PID"
 reload_signal = "SIGHUP"
 success_codes = [0, 3]
 depends_on = { db = "ready" }
@@ -445,13 +462,22 @@ log = { file = "web.log", rotate_size = "1MB", keep = 5 }
         assert_eq!(ready.failure_threshold, Some(5));
 
         let web = process(&stack, "web");
-        assert_eq!(web.command, CommandLine::Shell("python3 -m http.server 8000".into()));
+        assert_eq!(
+            web.command,
+            CommandLine::Shell("python3 -m http.server 8000".into())
+        );
         assert_eq!(web.cwd, Some(PathBuf::from("site")));
         assert_eq!(
             web.env,
-            [("PORT".to_owned(), "8000".to_owned()), ("DEBUG".to_owned(), "true".to_owned())]
+            [
+                ("PORT".to_owned(), "8000".to_owned()),
+                ("DEBUG".to_owned(), "true".to_owned())
+            ]
         );
-        assert_eq!(web.env_files, [PathBuf::from(".env"), PathBuf::from("web.env")]);
+        assert_eq!(
+            web.env_files,
+            [PathBuf::from(".env"), PathBuf::from("web.env")]
+        );
         assert_eq!(web.restart, RestartPolicy::OnFailure);
         assert_eq!(
             web.backoff,
@@ -464,16 +490,26 @@ log = { file = "web.log", rotate_size = "1MB", keep = 5 }
         assert_eq!(web.max_restarts, Some((10, Duration::from_secs(3600))));
         assert_eq!(web.stop_signal, Some(Signal::INT));
         assert_eq!(web.stop_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(
+            web.stop_command,
+            Some(CommandLine::Shell("kill -INT $OVERSEER_PID".into()))
+        );
         assert_eq!(web.reload_signal, Some(Signal::HUP));
         assert_eq!(web.success_codes, Some(vec![0, 3]));
         assert_eq!(web.depends_on, [("db".to_owned(), Condition::Ready)]);
         let ready = web.readiness.as_ref().unwrap();
-        assert_eq!(ready.check, CheckSpec::Http("http://127.0.0.1:8000/".into()));
+        assert_eq!(
+            ready.check,
+            CheckSpec::Http("http://127.0.0.1:8000/".into())
+        );
         assert_eq!(ready.initial_delay, Some(Duration::from_secs(1)));
         assert_eq!(ready.timeout, Some(Duration::from_secs(2)));
         assert_eq!(ready.success_threshold, Some(2));
         let live = web.liveness.as_ref().unwrap();
-        assert_eq!(live.check, CheckSpec::Exec(CommandLine::Shell("curl -f localhost:8000".into())));
+        assert_eq!(
+            live.check,
+            CheckSpec::Exec(CommandLine::Shell("curl -f localhost:8000".into()))
+        );
         assert_eq!(live.period, Some(Duration::from_secs(10)));
         assert_eq!(web.ready_log_line.as_deref(), Some("Serving HTTP"));
         assert_eq!(
@@ -544,8 +580,16 @@ replicas = 3
     fn an_unknown_key_is_an_error_with_its_line_and_column_and_the_keys_known() {
         let e = read("[processes.web]\ncommand = \"x\"\n  restrat = \"never\"\n").unwrap_err();
         assert_eq!(e.at, Some((3, 3)));
-        assert!(e.message.starts_with("unknown field `restrat`, expected one of `command`"), "{e}");
-        assert!(e.to_string().starts_with("/stacks/demo/overseer.toml:3:3: unknown field"), "{e}");
+        assert!(
+            e.message
+                .starts_with("unknown field `restrat`, expected one of `command`"),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("/stacks/demo/overseer.toml:3:3: unknown field"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -553,8 +597,12 @@ replicas = 3
         let e = read("[processes.web]\ncommand = \"x\"\nstop_timeout = \"soon\"\n").unwrap_err();
         assert_eq!(e.at, Some((3, 16)));
         assert!(e.message.contains("\"soon\" is not a duration"), "{e}");
-        let e = read("[processes.web]\ncommand = \"x\"\nstop_signal = \"TERMINATE\"\n").unwrap_err();
-        assert!(e.message.contains("\"TERMINATE\" is not a signal name"), "{e}");
+        let e =
+            read("[processes.web]\ncommand = \"x\"\nstop_signal = \"TERMINATE\"\n").unwrap_err();
+        assert!(
+            e.message.contains("\"TERMINATE\" is not a signal name"),
+            "{e}"
+        );
         let e = read("[processes.web]\ncommand = \"x\"\nrestart = \"sometimes\"\n").unwrap_err();
         assert!(e.message.contains("unknown variant `sometimes`"), "{e}");
         let e = read("[processes.web]\ncommand = \"\"\n").unwrap_err();
@@ -582,8 +630,9 @@ replicas = 3
         .unwrap_err();
         assert_eq!(e.message, "the dependencies form a cycle: a → b → a");
         assert_eq!(e.at, Some((3, 1)));
-        let e = read("[groups.g.processes.w]\ncommand = \"x\"\ndepends_on = { nope = \"started\" }\n")
-            .unwrap_err();
+        let e =
+            read("[groups.g.processes.w]\ncommand = \"x\"\ndepends_on = { nope = \"started\" }\n")
+                .unwrap_err();
         assert!(e.message.contains("not declared in group \"g\""), "{e}");
         assert_eq!(e.at, Some((3, 1)));
     }
@@ -591,14 +640,20 @@ replicas = 3
     #[test]
     fn contradictory_options_are_errors_that_say_what_to_change() {
         let e = read("[processes.a]\ncommand = \"x\"\nexit_on_end = true\n").unwrap_err();
-        assert!(e.message.contains("exit_on_end needs a process that can end for good"), "{e}");
+        assert!(
+            e.message
+                .contains("exit_on_end needs a process that can end for good"),
+            "{e}"
+        );
         assert_eq!(e.at, Some((3, 1)));
         let e = read("[processes.a]\ncommand = \"x\"\nreplicas = 0\n").unwrap_err();
         assert_eq!(e.message, "replicas must be at least 1");
-        let e = read("[processes.a]\ncommand = \"x\"\nreadiness = { period = \"1s\" }\n").unwrap_err();
+        let e =
+            read("[processes.a]\ncommand = \"x\"\nreadiness = { period = \"1s\" }\n").unwrap_err();
         assert_eq!(e.message, "a probe needs one of exec, http or tcp");
-        let e = read("[processes.a]\ncommand = \"x\"\nbackoff = { fixed = \"1s\", max = \"2s\" }\n")
-            .unwrap_err();
+        let e =
+            read("[processes.a]\ncommand = \"x\"\nbackoff = { fixed = \"1s\", max = \"2s\" }\n")
+                .unwrap_err();
         assert_eq!(e.message, "backoff takes either fixed, or initial and max");
     }
 }

@@ -37,14 +37,22 @@ fn check_in(group: &mut Group, groups: &mut Vec<String>) -> Result<(), Problem> 
     for (i, member) in group.members.iter().enumerate() {
         let name = member.name();
         if let Some(why) = bad_name(name) {
-            return Err(problem(member, None, format!("{name:?} cannot be a name: {why}")));
+            return Err(problem(
+                member,
+                None,
+                format!("{name:?} cannot be a name: {why}"),
+            ));
         }
         if group.members[..i].iter().any(|m| m.name() == name) {
             return Err(problem(member, None, format!("{name:?} is declared twice")));
         }
         for (on, _) in member.depends_on() {
             if on == name {
-                return Err(problem(member, Some("depends_on"), format!("{name:?} depends on itself")));
+                return Err(problem(
+                    member,
+                    Some("depends_on"),
+                    format!("{name:?} depends on itself"),
+                ));
             }
             if !group.members.iter().any(|m| m.name() == on) {
                 let known: Vec<&str> = group.members.iter().map(Member::name).collect();
@@ -53,7 +61,11 @@ fn check_in(group: &mut Group, groups: &mut Vec<String>) -> Result<(), Problem> 
                     Some("depends_on"),
                     format!(
                         "{name:?} depends on {on:?}, which is not declared {}(declared: {})",
-                        if groups.is_empty() { String::new() } else { format!("in group {:?} ", groups.join("/")) },
+                        if groups.is_empty() {
+                            String::new()
+                        } else {
+                            format!("in group {:?} ", groups.join("/"))
+                        },
                         known.join(", ")
                     ),
                 ));
@@ -61,7 +73,11 @@ fn check_in(group: &mut Group, groups: &mut Vec<String>) -> Result<(), Problem> 
         }
     }
     if let Some(cycle) = find_cycle(&group.members) {
-        let first = group.members.iter().find(|m| m.name() == cycle[0]).expect("a member");
+        let first = group
+            .members
+            .iter()
+            .find(|m| m.name() == cycle[0])
+            .expect("a member");
         return Err(problem(
             first,
             Some("depends_on"),
@@ -95,7 +111,12 @@ fn bad_name(name: &str) -> Option<&'static str> {
 /// A chain `a → b → … → a` of dependencies, if there is one.
 fn find_cycle(members: &[Member]) -> Option<Vec<String>> {
     // Depth-first, with the path so far: 0 unvisited, 1 on the path, 2 done.
-    fn visit(i: usize, members: &[Member], state: &mut [u8], path: &mut Vec<usize>) -> Option<Vec<String>> {
+    fn visit(
+        i: usize,
+        members: &[Member],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<String>> {
         state[i] = 1;
         path.push(i);
         for (on, _) in members[i].depends_on() {
@@ -105,8 +126,10 @@ fn find_cycle(members: &[Member]) -> Option<Vec<String>> {
             match state[j] {
                 1 => {
                     let start = path.iter().position(|&k| k == j).expect("on the path");
-                    let mut chain: Vec<String> =
-                        path[start..].iter().map(|&k| members[k].name().to_owned()).collect();
+                    let mut chain: Vec<String> = path[start..]
+                        .iter()
+                        .map(|&k| members[k].name().to_owned())
+                        .collect();
                     chain.push(members[j].name().to_owned());
                     return Some(chain);
                 }
@@ -124,7 +147,9 @@ fn find_cycle(members: &[Member]) -> Option<Vec<String>> {
     }
     let mut state = vec![0u8; members.len()];
     (0..members.len()).find_map(|i| {
-        (state[i] == 0).then(|| visit(i, members, &mut state, &mut Vec::new())).flatten()
+        (state[i] == 0)
+            .then(|| visit(i, members, &mut state, &mut Vec::new()))
+            .flatten()
     })
 }
 
@@ -137,7 +162,9 @@ fn in_dependency_order(members: Vec<Member>) -> Vec<Member> {
             .iter()
             .position(|m| {
                 m.as_ref().is_some_and(|m| {
-                    m.depends_on().iter().all(|(on, _)| placed.iter().any(|p| p.name() == on))
+                    m.depends_on()
+                        .iter()
+                        .all(|(on, _)| placed.iter().any(|p| p.name() == on))
                 })
             })
             .expect("no cycle, so some member is free to go");
@@ -155,7 +182,10 @@ mod tests {
 
     fn process(name: &str, depends_on: &[&str]) -> Member {
         let mut p = Process::new(name, CommandLine::Shell("true".into()));
-        p.depends_on = depends_on.iter().map(|d| (d.to_string(), Condition::Started)).collect();
+        p.depends_on = depends_on
+            .iter()
+            .map(|d| (d.to_string(), Condition::Started))
+            .collect();
         Member::Process(Box::new(p))
     }
 
@@ -187,9 +217,16 @@ mod tests {
 
     #[test]
     fn a_dependency_cycle_is_an_error_that_names_the_chain() {
-        let mut g = group(vec![process("a", &["b"]), process("b", &["c"]), process("c", &["a"])]);
+        let mut g = group(vec![
+            process("a", &["b"]),
+            process("b", &["c"]),
+            process("c", &["a"]),
+        ]);
         let problem = check(&mut g).unwrap_err();
-        assert_eq!(problem.message, "the dependencies form a cycle: a → b → c → a");
+        assert_eq!(
+            problem.message,
+            "the dependencies form a cycle: a → b → c → a"
+        );
         assert_eq!(problem.member, "a");
         assert_eq!(problem.key, Some("depends_on"));
     }
@@ -209,7 +246,10 @@ mod tests {
         let mut g = group(vec![process("a/b", &[])]);
         assert!(check(&mut g).unwrap_err().message.contains("contains '/'"));
         let mut g = group(vec![process("a", &[]), process("a", &[])]);
-        assert_eq!(check(&mut g).unwrap_err().message, "\"a\" is declared twice");
+        assert_eq!(
+            check(&mut g).unwrap_err().message,
+            "\"a\" is declared twice"
+        );
     }
 
     #[test]
@@ -219,6 +259,12 @@ mod tests {
         let mut g = group(vec![Member::Group(inner)]);
         let problem = check(&mut g).unwrap_err();
         assert_eq!(problem.groups, ["workers"]);
-        assert!(problem.message.contains("not declared in group \"workers\""), "{}", problem.message);
+        assert!(
+            problem
+                .message
+                .contains("not declared in group \"workers\""),
+            "{}",
+            problem.message
+        );
     }
 }

@@ -27,7 +27,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Stack, ConfigError> {
             ));
         };
         let (name, command) = (name.trim(), command.trim());
-        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(ConfigError::new(
                 file,
                 at,
@@ -35,16 +39,28 @@ pub fn parse(text: &str, file: &Path) -> Result<Stack, ConfigError> {
             ));
         }
         if command.is_empty() {
-            return Err(ConfigError::new(file, at, format!("{name:?} has no command")));
+            return Err(ConfigError::new(
+                file,
+                at,
+                format!("{name:?} has no command"),
+            ));
         }
         if members.iter().any(|m| m.name() == name) {
-            return Err(ConfigError::new(file, at, format!("{name:?} is declared twice")));
+            return Err(ConfigError::new(
+                file,
+                at,
+                format!("{name:?} is declared twice"),
+            ));
         }
         let process = Process::new(name, CommandLine::Shell(command.to_owned()));
         members.push(Member::Process(Box::new(process)));
     }
     if members.is_empty() {
-        return Err(ConfigError::new(file, None, "no process: write one `name: command` per line"));
+        return Err(ConfigError::new(
+            file,
+            None,
+            "no process: write one `name: command` per line",
+        ));
     }
     let mut root = Group {
         name: native::default_name(file),

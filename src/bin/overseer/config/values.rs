@@ -20,7 +20,9 @@ impl<'de> Deserialize<'de> for Dur {
         impl Visitor<'_> for V {
             type Value = Dur;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as \"5s\", \"100ms\" or \"1m 30s\", or a number of seconds")
+                f.write_str(
+                    "a duration such as \"5s\", \"100ms\" or \"1m 30s\", or a number of seconds",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
                 parse_duration(v).map(Dur).map_err(E::custom)
@@ -97,7 +99,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let bad = || format!("{text:?} is not a size; write it as \"512MiB\", \"10MB\" or a number of bytes");
+    let bad =
+        || format!("{text:?} is not a size; write it as \"512MiB\", \"10MB\" or a number of bytes");
     let number: f64 = number.parse().map_err(|_| bad())?;
     let unit = unit.trim().to_ascii_lowercase();
     let factor: f64 = match unit.as_str() {
@@ -130,7 +133,9 @@ impl<'de> Deserialize<'de> for CommandValue {
         impl<'de> Visitor<'de> for V {
             type Value = CommandValue;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a command line (run with sh -c) or a list of a program and its arguments")
+                f.write_str(
+                    "a command line (run with sh -c) or a list of a program and its arguments",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<CommandValue, E> {
                 if v.trim().is_empty() {
@@ -261,7 +266,11 @@ mod tests {
         assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
         assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert!(parse_duration("soon").unwrap_err().contains("\"soon\" is not a duration"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("\"soon\" is not a duration")
+        );
         assert!(parse_duration("-1").is_err());
     }
 
