@@ -366,14 +366,14 @@ fn probe(spec: &ProbeSpec, base: &Path) -> Result<Probe, String> {
     Ok(probe)
 }
 
-/// The display names of every process child of `stack` (its path below the root, replicas
+/// Every process child of `stack` with its display name (its path below the root, replicas
 /// expanded), in start order.
-pub fn display_names(stack: &Stack) -> Vec<String> {
-    fn walk(group: &Group, prefix: &str, out: &mut Vec<String>) {
+pub fn processes(stack: &Stack) -> Vec<(String, &Process)> {
+    fn walk<'a>(group: &'a Group, prefix: &str, out: &mut Vec<(String, &'a Process)>) {
         for member in &group.members {
             match member {
                 Member::Process(p) => {
-                    out.extend(replica_names(p).into_iter().map(|n| format!("{prefix}{n}")));
+                    out.extend(replica_names(p).into_iter().map(|n| (format!("{prefix}{n}"), &**p)));
                 }
                 Member::Group(g) => walk(g, &format!("{prefix}{}/", g.name), out),
             }

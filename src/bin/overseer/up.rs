@@ -30,7 +30,14 @@ pub fn run(file: Option<&Path>, colour: bool) -> ExitCode {
         Ok(stack) => stack,
         Err(e) => return crate::cli::fail(e),
     };
-    let names = tree::display_names(&stack);
+    let processes = tree::processes(&stack);
+    let names: Vec<String> = processes.iter().map(|(n, _)| n.clone()).collect();
+    // Readiness is news only where something decides it (else a process is ready as it starts).
+    let probed: Vec<String> = processes
+        .iter()
+        .filter(|(_, p)| p.readiness.is_some() || p.ready_log_line.is_some())
+        .map(|(n, _)| n.clone())
+        .collect();
     let printer = Arc::new(Printer::new(&names, colour));
     let hook = {
         let printer = printer.clone();
@@ -53,10 +60,14 @@ pub fn run(file: Option<&Path>, colour: bool) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return crate::cli::fail(format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(foreground(built.manager, printer))
+    runtime.block_on(foreground(built.manager, printer, probed))
 }
 
-async fn foreground(manager: overseer::ProcessManager, printer: Arc<Printer>) -> ExitCode {
+async fn foreground(
+    manager: overseer::ProcessManager,
+    printer: Arc<Printer>,
+    probed: Vec<String>,
+) -> ExitCode {
     let handle = manager.handle();
     let root = handle.path().to_string();
     let mut events = handle.events();
@@ -73,7 +84,7 @@ async fn foreground(manager: overseer::ProcessManager, printer: Arc<Printer>) ->
                 failed.retain(|(n, _)| n != name);
                 printer.status(name, "started");
             }
-            EventKind::Ready => printer.status(name, "ready"),
+            EventKind::Ready if probed.iter().any(|p| p == name) => printer.status(name, "ready"),
             EventKind::Exited { status } => {
                 if status.is_success() {
                     printer.status(name, "exited");
