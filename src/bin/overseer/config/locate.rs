@@ -59,15 +59,19 @@ fn key_of(line: &str) -> Option<&str> {
 }
 
 /// Where the YAML mapping key at `path` (`["processes", "web", "depends_on"]`) is written,
-/// following block mappings by indentation. Stops at the deepest key it finds.
+/// following block mappings by indentation: each key of the path is looked for among the
+/// keys of its parent's block (the lines indented as the block's first line), not deeper,
+/// so a key of the same name in a nested mapping or inside a multi-line value is not taken
+/// for it. Stops at the deepest key it finds.
 pub fn yaml(text: &str, path: &[&str]) -> Option<At> {
+    let lines: Vec<&str> = text.lines().collect();
     let mut found = None;
     let mut parent_indent: Option<usize> = None;
-    let mut lines = text.lines().enumerate();
+    let mut start = 0;
     'path: for key in path {
-        // The indentation of the parent's direct children, set by the first one.
-        let mut child_indent: Option<usize> = None;
-        for (n, line) in lines.by_ref() {
+        // The indentation of the block's keys: its first line's.
+        let mut level = None;
+        for (n, line) in lines.iter().enumerate().skip(start) {
             let trimmed = line.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
@@ -77,7 +81,8 @@ pub fn yaml(text: &str, path: &[&str]) -> Option<At> {
                 // Left the parent's block without finding the key.
                 return found;
             }
-            if *child_indent.get_or_insert(indent) != indent {
+            if indent != *level.get_or_insert(indent) {
+                // A nested block, or a value written over several lines.
                 continue;
             }
             let Some((written, _)) = trimmed.split_once(':') else {
@@ -87,6 +92,7 @@ pub fn yaml(text: &str, path: &[&str]) -> Option<At> {
             if written == *key {
                 found = Some((n + 1, indent + 1));
                 parent_indent = Some(indent);
+                start = n + 1;
                 continue 'path;
             }
         }
@@ -112,10 +118,7 @@ command = \"db\"
 
     #[test]
     fn a_toml_key_is_found_in_its_table_section() {
-        assert_eq!(
-            toml(TOML, "processes.web", Some("depends_on")),
-            Some((5, 1))
-        );
+        assert_eq!(toml(TOML, "processes.web", Some("depends_on")), Some((5, 1)));
         assert_eq!(toml(TOML, "processes.db", Some("command")), Some((8, 1)));
     }
 
@@ -146,11 +149,33 @@ processes:
 
     #[test]
     fn a_yaml_key_is_found_by_its_path() {
-        assert_eq!(
-            yaml(YAML, &["processes", "web", "depends_on", "db"]),
-            Some((6, 7))
-        );
+        assert_eq!(yaml(YAML, &["processes", "web", "depends_on", "db"]), Some((6, 7)));
         assert_eq!(yaml(YAML, &["processes", "db", "namespace"]), Some((10, 5)));
+    }
+
+    #[test]
+    fn a_yaml_key_is_looked_for_among_its_siblings_not_in_nested_mappings_or_multi_line_values() {
+        let text = "\
+processes:
+  db:
+    description: |
+      command: not a key
+    command: db
+  web:
+    readiness_probe:
+      exec:
+        command: check
+    command: serve
+";
+        assert_eq!(yaml(text, &["processes", "db", "command"]), Some((5, 5)));
+        assert_eq!(yaml(text, &["processes", "web", "command"]), Some((10, 5)));
+        assert_eq!(
+            yaml(
+                text,
+                &["processes", "web", "readiness_probe", "exec", "command"]
+            ),
+            Some((9, 9))
+        );
     }
 
     #[test]
