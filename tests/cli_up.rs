@@ -228,3 +228,48 @@ fn check_prints_the_stack_in_start_order() {
     );
     assert_eq!(ran.stdout, expected);
 }
+
+#[test]
+fn the_three_config_formats_run_the_same_stack() {
+    let stacks = [
+        (
+            "overseer.toml",
+            "[processes.db]\ncommand = \"echo db up; exec sleep 60\"\n\n[processes.web]\ncommand = \"echo web up; exec sleep 60\"\n",
+        ),
+        (
+            "Procfile",
+            "db: echo db up; exec sleep 60\nweb: echo web up; exec sleep 60\n",
+        ),
+        (
+            "process-compose.yaml",
+            "version: \"0.5\"\nprocesses:\n  db:\n    command: echo db up; exec sleep 60\n  web:\n    command: echo web up; exec sleep 60\n    depends_on:\n      db:\n        condition: process_started\n",
+        ),
+    ];
+    for (name, text) in stacks {
+        let d = Dir::new();
+        d.write(name, text);
+        // A bare file name: the processes run in the current directory.
+        let mut up = Live::spawn(&mut d.overseer(&["up", name]));
+        up.expect_line("db       | db up", LIMIT);
+        up.expect_line("web      | web up", LIMIT);
+        up.signal(rustix::process::Signal::INT);
+        let ran = up.finish(LIMIT);
+        assert_eq!(ran.code(), Some(0), "{name}: {ran:?}");
+    }
+}
+
+#[test]
+fn a_process_compose_key_overseer_does_not_support_is_named_with_its_line() {
+    let d = Dir::new();
+    let file = d.write(
+        "process-compose.yaml",
+        "processes:\n  web:\n    command: serve\n    namespace: frontend\n",
+    );
+    let ran = run(&mut d.overseer(&["up", file.to_str().unwrap()]), LIMIT);
+    assert_eq!(ran.code(), Some(2), "{ran:?}");
+    let expected = format!(
+        "overseer: {}:4:5: overseer does not support `processes.web.namespace`",
+        file.display()
+    );
+    assert!(ran.stderr.starts_with(&expected), "{}", ran.stderr);
+}

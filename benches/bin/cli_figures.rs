@@ -34,13 +34,16 @@ fn main() {
         raw(n);
         return;
     }
-    let rounds: usize = arg(&args, "--rounds").map_or(10, |v| v.parse().expect("--rounds <number>"));
+    let rounds: usize =
+        arg(&args, "--rounds").map_or(10, |v| v.parse().expect("--rounds <number>"));
     let overseer = overseer_binary();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("overseer.toml");
     let mut text = String::new();
     for i in 0..n {
-        text.push_str(&format!("[processes.p{i}]\ncommand = [\"sleep\", \"1000\"]\n"));
+        text.push_str(&format!(
+            "[processes.p{i}]\ncommand = [\"sleep\", \"1000\"]\n"
+        ));
     }
     std::fs::write(&config, text).expect("write config");
     let procfile = dir.path().join("Procfile");

@@ -180,9 +180,12 @@ impl Live {
         }
     }
 
-    /// Waits for a line of standard output that contains `text`; fails the test after
-    /// `limit`.
+    /// Waits for a line of standard output that contains `text` (it may have been printed
+    /// already); fails the test after `limit`.
     pub fn expect_line(&mut self, text: &str, limit: Duration) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+            return line.clone();
+        }
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

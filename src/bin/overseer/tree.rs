@@ -67,11 +67,10 @@ pub struct Output {
 /// unchanged (the library compares sinks by identity) and keeps it running, its followers
 /// following.
 pub fn build(stack: &Stack, options: &Options, previous: &[Output]) -> Result<Built, String> {
-    let base = stack
-        .file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    // The config's directory, absolute (a bare `Procfile` has the empty path as parent).
+    let parent = stack.file.parent().filter(|p| !p.as_os_str().is_empty());
+    let base = std::path::absolute(parent.unwrap_or(Path::new(".")))
+        .map_err(|e| format!("cannot resolve the config's directory: {e}"))?;
     let log_dir = match &stack.log_dir {
         Some(dir) => base.join(dir),
         None => options.default_log_dir.clone(),
@@ -373,7 +372,11 @@ pub fn processes(stack: &Stack) -> Vec<(String, &Process)> {
         for member in &group.members {
             match member {
                 Member::Process(p) => {
-                    out.extend(replica_names(p).into_iter().map(|n| (format!("{prefix}{n}"), &**p)));
+                    out.extend(
+                        replica_names(p)
+                            .into_iter()
+                            .map(|n| (format!("{prefix}{n}"), &**p)),
+                    );
                 }
                 Member::Group(g) => walk(g, &format!("{prefix}{}/", g.name), out),
             }

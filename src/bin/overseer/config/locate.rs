@@ -118,7 +118,10 @@ command = \"db\"
 
     #[test]
     fn a_toml_key_is_found_in_its_table_section() {
-        assert_eq!(toml(TOML, "processes.web", Some("depends_on")), Some((5, 1)));
+        assert_eq!(
+            toml(TOML, "processes.web", Some("depends_on")),
+            Some((5, 1))
+        );
         assert_eq!(toml(TOML, "processes.db", Some("command")), Some((8, 1)));
     }
 
@@ -149,7 +152,10 @@ processes:
 
     #[test]
     fn a_yaml_key_is_found_by_its_path() {
-        assert_eq!(yaml(YAML, &["processes", "web", "depends_on", "db"]), Some((6, 7)));
+        assert_eq!(
+            yaml(YAML, &["processes", "web", "depends_on", "db"]),
+            Some((6, 7))
+        );
         assert_eq!(yaml(YAML, &["processes", "db", "namespace"]), Some((10, 5)));
     }
 

@@ -77,7 +77,7 @@ pub(super) const TOP: Level = Level {
         Key::Refused("log_configuration", LOG_CONFIGURATION),
         Key::Refused(
             "shell",
-            "overseer runs every `command` with `sh -c`: remove it, or give a process an `entrypoint` (a program and its arguments)",
+            "overseer runs every `command` with `bash -c`, as process-compose does by default: remove it, or give a process an `entrypoint` (a program and its arguments)",
         ),
         Key::Refused("vars", TEMPLATES),
         Key::Refused("extends", "overseer reads one file: merge the two into it"),

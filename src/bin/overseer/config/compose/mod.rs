@@ -12,7 +12,7 @@
 //!   `environment` (`KEY=VALUE` entries for every process; each process's own override
 //!   them), `log_location`: process-compose's one combined log file; overseer writes a file
 //!   per process, so the stack's log dir is that file's directory.
-//! - a process: `command` (run with `sh -c`), `entrypoint` (a program and its arguments;
+//! - a process: `command` (run with `bash -c`, as process-compose does), `entrypoint` (a program and its arguments;
 //!   not with `command`), `working_dir`, `environment`, `env_file` (one or a list; a
 //!   relative one is in `working_dir`, as process-compose reads it), `depends_on`
 //!   (`condition`: `process_started`, the default; `process_healthy`, for a dependency with
@@ -25,7 +25,7 @@
 //!   `exit_on_failure`), `backoff_seconds` (a fixed delay, at least 1 s, the default),
 //!   `max_restarts` (over the process's whole life; 0 is no limit), `exit_on_end` (not with
 //!   `restart: always`).
-//! - a probe: `exec.command` (run with `sh -c`), `http_get` (`host` 127.0.0.1, `scheme`
+//! - a probe: `exec.command` (run with `bash -c`), `http_get` (`host` 127.0.0.1, `scheme`
 //!   http, `path` /, `port` by default; https is refused: overseer's probe speaks plain
 //!   HTTP), `initial_delay_seconds`, `period_seconds`, `timeout_seconds`,
 //!   `success_threshold`, `failure_threshold` (0 or absent: the shared defaults).
@@ -60,8 +60,8 @@
 //! - process-compose substitutes `$VAR` and `${VAR}` in the whole file when it loads it
 //!   (from its environment and `.env`; `$$` for `$`); overseer does not: a command's
 //!   variables are expanded by the shell when it runs, with the process's environment.
-//! - process-compose runs commands with `bash -c` (or `$COMPOSE_SHELL`); overseer with
-//!   `sh -c`.
+//! - process-compose runs commands with `$COMPOSE_SHELL -c` when that is set; overseer
+//!   always with `bash -c` (its default).
 //! - process-compose loads `.env` into every process; overseer only the files named in
 //!   `env_file`, and the top-level `environment` overrides them, where process-compose lets
 //!   an `env_file` override it.

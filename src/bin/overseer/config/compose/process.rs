@@ -67,7 +67,7 @@ pub(super) fn read(
                 format!("`{here}` has both `command` and `entrypoint`: keep one (process-compose would run `command`)"),
             ));
         }
-        (Some(line), None) => CommandLine::Shell(line),
+        (Some(line), None) => bash(line),
         (None, Some(words)) if !words.is_empty() => CommandLine::Exec(words),
         _ => {
             return Err(map.fail_here(format!(
@@ -269,7 +269,7 @@ fn shutdown(map: &Map, out: &mut Process) -> Result<(), ConfigError> {
         return Ok(());
     };
     keys::check(&s, &SHUTDOWN)?;
-    out.stop_command = s.string("command")?.map(CommandLine::Shell);
+    out.stop_command = s.string("command")?.map(bash);
     // 0 is process-compose's default, SIGTERM, which is overseer's too.
     if let Some(number) = s.get::<i64>("signal")?.filter(|&n| n != 0) {
         let signal = i32::try_from(number).ok().and_then(Signal::from_raw).ok_or_else(|| {
@@ -332,7 +332,7 @@ fn exec_check(e: &Map) -> Result<CheckSpec, ConfigError> {
     let command = e
         .string("command")?
         .ok_or_else(|| e.fail_here(format!("`{}` needs a `command`", dotted(&e.path))))?;
-    Ok(CheckSpec::Exec(CommandLine::Shell(command)))
+    Ok(CheckSpec::Exec(bash(command)))
 }
 
 /// `http_get: {host, scheme, path, port}` as the URL process-compose builds from them:
@@ -475,4 +475,9 @@ pub(super) fn log_dir_of(location: &str) -> PathBuf {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     }
+}
+
+/// A command line as process-compose runs it: with `bash -c`.
+fn bash(line: String) -> CommandLine {
+    CommandLine::Exec(vec!["bash".to_owned(), "-c".to_owned(), line])
 }

@@ -50,7 +50,7 @@ fn web(settings: &str) -> Process {
 }
 
 fn shell(line: &str) -> CommandLine {
-    CommandLine::Shell(line.to_owned())
+    CommandLine::Exec(vec!["bash".into(), "-c".into(), line.to_owned()])
 }
 
 fn probe(check: CheckSpec) -> ProbeSpec {
@@ -730,7 +730,7 @@ fn an_unsupported_key_at_the_top_level_is_an_error_naming_it_with_its_line() {
     assert_eq!(e.at, Some((2, 1)));
     assert!(
         e.message.starts_with(
-            "overseer does not support `shell`: overseer runs every `command` with `sh -c`"
+            "overseer does not support `shell`: overseer runs every `command` with `bash -c`"
         ),
         "{}",
         e.message
