@@ -34,7 +34,9 @@ pub enum EventKind {
     Starting,
     /// The child's run has been started.
     Running,
-    /// The child reported readiness.
+    /// The child reported readiness. For the root manager (which has no parent to tell):
+    /// every child of the tree is ready, once per run, as a nested manager is ready for its
+    /// parent.
     Ready,
     /// The child's run ended.
     Exited {
@@ -56,6 +58,11 @@ pub enum EventKind {
     /// The child is stopped for good (a requested stop, a final exit, or the end of its
     /// manager) and will not run again unless restarted by a command.
     Stopped,
+    /// The manager at this path begins its shutdown (asked for, or because a failure ends
+    /// it): from now on it asks its children to stop, in its stop order, and starts nothing.
+    /// For a readiness endpoint that must stop routing before the children stop, or
+    /// systemd's `STOPPING=1`.
+    ShuttingDown,
     /// A probe of the child passed its success threshold (see [`crate::health`]).
     Healthy {
         /// Which probe.

@@ -16,8 +16,9 @@
 //!   "children": [Snapshot…]}`.
 //! - [`Event`]: `{"path": "root/web", "event": "…", …}` with `event` one of `starting`,
 //!   `running`, `ready`, `exited` (with `"status": ExitStatus`), `restarting` (with
-//!   `"delay_ms"`, `"restarts"`), `gave_up` (with `"failure": Failure`), `stopped`, `healthy`
-//!   (with `"probe"`), `unhealthy` (with `"probe"`, `"error"`). An event's `at` is a
+//!   `"delay_ms"`, `"restarts"`), `gave_up` (with `"failure": Failure`), `stopped`,
+//!   `shutting_down` (a manager begins its shutdown), `healthy` (with `"probe"`), `unhealthy`
+//!   (with `"probe"`, `"error"`). An event's `at` is a
 //!   monotonic instant with no meaning outside the process, and is left out.
 //!
 //! Fields may be added in later versions; none is renamed or removed without a major version.
@@ -152,6 +153,7 @@ impl Serialize for Event {
                 map.serialize_entry("failure", failure)?;
             }
             EventKind::Stopped => map.serialize_entry("event", "stopped")?,
+            EventKind::ShuttingDown => map.serialize_entry("event", "shutting_down")?,
             EventKind::Healthy { probe } => {
                 map.serialize_entry("event", "healthy")?;
                 map.serialize_entry("probe", probe)?;

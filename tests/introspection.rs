@@ -36,6 +36,10 @@ async fn the_event_stream_reports_every_step_of_a_childs_life() {
     handle.shutdown().unwrap();
     loop {
         let ev = events.recv().await.unwrap();
+        if ev.path != "root/w" {
+            // The root's own news (ready, shutting down): see the test below.
+            continue;
+        }
         let stopped = matches!(ev.kind, EventKind::Stopped);
         seen.push(ev.kind);
         if stopped {
@@ -159,6 +163,51 @@ async fn a_snapshot_shows_the_whole_tree() {
     assert!(snap.iter().all(|n| n.pid.is_none()));
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_root_announces_when_every_child_is_ready_and_when_its_shutdown_begins() {
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::task("a", |ctx| async move {
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .child(ChildSpec::task("b", |ctx| async move {
+            ctx.ready();
+            ctx.shutdown_requested().await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = common::start(tree);
+    let mut seen = Vec::new();
+    while let Some(ev) = events.recv().await {
+        let root_ready = ev.path == "root" && matches!(ev.kind, EventKind::Ready);
+        seen.push((ev.path.to_string(), format!("{:?}", ev.kind)));
+        if root_ready {
+            break;
+        }
+    }
+    let ready = |p: &str| seen.iter().position(|(path, k)| path == p && k == "Ready");
+    assert!(ready("root").unwrap() > ready("root/a").unwrap(), "{seen:?}");
+    assert!(ready("root").unwrap() > ready("root/b").unwrap(), "{seen:?}");
+    handle.shutdown().unwrap();
+    let mut after = Vec::new();
+    while let Some(ev) = events.recv().await {
+        after.push((ev.path.to_string(), format!("{:?}", ev.kind)));
+    }
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        after.first(),
+        Some(&("root".to_owned(), "ShuttingDown".to_owned())),
+        "before any child is asked to stop: {after:?}"
+    );
+    assert_eq!(
+        after.iter().filter(|(_, k)| k == "ShuttingDown").count(),
+        1,
+        "{after:?}"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //! - **`up` of N processes until all are running**: from spawning `overseer up` on a config
 //!   of N `sleep 1000` processes to the N-th `started` line on its output; the raw lower
 //!   bound is this program re-executed with `--raw N`, which spawns the same N commands with
-//!   `std::process::Command` from one thread and prints a line after each; the peer is
+//!   `std::process::Command` (`posix_spawn`) from one thread, the program's path looked up
+//!   once, and prints a line after each; the peer is
 //!   honcho (`pip install honcho`, a Procfile of the same N lines, its `started (pid=…)`
 //!   lines, Python's output unbuffered) when `honcho` is on the `PATH`.
 //!
@@ -154,11 +155,13 @@ fn raw(n: usize) {
     // Blocked before the first line, taken with sigwait after the last: the children are
     // killed before this process ends.
     let mut set = sigint_blocked();
+    // Looked up once, as overseer does: no failed `execve` along the PATH per spawn.
+    let sleep = which("sleep").expect("sleep on the PATH");
     let mut children = Vec::with_capacity(n);
     let mut out = std::io::stdout().lock();
     for i in 0..n {
         children.push(
-            Command::new("sleep")
+            Command::new(&sleep)
                 .arg("1000")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

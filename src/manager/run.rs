@@ -472,8 +472,15 @@ impl Run {
             return;
         }
         self.ready_reported = true;
-        if let Some(ctx) = &self.parent {
-            ctx.ready();
+        match &self.parent {
+            Some(ctx) => ctx.ready(),
+            // The root has no parent to tell: its subscribers hear it (a nested manager's
+            // readiness is announced by its parent, as for any child), when it has children
+            // running (not when all of them have already ended).
+            None if counts.live > 0 => self
+                .events
+                .emit(|| self.shared.path.clone(), || EventKind::Ready),
+            None => {}
         }
     }
 }
@@ -687,6 +694,8 @@ impl Run {
         let path = &self.shared.path;
         self.deferred.refuse_commands(|| shutting_down(path));
         tracing::debug!(manager = %self.shared.path, ?reason, "manager shutting down");
+        self.events
+            .emit(|| self.shared.path.clone(), || EventKind::ShuttingDown);
         self.phase = Phase::Stopping { seq, reason };
         for exit in deferred {
             self.record_unasked_exit(exit.key, &exit.status, exit.uptime);
