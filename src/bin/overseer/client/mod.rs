@@ -235,6 +235,8 @@ async fn apply(client: &Client, file: Option<&Path>) -> Result<(), String> {
         #[serde(default)]
         restarted: Vec<String>,
         #[serde(default)]
+        reconfigured: Vec<String>,
+        #[serde(default)]
         unchanged: Vec<String>,
     }
     let report: Report = parse(&answer)?;
@@ -257,9 +259,16 @@ async fn apply(client: &Client, file: Option<&Path>) -> Result<(), String> {
         }
     }
     if !any {
-        println!("nothing changed");
+        println!("no process added, removed or restarted at the top level");
     }
-    if !report.unchanged.is_empty() && any {
+    if !report.reconfigured.is_empty() {
+        // The library reports a group's own changes only as the group being reconfigured.
+        println!(
+            "groups: {} (members compared one by one: the changed ones restart)",
+            below(&report.reconfigured)
+        );
+    }
+    if !report.unchanged.is_empty() {
         println!("unchanged: {}", report.unchanged.len());
     }
     Ok(())
