@@ -417,7 +417,10 @@ pub fn run(file: &Path, socket: Option<&Path>, ready_fd: Option<i32>) -> ExitCod
         Err(e) => return ready.fail(1, format!("cannot start the runtime: {e}")),
     };
     let code = runtime.block_on(serve(built, options, file, socket, &log, &mut ready));
-    drop(lock);
+    runtime.shutdown_timeout(DRAIN_TIMEOUT);
+    // Held until the process exits (the kernel closes the descriptor then): `down` waits
+    // for the lock to be free to know the daemon is gone.
+    std::mem::forget(lock);
     code
 }
 
