@@ -192,9 +192,9 @@ impl Drop for Stack {
     }
 }
 
-/// Whether process `pid` was started for this test: its command line or directory mentions
-/// the test's directory, or it is a `sleep`/`sh` of ours (pids are reused; this keeps the
-/// guard from killing a stranger).
+/// Whether process `pid` was started for this test: its working directory is the test's
+/// directory, as every process of a test stack's is (pids are reused; this keeps the guard
+/// from killing a stranger).
 fn is_ours(pid: u32, dir: &Path) -> bool {
     let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
     cwd.starts_with(dir)

@@ -25,8 +25,7 @@ use crate::printer::ColourChoice;
 /// The commands that talk to a daemon, and the hidden one that is the daemon.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// List the daemon's processes and groups: state, pid, restarts, uptime, health, CPU and
-    /// memory.
+    /// List the daemon's processes and groups: state, pid, restarts, uptime, health, CPU, memory.
     Ps {
         /// Print the tree's snapshot as JSON (the API's `GET /v1/tree`).
         #[arg(long)]
@@ -86,9 +85,11 @@ pub enum ClientCommand {
     },
     /// Stop the stack and the daemon; returns once the daemon has exited.
     Down,
-    /// Read the config again (or FILE) and apply it to the running stack: added processes
-    /// start, removed ones stop, changed ones restart, the others are not touched. An invalid
-    /// config changes nothing.
+    /// Apply the config again (or FILE) to the running stack.
+    ///
+    /// Added processes start, removed ones stop, changed ones restart, the others are not
+    /// touched. The config is checked first: an invalid one changes nothing, and the error
+    /// says where it is wrong.
     Apply {
         /// The config file (default: the one the daemon runs).
         file: Option<PathBuf>,
