@@ -20,6 +20,9 @@ use crate::config::{self, model};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The daemon's control socket (default: overseer.sock in the per-user runtime directory).
+    #[arg(long, global = true, env = "OVERSEER_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,12 +39,18 @@ pub enum Command {
         /// Colour the names: auto (on a terminal, unless NO_COLOR is set), always, never.
         #[arg(long, value_enum, default_value_t)]
         color: crate::printer::ColourChoice,
+        /// Run the stack in a daemon and return once it answers (`overseer ps`, `logs`,
+        /// `down`… drive it).
+        #[arg(short = 'd', long)]
+        detach: bool,
     },
     /// Read a config, check it, and print the stack it describes, in start order.
     Check {
         /// The config file (default: overseer.toml, Procfile or process-compose.yaml here).
         file: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
     /// Print a completion script for SHELL to standard output.
     ///
     /// For example `overseer completions bash > ~/.local/share/bash-completion/completions/overseer`.

@@ -1,8 +1,11 @@
 //! `overseer`: run a stack of processes from a config file, in the foreground or as a daemon,
 //! on the overseer supervision tree.
 
+mod api;
 mod cli;
+mod client;
 mod config;
+mod daemon;
 mod paths;
 mod printer;
 mod tree;
@@ -18,7 +21,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { file } => cli::check(file.as_deref()),
-        Command::Up { file, color } => up::run(file.as_deref(), printer::use_colour(color)),
+        Command::Up {
+            file, detach: true, ..
+        } => daemon::start(file.as_deref(), cli.socket.as_deref()),
+        Command::Up { file, color, .. } => up::run(file.as_deref(), printer::use_colour(color)),
+        Command::Client(command) => client::run(command, cli.socket.as_deref()),
         Command::Completions { shell } => cli::completions(shell),
     }
 }

@@ -46,10 +46,15 @@ impl Printer {
 
     /// One line of `name`'s output (without its newline).
     pub fn line(&self, name: &str, text: &[u8]) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(self.prefix(name).as_bytes());
-        let _ = out.write_all(text);
-        let _ = out.write_all(b"\n");
+        let _ = self.write_line(&mut std::io::stdout().lock(), name, text);
+    }
+
+    /// One line of `name`'s output (without its newline) to `out`, saying whether it could
+    /// be written (`logs -f | head` ends when `head` does).
+    pub fn write_line(&self, out: &mut impl Write, name: &str, text: &[u8]) -> std::io::Result<()> {
+        out.write_all(self.prefix(name).as_bytes())?;
+        out.write_all(text)?;
+        out.write_all(b"\n")
     }
 
     /// News about `name` from the tree (each of its lines prefixed).
