@@ -459,10 +459,12 @@ impl Command {
     /// the main process is not running (not started, between restarts, during pre-start
     /// commands) or where `/proc` is not available (Linux only).
     ///
-    /// Cost: one scan of `/proc` (a `readdir` and one small read per process on the system,
-    /// about a millisecond per few hundred processes), done synchronously on the calling
-    /// thread; nothing is measured between calls. Specs sharing one `Command` share its
-    /// samples, as they share [`pid`](crate::Runnable::pid).
+    /// The figures come from a scan of `/proc` (a `readdir` and one small read per process on
+    /// the system, about a millisecond per few hundred processes) at most 100 ms old, shared
+    /// by every process child of the supervisor: a [snapshot](crate::Handle::snapshot) of a
+    /// tree of `n` processes costs one scan, not `n`. A scan, when one is due, is done
+    /// synchronously on the calling thread; nothing is measured between calls. Specs sharing
+    /// one `Command` share its samples, as they share [`pid`](crate::Runnable::pid).
     ///
     /// A clone of a `Command` is another child with no stats: to ask the one a manager runs,
     /// share it.

@@ -55,6 +55,66 @@ pub(crate) fn group_usage(pgid: u32) -> Option<Usage> {
     Some(usage)
 }
 
+/// How long a scan of `/proc` serves [`shared_group_usage`]: the figures of a snapshot of
+/// many process children come from one scan, not one each.
+const SHARED_SCAN_AGE: Duration = Duration::from_millis(100);
+
+/// The usage of every process group with a live member, from one scan of `/proc`.
+struct Scan {
+    at: Instant,
+    groups: foldhash::HashMap<u32, Usage>,
+}
+
+/// The latest shared scan.
+static RECENT: Mutex<Option<std::sync::Arc<Scan>>> = Mutex::new(None);
+
+/// The usage of group `pgid` and when it was read: from a scan of `/proc` at most
+/// [`SHARED_SCAN_AGE`] old, shared by every caller in this process, else from a new one. A
+/// snapshot of `n` process children costs one scan of `/proc` instead of `n`. `None` when
+/// `/proc` cannot be read.
+pub(crate) fn shared_group_usage(pgid: u32) -> Option<(Usage, Instant)> {
+    let recent = lock(&RECENT)
+        .as_ref()
+        .filter(|scan| scan.at.elapsed() < SHARED_SCAN_AGE)
+        .cloned();
+    let scan = match recent {
+        Some(scan) => scan,
+        None => {
+            // Scanned without the lock: callers that race both scan, the newer one stays.
+            let scan = std::sync::Arc::new(scan_all()?);
+            *lock(&RECENT) = Some(scan.clone());
+            scan
+        }
+    };
+    // A group with no live member (its leader just exited, say) has no usage.
+    let usage = scan.groups.get(&pgid).copied().unwrap_or_default();
+    Some((usage, scan.at))
+}
+
+/// How many shared scans were made (tests).
+#[cfg(test)]
+static SCANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Every live process's usage, summed by process group.
+fn scan_all() -> Option<Scan> {
+    #[cfg(test)]
+    SCANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let page = rustix::param::page_size() as u64;
+    let mut groups: foldhash::HashMap<u32, Usage> = foldhash::HashMap::default();
+    for_each_live(|_, stat| {
+        let usage = groups.entry(stat.pgrp).or_default();
+        usage.processes += 1;
+        usage.rss_bytes = usage
+            .rss_bytes
+            .saturating_add(stat.rss_pages.saturating_mul(page));
+        usage.cpu_ticks = usage.cpu_ticks.saturating_add(stat.cpu_ticks);
+    })?;
+    Some(Scan {
+        at: Instant::now(),
+        groups,
+    })
+}
+
 /// The pids of the live members of process group `pgid`. A zombie (a member that has ended
 /// and waits for its parent, which in some containers is an init that never reaps) does not
 /// count. `None` when `/proc` cannot be read (not Linux). Cost: one `readdir` of `/proc` and
@@ -66,6 +126,16 @@ pub(crate) fn live_members(pgid: u32) -> Option<Vec<u32>> {
 }
 
 fn for_each_live_member(pgid: u32, mut each: impl FnMut(u32, &Stat)) -> Option<()> {
+    for_each_live(|pid, stat| {
+        if stat.pgrp == pgid {
+            each(pid, stat);
+        }
+    })
+}
+
+/// Calls `each` with every live (non-zombie) process of the machine; `None` when `/proc`
+/// cannot be listed.
+fn for_each_live(mut each: impl FnMut(u32, &Stat)) -> Option<()> {
     for entry in std::fs::read_dir("/proc").ok()? {
         let Some(pid) = entry
             .ok()
@@ -84,7 +154,7 @@ fn for_each_live_member(pgid: u32, mut each: impl FnMut(u32, &Stat)) -> Option<(
         let Some(stat) = parse_stat(&text) else {
             continue;
         };
-        if stat.pgrp == pgid && stat.state != 'Z' {
+        if stat.state != 'Z' {
             each(pid, &stat);
         }
     }
@@ -155,7 +225,8 @@ impl StatsCell {
         StatsGuard(self)
     }
 
-    /// Samples the group of the current run, if any.
+    /// Samples the group of the current run, if any, from a shared recent scan (see
+    /// [`shared_group_usage`]).
     pub(crate) fn sample(&self) -> Option<ProcessStats> {
         let (pid, started) = {
             let run = lock(&self.0);
@@ -163,8 +234,7 @@ impl StatsCell {
             (run.pid, run.started)
         };
         // Scan without holding the lock.
-        let usage = group_usage(pid)?;
-        let now = Instant::now();
+        let (usage, now) = shared_group_usage(pid)?;
         let cpu_time = ticks_to_duration(usage.cpu_ticks);
         let mut run = lock(&self.0);
         // The run may have ended (or another started) during the scan.
@@ -196,6 +266,35 @@ impl Drop for StatsGuard<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_usage_of_many_groups_read_at_once_comes_from_one_scan_of_proc() {
+        use std::os::unix::process::CommandExt;
+        let mut children: Vec<std::process::Child> = (0..3)
+            .map(|_| {
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .process_group(0)
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
+        // Let any scan made before (by another test) age out.
+        std::thread::sleep(SHARED_SCAN_AGE);
+        let before = SCANS.load(std::sync::atomic::Ordering::Relaxed);
+        for child in &children {
+            let (usage, _) = shared_group_usage(child.id()).expect("/proc readable");
+            assert_eq!(usage.processes, 1, "the sleep of group {}", child.id());
+        }
+        let scans = SCANS.load(std::sync::atomic::Ordering::Relaxed) - before;
+        for child in &mut children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // One scan for the three (a scan each would be three); another test of this binary
+        // sampling at the same moment may add one.
+        assert!((1..3).contains(&scans), "{scans} scans for 3 groups");
+    }
+
     use super::*;
 
     #[test]
