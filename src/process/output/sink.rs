@@ -30,7 +30,10 @@ pub struct OutputSink {
     stdout_path: Option<PathBuf>,
     stderr_path: Option<PathBuf>,
     tail: Option<Mutex<Tail>>,
-    follow: broadcast::Sender<Line>,
+    /// The followers' channel, made by the first [`subscribe`](Self::subscribe): its ring of
+    /// `follow_capacity` slots costs nothing for output nobody follows.
+    follow: std::sync::OnceLock<broadcast::Sender<Line>>,
+    follow_capacity: usize,
     on_line: Option<LineCallback>,
     timestamps: bool,
     pub(super) max_line: usize,
@@ -89,7 +92,6 @@ impl OutputSink {
             (Some(out), Some(err)) if out == err => stdout_file,
             _ => open(config.stderr_file.clone())?,
         };
-        let (follow, _) = broadcast::channel(config.follow_capacity);
         Ok(OutputSink {
             files,
             stdout_file,
@@ -97,7 +99,8 @@ impl OutputSink {
             stdout_path: config.stdout_file,
             stderr_path: config.stderr_file,
             tail: (config.tail > 0).then(|| Mutex::new(Tail::new(config.tail))),
-            follow,
+            follow: std::sync::OnceLock::new(),
+            follow_capacity: config.follow_capacity,
             on_line: config.on_line,
             timestamps: config.timestamps,
             max_line: config.max_line,
@@ -117,9 +120,17 @@ impl OutputSink {
     /// Follows the output live from now on: every later line of both streams, in order per
     /// stream. A subscriber that falls more than the follow capacity behind gets
     /// `Err(RecvError::Lagged(missed))` once and goes on with the oldest line still kept.
-    /// Cost: while at least one subscriber exists, one allocation per line.
+    /// Cost: the first subscription makes the channel (its ring of follow-capacity slots,
+    /// about 70 bytes each); while at least one subscriber exists, one allocation per line.
     pub fn subscribe(&self) -> broadcast::Receiver<Line> {
-        self.follow.subscribe()
+        self.follow
+            .get_or_init(|| broadcast::channel(self.follow_capacity).0)
+            .subscribe()
+    }
+
+    /// How many subscribers follow the output now.
+    fn followers(&self) -> usize {
+        self.follow.get().map_or(0, broadcast::Sender::receiver_count)
     }
 
     /// The log file of `stream` (the live one, without a rotation suffix), if any.
@@ -145,7 +156,7 @@ impl OutputSink {
         self.timestamps
             || self.tail.is_some()
             || self.on_line.is_some()
-            || self.follow.receiver_count() > 0
+            || self.followers() > 0
     }
 
     /// Delivers the pieces of one pipe read to every destination (the log file's writer
@@ -167,7 +178,7 @@ impl OutputSink {
             return;
         }
         let wants_lines =
-            self.tail.is_some() || self.on_line.is_some() || self.follow.receiver_count() > 0;
+            self.tail.is_some() || self.on_line.is_some() || self.followers() > 0;
         if !wants_lines {
             return;
         }
@@ -188,7 +199,9 @@ impl OutputSink {
                 }
             }
             // An error only means there is no subscriber right now.
-            let _ = self.follow.send(line);
+            if let Some(follow) = self.follow.get() {
+                let _ = follow.send(line);
+            }
         }
     }
 
@@ -236,7 +249,7 @@ impl std::fmt::Debug for OutputSink {
         f.debug_struct("OutputSink")
             .field("files", &self.files.len())
             .field("tail", &self.tail.is_some())
-            .field("subscribers", &self.follow.receiver_count())
+            .field("subscribers", &self.followers())
             .field("timestamps", &self.timestamps)
             .field("max_line", &self.max_line)
             .finish_non_exhaustive()

@@ -12,12 +12,12 @@ pub(super) struct Tail {
 }
 
 impl Tail {
-    /// An empty tail that keeps at most `capacity` lines (at least one).
+    /// An empty tail that keeps at most `capacity` lines (at least one). It grows as lines
+    /// come, so a quiet process's tail costs nothing.
     pub(super) fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
         Tail {
-            lines: VecDeque::with_capacity(capacity),
-            capacity,
+            lines: VecDeque::new(),
+            capacity: capacity.max(1),
         }
     }
 
