@@ -188,7 +188,7 @@ async fn an_exec_probe_passes_on_exit_0_and_fails_with_the_status_and_last_outpu
         .period(Duration::from_millis(50))
         .failure_threshold(1);
     assert!(
-        probe.describe().starts_with("exec sh -c"),
+        probe.describe().starts_with("exec /bin/sh -c"),
         "{}",
         probe.describe()
     );

@@ -190,8 +190,14 @@ async fn the_root_announces_when_every_child_is_ready_and_when_its_shutdown_begi
         }
     }
     let ready = |p: &str| seen.iter().position(|(path, k)| path == p && k == "Ready");
-    assert!(ready("root").unwrap() > ready("root/a").unwrap(), "{seen:?}");
-    assert!(ready("root").unwrap() > ready("root/b").unwrap(), "{seen:?}");
+    assert!(
+        ready("root").unwrap() > ready("root/a").unwrap(),
+        "{seen:?}"
+    );
+    assert!(
+        ready("root").unwrap() > ready("root/b").unwrap(),
+        "{seen:?}"
+    );
     handle.shutdown().unwrap();
     let mut after = Vec::new();
     while let Some(ev) = events.recv().await {

@@ -33,7 +33,7 @@ async fn a_failure_names_the_path_and_the_whole_command_line_not_only_the_progra
     let err = run_once(Command::shell("exit 3")).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "root/p: `sh -c 'exit 3'` exited with code 3"
+        "root/p: `/bin/sh -c 'exit 3'` exited with code 3"
     );
 }
 
@@ -179,9 +179,17 @@ async fn a_running_process_child_shows_its_kind_pid_memory_and_cpu_in_the_snapsh
     let resources = child.resources.expect("a running process has figures");
     assert!(resources.memory_bytes > 0, "{resources:?}");
     assert_eq!(resources.processes, 1);
-    // The second reading has a CPU figure (the first starts the measure).
-    let again = handle.snapshot().await.unwrap();
-    let cpu = again.find("root/p").unwrap().resources.unwrap().cpu_percent;
+    // A later reading has a CPU figure (the first starts the measure; readings share a scan
+    // of /proc for up to 100 ms, and give the same figure meanwhile).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let cpu = loop {
+        let again = handle.snapshot().await.unwrap();
+        let cpu = again.find("root/p").unwrap().resources.unwrap().cpu_percent;
+        if cpu.is_some() || std::time::Instant::now() > deadline {
+            break cpu;
+        }
+        tokio::task::yield_now().await;
+    };
     assert!(cpu.is_some_and(|c| c >= 0.0), "{cpu:?}");
     assert!(
         snap.find("root").unwrap().resources.is_none(),

@@ -40,7 +40,7 @@ async fn a_failed_pre_start_command_is_the_childs_failure_with_its_output() {
         } => {
             assert_eq!(
                 command,
-                "sh -c 'echo installing; echo '\\''no network'\\'' >&2; exit 7'"
+                "/bin/sh -c 'echo installing; echo '\\''no network'\\'' >&2; exit 7'"
             );
             assert!(matches!(**source, ProcessError::Exited { code: 7, .. }));
             let mut output = output.clone();

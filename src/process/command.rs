@@ -228,10 +228,11 @@ impl Command {
         }
     }
 
-    /// A command that runs `script` with `sh -c`. The only way this type involves a shell:
-    /// never pass untrusted text here.
+    /// A command that runs `script` with `/bin/sh -c`, the shell `system(3)` runs: named by
+    /// its path, so that no spawn searches the `PATH` for it. The only way this type involves
+    /// a shell: never pass untrusted text here.
     pub fn shell(script: impl AsRef<OsStr>) -> Self {
-        Command::new("sh").arg("-c").arg(script)
+        Command::new("/bin/sh").arg("-c").arg(script)
     }
 
     /// Adds one argument, passed as is.

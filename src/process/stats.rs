@@ -69,13 +69,14 @@ struct Scan {
 static RECENT: Mutex<Option<std::sync::Arc<Scan>>> = Mutex::new(None);
 
 /// The usage of group `pgid` and when it was read: from a scan of `/proc` at most
-/// [`SHARED_SCAN_AGE`] old, shared by every caller in this process, else from a new one. A
+/// [`SHARED_SCAN_AGE`] old and made after `not_before` (the run's start: an older scan does
+/// not know the process), shared by every caller in this process, else from a new one. A
 /// snapshot of `n` process children costs one scan of `/proc` instead of `n`. `None` when
 /// `/proc` cannot be read.
-pub(crate) fn shared_group_usage(pgid: u32) -> Option<(Usage, Instant)> {
+pub(crate) fn shared_group_usage(pgid: u32, not_before: Instant) -> Option<(Usage, Instant)> {
     let recent = lock(&RECENT)
         .as_ref()
-        .filter(|scan| scan.at.elapsed() < SHARED_SCAN_AGE)
+        .filter(|scan| scan.at.elapsed() < SHARED_SCAN_AGE && scan.at >= not_before)
         .cloned();
     let scan = match recent {
         Some(scan) => scan,
@@ -205,7 +206,8 @@ pub(crate) struct StatsCell(Mutex<Option<Run>>);
 struct Run {
     pid: u32,
     started: Instant,
-    last: Option<(Instant, Duration)>,
+    /// The last reading: when its scan was made, the CPU time then, and the CPU % it gave.
+    last: Option<(Instant, Duration, Option<f64>)>,
 }
 
 impl Clone for StatsCell {
@@ -233,17 +235,23 @@ impl StatsCell {
             let run = run.as_ref()?;
             (run.pid, run.started)
         };
-        // Scan without holding the lock.
-        let (usage, now) = shared_group_usage(pid)?;
+        // Scan without holding the lock; a scan from before the run began does not know it.
+        let (usage, now) = shared_group_usage(pid, started)?;
         let cpu_time = ticks_to_duration(usage.cpu_ticks);
         let mut run = lock(&self.0);
         // The run may have ended (or another started) during the scan.
         let run = run.as_mut().filter(|r| r.pid == pid)?;
-        let cpu_percent = run.last.and_then(|(at, before)| {
-            let wall = now.checked_duration_since(at)?.as_secs_f64();
-            (wall > 0.0).then(|| cpu_time.saturating_sub(before).as_secs_f64() / wall * 100.0)
-        });
-        run.last = Some((now, cpu_time));
+        let cpu_percent = match run.last {
+            // Read from the same shared scan as last time: the same figure.
+            Some((at, _, percent)) if at == now => percent,
+            Some((at, before, _)) => now
+                .checked_duration_since(at)
+                .map(|wall| wall.as_secs_f64())
+                .filter(|wall| *wall > 0.0)
+                .map(|wall| cpu_time.saturating_sub(before).as_secs_f64() / wall * 100.0),
+            None => None,
+        };
+        run.last = Some((now, cpu_time, cpu_percent));
         Some(ProcessStats {
             pid,
             processes: usage.processes,
@@ -278,11 +286,10 @@ mod tests {
                     .expect("spawn sleep")
             })
             .collect();
-        // Let any scan made before (by another test) age out.
-        std::thread::sleep(SHARED_SCAN_AGE);
+        let spawned = Instant::now();
         let before = SCANS.load(std::sync::atomic::Ordering::Relaxed);
         for child in &children {
-            let (usage, _) = shared_group_usage(child.id()).expect("/proc readable");
+            let (usage, _) = shared_group_usage(child.id(), spawned).expect("/proc readable");
             assert_eq!(usage.processes, 1, "the sleep of group {}", child.id());
         }
         let scans = SCANS.load(std::sync::atomic::Ordering::Relaxed) - before;

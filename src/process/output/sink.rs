@@ -130,7 +130,9 @@ impl OutputSink {
 
     /// How many subscribers follow the output now.
     fn followers(&self) -> usize {
-        self.follow.get().map_or(0, broadcast::Sender::receiver_count)
+        self.follow
+            .get()
+            .map_or(0, broadcast::Sender::receiver_count)
     }
 
     /// The log file of `stream` (the live one, without a rotation suffix), if any.
@@ -153,10 +155,7 @@ impl OutputSink {
     /// subscriber, or timestamps (one per line in the log file). Otherwise the pump may hand
     /// over runs of whole lines, which only the log file gets.
     pub(super) fn wants_lines(&self) -> bool {
-        self.timestamps
-            || self.tail.is_some()
-            || self.on_line.is_some()
-            || self.followers() > 0
+        self.timestamps || self.tail.is_some() || self.on_line.is_some() || self.followers() > 0
     }
 
     /// Delivers the pieces of one pipe read to every destination (the log file's writer
@@ -177,8 +176,7 @@ impl OutputSink {
         if !lines {
             return;
         }
-        let wants_lines =
-            self.tail.is_some() || self.on_line.is_some() || self.followers() > 0;
+        let wants_lines = self.tail.is_some() || self.on_line.is_some() || self.followers() > 0;
         if !wants_lines {
             return;
         }

@@ -68,7 +68,7 @@ impl Member {
 /// How a process is started.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommandLine {
-    /// A shell command line, run with `sh -c`.
+    /// A shell command line, run with `/bin/sh -c`.
     Shell(String),
     /// A program and its arguments, run directly.
     Exec(Vec<String>),

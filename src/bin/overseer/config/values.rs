@@ -122,7 +122,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// A command: a string is a shell command line (`sh -c`), a list is a program and its
+/// A command: a string is a shell command line (`/bin/sh -c`), a list is a program and its
 /// arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandValue(pub CommandLine);

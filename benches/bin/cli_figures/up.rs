@@ -1,57 +1,37 @@
-//! The `overseer` command as a whole process, side by side with its raw lower bound and, when
-//! installed, a peer, in interleaved rounds:
-//!
-//! - **`up` of N processes until all are running**: from spawning `overseer up` on a config
-//!   of N `sleep 1000` processes to the N-th `started` line on its output; the raw lower
-//!   bound is this program re-executed with `--raw N`, which spawns the same N commands with
-//!   `std::process::Command` (`posix_spawn`) from one thread, the program's path looked up
-//!   once, and prints a line after each; the peer is
-//!   honcho (`pip install honcho`, a Procfile of the same N lines, its `started (pid=…)`
-//!   lines, Python's output unbuffered) when `honcho` is on the `PATH`.
-//!
-//! ```sh
-//! cargo build --release --features cli --bin overseer
-//! cargo run --release --features cli --example cli_figures            # N = 100, 10 rounds
-//! cargo run --release --features cli --example cli_figures -- --n 100 --rounds 20
-//! ```
-//!
-//! The `overseer` binary is taken from next to this program's directory
-//! (`target/release/overseer`). Linux only.
+//! 0. **`up` of N processes until all are running**: each of N processes is `sh -c 'echo
+//!    up; exec sleep 1000'`; the time from spawning the supervisor to the N-th `up` line on
+//!    its standard output, so every process has been spawned, has run and had its line
+//!    relayed. The raw lower bound is this program re-executed with `--raw N`, which spawns
+//!    the same N commands with `std::process::Command` (`posix_spawn`) from one thread, the
+//!    shell's path looked up once, their output going straight to its own; the peer is
+//!    honcho (`pip install honcho`, a Procfile of the same N lines, Python's output
+//!    unbuffered) when `honcho` is on the `PATH`. (Counting `overseer up`'s `started`
+//!    lines instead would be wrong: the `Running` event comes when a child's run begins,
+//!    before its process is spawned.)
 
-#[path = "measure.rs"]
-mod measure;
-
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use measure::{arg, load};
+use crate::{median, which};
 
-fn main() {
-    let args = measure::args();
-    let n: usize = arg(&args, "--n").map_or(100, |v| v.parse().expect("--n <number>"));
-    if arg(&args, "--raw").is_some() {
-        raw(n);
-        return;
-    }
-    let rounds: usize =
-        arg(&args, "--rounds").map_or(10, |v| v.parse().expect("--rounds <number>"));
-    let overseer = overseer_binary();
+/// What each process runs: one line, then a long sleep (the shell execs it).
+const SCRIPT: &str = "echo up; exec sleep 1000";
+
+/// Runs the rounds and prints the table.
+pub fn run(overseer: &Path, n: usize, rounds: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("overseer.toml");
     let mut text = String::new();
     for i in 0..n {
-        text.push_str(&format!(
-            "[processes.p{i}]\ncommand = [\"sleep\", \"1000\"]\n"
-        ));
+        text.push_str(&format!("[processes.p{i}]\ncommand = \"{SCRIPT}\"\n"));
     }
     std::fs::write(&config, text).expect("write config");
     let procfile = dir.path().join("Procfile");
-    let lines: String = (0..n).map(|i| format!("p{i}: sleep 1000\n")).collect();
+    let lines: String = (0..n).map(|i| format!("p{i}: {SCRIPT}\n")).collect();
     std::fs::write(&procfile, lines).expect("write Procfile");
     let honcho = which("honcho");
-    println!("load average at start: {}", load());
     println!("## up of {n} processes until all are running ({rounds} rounds, ms)");
     let mut names = vec!["raw", "overseer"];
     if honcho.is_some() {
@@ -67,15 +47,15 @@ fn main() {
                 "raw" => time_to_lines(
                     Command::new(&me).args(["--raw", "x", "--n", &n.to_string()]),
                     n,
-                    "started",
+                    "up",
                 ),
                 "overseer" => time_to_lines(
-                    Command::new(&overseer)
+                    Command::new(overseer)
                         .args(["up", "--color", "never"])
                         .arg(&config)
                         .env("OVERSEER_STATE_DIR", dir.path().join("state")),
                     n,
-                    "] started",
+                    "| up",
                 ),
                 _ => time_to_lines(
                     Command::new(honcho.as_ref().expect("honcho"))
@@ -84,7 +64,7 @@ fn main() {
                         .arg("start")
                         .env("PYTHONUNBUFFERED", "1"),
                     n,
-                    " started (pid=",
+                    "| up",
                 ),
             };
             rows[which].push(took.as_secs_f64() * 1e3);
@@ -99,7 +79,6 @@ fn main() {
             med / medians[0]
         );
     }
-    println!("load average at end: {}", load());
 }
 
 /// Spawns `cmd` and times it until `n` lines containing `marker` were printed; then stops it
@@ -149,29 +128,24 @@ fn stop(child: &mut Child, mut out: BufReader<std::process::ChildStdout>) {
     let _ = drain.join();
 }
 
-/// `--raw N`: spawns N `sleep 1000`, one line after each, then waits for SIGINT and kills
-/// them.
-fn raw(n: usize) {
+/// `--raw N`: spawns N [`SCRIPT`]s, their output going to this program's, then waits for
+/// SIGINT and kills them (their `sleep`, which the shell became).
+pub fn raw(n: usize) {
     // Blocked before the first line, taken with sigwait after the last: the children are
     // killed before this process ends.
     let mut set = sigint_blocked();
     // Looked up once, as overseer does: no failed `execve` along the PATH per spawn.
-    let sleep = which("sleep").expect("sleep on the PATH");
+    let shell = which("sh").expect("sh on the PATH");
     let mut children = Vec::with_capacity(n);
-    let mut out = std::io::stdout().lock();
-    for i in 0..n {
+    for _ in 0..n {
         children.push(
-            Command::new(&sleep)
-                .arg("1000")
+            Command::new(&shell)
+                .args(["-c", SCRIPT])
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
                 .spawn()
-                .expect("spawn sleep"),
+                .expect("spawn sh"),
         );
-        let _ = writeln!(out, "p{i} started");
-        let _ = out.flush();
     }
-    drop(out);
     wait_for_sigint(&mut set);
     for mut c in children {
         let _ = c.kill();
@@ -197,32 +171,4 @@ fn wait_for_sigint(set: &mut libc::sigset_t) {
     unsafe {
         libc::sigwait(set, &mut signal);
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    v[v.len() / 2]
-}
-
-fn overseer_binary() -> PathBuf {
-    let me = std::env::current_exe().expect("current exe");
-    let bin = me
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("overseer"))
-        .expect("target dir");
-    assert!(
-        bin.exists(),
-        "{} is missing: cargo build --release --features cli --bin overseer",
-        bin.display()
-    );
-    bin
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(program))
-        .find(|p| p.is_file())
 }
