@@ -873,3 +873,70 @@ fn rustix_uid() -> u32 {
     // SAFETY: getuid cannot fail and touches no memory.
     unsafe { libc::getuid() }
 }
+
+/// One HTTP/1.1 request over TCP, with `authorization` as the header's value if given.
+fn tcp_http(addr: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("the TCP listener accepts");
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("a read timeout");
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: overseer\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("an answer");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_tcp_listener_is_off_unless_asked_for_and_then_answers_only_requests_bearing_its_token() {
+    let stack = Stack::new(&sleepers(&["a"]));
+    stack.up();
+    let token_file = stack.path("run").join("overseer.sock.token");
+    assert!(!token_file.exists(), "no token, no listener by default");
+    stack.ok(&["down"]);
+
+    let out = stack.ok(&["up", "-d", "--listen", "127.0.0.1:0"]);
+    let addr = out
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("up -d names the TCP address: {out}"))
+        .to_owned();
+    stack.wait_all_running();
+    let mode = std::fs::metadata(&token_file)
+        .expect("the token file")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let token = std::fs::read_to_string(&token_file).expect("the token");
+    let token = token.trim();
+
+    let (status, body) = tcp_http(&addr, "/v1/tree", None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("\"kind\":\"unauthorized\""), "{body}");
+    let (status, _) = tcp_http(&addr, "/v1/tree", Some("Bearer wrong"));
+    assert_eq!(status, 401);
+    let (status, body) = tcp_http(&addr, "/v1/tree", Some(&format!("Bearer {token}")));
+    assert_eq!(status, 200, "{body}");
+    let tree: Value = serde_json::from_str(&body).expect("the tree as JSON");
+    assert_eq!(processes(&tree).len(), 1);
+
+    stack.ok(&["down"]);
+    assert!(!token_file.exists(), "the token is removed with the daemon");
+}

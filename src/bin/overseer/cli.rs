@@ -43,6 +43,12 @@ pub enum Command {
         /// `down`… drive it).
         #[arg(short = 'd', long)]
         detach: bool,
+        /// With -d, also serve the control API over TCP at ADDR (e.g. 127.0.0.1:7070; off
+        /// unless given). TCP carries no peer credentials: every request must bear the token
+        /// the daemon writes, readable by its user only, next to its socket
+        /// (`Authorization: Bearer TOKEN`).
+        #[arg(long, value_name = "ADDR", requires = "detach")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Read a config, check it, and print the stack it describes, in start order.
     Check {

@@ -22,8 +22,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { file } => cli::check(file.as_deref()),
         Command::Up {
-            file, detach: true, ..
-        } => daemon::start(file.as_deref(), cli.socket.as_deref()),
+            file,
+            detach: true,
+            listen,
+            ..
+        } => daemon::start(file.as_deref(), cli.socket.as_deref(), listen),
         Command::Up { file, color, .. } => up::run(file.as_deref(), printer::use_colour(color)),
         Command::Client(command) => client::run(command, cli.socket.as_deref()),
         Command::Completions { shell } => cli::completions(shell),

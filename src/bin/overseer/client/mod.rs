@@ -103,13 +103,21 @@ pub enum ClientCommand {
         /// The descriptor to report readiness on.
         #[arg(long)]
         ready_fd: Option<i32>,
+        /// Also serve the API over TCP here, with a bearer token.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
 }
 
 /// Runs a client command against the daemon on `socket` (default: the per-user one).
 pub fn run(command: ClientCommand, socket: Option<&Path>) -> ExitCode {
-    if let ClientCommand::Daemon { file, ready_fd } = &command {
-        return crate::daemon::run(file, socket, *ready_fd);
+    if let ClientCommand::Daemon {
+        file,
+        ready_fd,
+        listen,
+    } = &command
+    {
+        return crate::daemon::run(file, socket, *ready_fd, *listen);
     }
     let client = Client {
         socket: api::socket_path(socket),

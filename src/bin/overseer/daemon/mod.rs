@@ -19,6 +19,7 @@ pub mod lock;
 mod logfile;
 mod routes;
 mod server;
+mod tcp;
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -184,7 +185,11 @@ fn report_json(report: &Reconfigured) -> serde_json::Value {
 
 /// `overseer up -d [FILE]`: starts the daemon and returns once it is ready, or prints why
 /// it failed (exit code 2 for a config error, 1 otherwise).
-pub fn start(file: Option<&Path>, socket: Option<&Path>) -> ExitCode {
+pub fn start(
+    file: Option<&Path>,
+    socket: Option<&Path>,
+    listen: Option<std::net::SocketAddr>,
+) -> ExitCode {
     let file = match crate::cli::config_file(file) {
         Ok(file) => std::path::absolute(&file).unwrap_or(file),
         Err(e) => return crate::cli::fail(e),
@@ -212,6 +217,7 @@ pub fn start(file: Option<&Path>, socket: Option<&Path>) -> ExitCode {
         .arg(&file)
         .arg("--ready-fd")
         .arg(READY_FD.to_string())
+        .args(listen.map(|addr| format!("--listen={addr}")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -263,11 +269,22 @@ pub fn start(file: Option<&Path>, socket: Option<&Path>) -> ExitCode {
         }
     };
     match Ready::parse(&said) {
-        Some(Ready::Ok { pid, stack, log }) => {
+        Some(Ready::Ok {
+            pid,
+            stack,
+            log,
+            tcp,
+        }) => {
             println!(
                 "overseer: {stack} runs in the background (daemon pid {pid}, socket {}); `overseer ps` lists it, `overseer down` stops it; daemon log: {log}",
                 socket.display()
             );
+            if let Some(addr) = tcp {
+                println!(
+                    "overseer: the API is also served on http://{addr}/ (a bearer token is required: {})",
+                    tcp::token_path(&socket).display()
+                );
+            }
             ExitCode::SUCCESS
         }
         Some(Ready::Failed { code, message }) => {
@@ -289,13 +306,14 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// What the daemon writes into its readiness pipe, then closes it: `ready PID\nSTACK\nLOG\n`,
-/// or `error CODE\nMESSAGE`.
+/// What the daemon writes into its readiness pipe, then closes it: `ready PID\nSTACK\nLOG\n`
+/// (and `TCP ADDR\n` when it serves TCP too), or `error CODE\nMESSAGE`.
 enum Ready {
     Ok {
         pid: u32,
         stack: String,
         log: String,
+        tcp: Option<String>,
     },
     Failed {
         code: u8,
@@ -312,6 +330,10 @@ impl Ready {
                 pid: pid.parse().ok()?,
                 stack: lines.next()?.to_owned(),
                 log: lines.next()?.to_owned(),
+                tcp: lines
+                    .next()
+                    .and_then(|l| l.strip_prefix("TCP "))
+                    .map(str::to_owned),
             });
         }
         let code = first.strip_prefix("error ")?.parse().ok()?;
@@ -343,8 +365,8 @@ impl ReadyPipe {
         self.0.is_some()
     }
 
-    /// Says the daemon is ready, and closes the pipe.
-    fn ready(&mut self, stack: &str, log: &Path) {
+    /// Says the daemon is ready (and where it serves TCP, if it does), and closes the pipe.
+    fn ready(&mut self, stack: &str, log: &Path, tcp: Option<std::net::SocketAddr>) {
         if let Some(mut file) = self.0.take() {
             let _ = write!(
                 file,
@@ -352,6 +374,9 @@ impl ReadyPipe {
                 std::process::id(),
                 log.display()
             );
+            if let Some(addr) = tcp {
+                let _ = writeln!(file, "TCP {addr}");
+            }
         }
     }
 
@@ -372,7 +397,12 @@ impl ReadyPipe {
 /// The hidden `overseer daemon --file FILE [--ready-fd FD]`: the daemon itself. With
 /// `--ready-fd` (as `up -d` starts it) it logs to its log file and reports readiness on that
 /// descriptor; without, it logs to standard error and runs in the foreground.
-pub fn run(file: &Path, socket: Option<&Path>, ready_fd: Option<i32>) -> ExitCode {
+pub fn run(
+    file: &Path,
+    socket: Option<&Path>,
+    ready_fd: Option<i32>,
+    listen: Option<std::net::SocketAddr>,
+) -> ExitCode {
     let mut ready = ReadyPipe::adopt(ready_fd);
     // Standard error is /dev/null until it is moved to the log, and then the log.
     logfile::init_tracing();
@@ -416,7 +446,9 @@ pub fn run(file: &Path, socket: Option<&Path>, ready_fd: Option<i32>) -> ExitCod
         Ok(runtime) => runtime,
         Err(e) => return ready.fail(1, format!("cannot start the runtime: {e}")),
     };
-    let code = runtime.block_on(serve(built, options, file, socket, &log, &mut ready));
+    let code = runtime.block_on(serve(
+        built, options, file, socket, listen, &log, &mut ready,
+    ));
     runtime.shutdown_timeout(DRAIN_TIMEOUT);
     // Held until the process exits (the kernel closes the descriptor then): `down` waits
     // for the lock to be free to know the daemon is gone.
@@ -430,9 +462,18 @@ async fn serve(
     options: Options,
     file: PathBuf,
     socket: PathBuf,
+    listen: Option<std::net::SocketAddr>,
     log: &Path,
     ready: &mut ReadyPipe,
 ) -> ExitCode {
+    // The TCP listener first: a port that is taken fails the start before anything runs.
+    let tcp = match listen {
+        Some(addr) => match tcp::Tcp::bind(addr, &socket).await {
+            Ok(tcp) => Some(tcp),
+            Err(e) => return ready.fail(1, format!("cannot serve TCP on {addr}: {e}")),
+        },
+        None => None,
+    };
     let listener = match tokio::net::UnixListener::bind(&socket) {
         Ok(listener) => listener,
         Err(e) => return ready.fail(1, format!("cannot listen on {}: {e}", socket.display())),
@@ -463,6 +504,8 @@ async fn serve(
     }
     let tracker = TaskTracker::new();
     let accept = tokio::spawn(server::accept(listener, daemon.clone(), tracker.clone()));
+    let tcp_addr = tcp.as_ref().map(tcp::Tcp::local_addr);
+    let accept_tcp = tcp.map(|tcp| tokio::spawn(tcp.accept(daemon.clone(), tracker.clone())));
     let signals = tokio::spawn(on_signals(daemon.clone()));
     tracing::info!(
         stack = %root,
@@ -471,11 +514,16 @@ async fn serve(
         pid = std::process::id(),
         "the daemon is ready"
     );
-    ready.ready(&root, log);
+    ready.ready(&root, log, tcp_addr);
     let result = run.await;
     signals.abort();
     accept.abort();
     let _ = accept.await;
+    if let Some(accept_tcp) = accept_tcp {
+        accept_tcp.abort();
+        let _ = accept_tcp.await;
+        tcp::remove_token(&socket);
+    }
     if let Err(e) = std::fs::remove_file(&socket) {
         tracing::warn!(socket = %socket.display(), error = %e, "cannot remove the socket");
     }

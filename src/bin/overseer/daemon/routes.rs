@@ -54,6 +54,9 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -62,7 +65,7 @@ impl ApiError {
         }
     }
 
-    fn response(&self) -> Response<Body> {
+    pub fn response(&self) -> Response<Body> {
         let body = serde_json::json!({"error": self.message, "kind": self.kind});
         json_response(self.status, &body)
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixListener;
 use tokio_util::task::TaskTracker;
 
 use super::Daemon;
@@ -47,15 +47,32 @@ pub async fn accept(listener: UnixListener, daemon: Arc<Daemon>, tracker: TaskTr
                 continue;
             }
         }
-        tracker.spawn(connection(stream, daemon.clone()));
+        tracker.spawn(connection(stream, daemon.clone(), None));
     }
 }
 
 /// Serves one connection until the client closes it, or, once the daemon is closing, until
-/// the request in progress is answered.
-async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
+/// the request in progress is answered. With a `token`, a request without
+/// `Authorization: Bearer <token>` is answered 401 and goes no further.
+pub(super) async fn connection<S>(stream: S, daemon: Arc<Daemon>, token: Option<Arc<str>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let closing = daemon.closing.clone();
-    let service = service_fn(move |request| routes::handle(request, daemon.clone()));
+    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let (daemon, token) = (daemon.clone(), token.clone());
+        async move {
+            if let Some(token) = token
+                && !super::tcp::bears(&request, &token)
+            {
+                return Ok(routes::ApiError::unauthorized(
+                    "this listener needs `Authorization: Bearer TOKEN`, the token in the file next to the daemon's socket",
+                )
+                .response());
+            }
+            routes::handle(request, daemon).await
+        }
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
