@@ -311,15 +311,21 @@ fn find<'a>(tree: &'a Value, name: &str) -> &'a Value {
 
 /// One HTTP/1.1 request on the socket, by hand: the status and the body.
 fn http(socket: &Path, method: &str, path: &str) -> (u16, String) {
-    let mut stream = UnixStream::connect(socket).expect("the socket accepts");
+    let stream = UnixStream::connect(socket).expect("the socket accepts");
     stream
         .set_read_timeout(Some(DEADLINE))
         .expect("a read timeout");
-    write!(
+    exchange(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: overseer\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: overseer\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        ),
     )
-    .expect("request sent");
+}
+
+/// Sends `request` on `stream` and reads the answer to its end: its status and body.
+fn exchange(mut stream: impl Read + Write, request: &str) -> (u16, String) {
+    stream.write_all(request.as_bytes()).expect("request sent");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("an answer");
     let status = response
@@ -876,30 +882,17 @@ fn rustix_uid() -> u32 {
 
 /// One HTTP/1.1 request over TCP, with `authorization` as the header's value if given.
 fn tcp_http(addr: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(addr).expect("the TCP listener accepts");
+    let stream = std::net::TcpStream::connect(addr).expect("the TCP listener accepts");
     stream
         .set_read_timeout(Some(DEADLINE))
         .expect("a read timeout");
     let auth = authorization
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
-    write!(
+    exchange(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: overseer\r\n{auth}Connection: close\r\n\r\n"
+        &format!("GET {path} HTTP/1.1\r\nHost: overseer\r\n{auth}Connection: close\r\n\r\n"),
     )
-    .expect("request sent");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("an answer");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]

@@ -45,14 +45,19 @@ pub(crate) struct Usage {
 pub(crate) fn group_usage(pgid: u32) -> Option<Usage> {
     let page = rustix::param::page_size() as u64;
     let mut usage = Usage::default();
-    for_each_live_member(pgid, |_, stat| {
-        usage.processes += 1;
-        usage.rss_bytes = usage
+    for_each_live_member(pgid, |_, stat| usage.add(stat, page))?;
+    Some(usage)
+}
+
+impl Usage {
+    /// Counts one more process, `stat`, in this usage (`page`: the page size in bytes).
+    fn add(&mut self, stat: &Stat, page: u64) {
+        self.processes += 1;
+        self.rss_bytes = self
             .rss_bytes
             .saturating_add(stat.rss_pages.saturating_mul(page));
-        usage.cpu_ticks = usage.cpu_ticks.saturating_add(stat.cpu_ticks);
-    })?;
-    Some(usage)
+        self.cpu_ticks = self.cpu_ticks.saturating_add(stat.cpu_ticks);
+    }
 }
 
 /// How long a scan of `/proc` serves [`shared_group_usage`]: the figures of a snapshot of
@@ -102,14 +107,7 @@ fn scan_all() -> Option<Scan> {
     SCANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let page = rustix::param::page_size() as u64;
     let mut groups: foldhash::HashMap<u32, Usage> = foldhash::HashMap::default();
-    for_each_live(|_, stat| {
-        let usage = groups.entry(stat.pgrp).or_default();
-        usage.processes += 1;
-        usage.rss_bytes = usage
-            .rss_bytes
-            .saturating_add(stat.rss_pages.saturating_mul(page));
-        usage.cpu_ticks = usage.cpu_ticks.saturating_add(stat.cpu_ticks);
-    })?;
+    for_each_live(|_, stat| groups.entry(stat.pgrp).or_default().add(stat, page))?;
     Some(Scan {
         at: Instant::now(),
         groups,
