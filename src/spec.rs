@@ -54,6 +54,12 @@ pub enum Condition {
     Ready,
     /// The sibling's run has completed successfully.
     Completed,
+    /// The sibling has ended for good, successfully or not (process-compose's
+    /// `process_completed`): for a step whose outcome the next one handles itself. A failure
+    /// that escalates stops the manager anyway, so this waits in practice on a sibling that
+    /// completes, or one whose failure does not escalate
+    /// ([`ChildSpec::escalates(false)`](ChildSpec::escalates)).
+    Ended,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

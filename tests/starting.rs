@@ -268,3 +268,39 @@ async fn a_child_waiting_for_a_sibling_that_failed_for_good_fails_to_start_namin
     assert_eq!(unmet.condition, overseer::Condition::Completed);
     assert_eq!(runs.load(Ordering::SeqCst), 0, "the app never ran");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_waiting_for_a_sibling_to_end_starts_once_it_has_ended_even_in_failure() {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (in_step, in_next) = (log.clone(), log.clone());
+    let tree = ProcessManager::builder("root")
+        .lifetime(overseer::Lifetime::UntilDone)
+        .child(
+            ChildSpec::task("step", move |ctx| {
+                let log = in_step.clone();
+                async move {
+                    ctx.started();
+                    tokio::task::yield_now().await;
+                    log.lock().unwrap().push("step failed");
+                    Err("optional step failed".into())
+                }
+            })
+            .restart(overseer::Restart::Temporary)
+            .escalates(false),
+        )
+        .child(
+            ChildSpec::task("next", move |_ctx| {
+                let log = in_next.clone();
+                async move {
+                    log.lock().unwrap().push("next ran");
+                    Ok(())
+                }
+            })
+            .restart(overseer::Restart::Transient)
+            .after("step", overseer::Condition::Ended),
+        )
+        .build()
+        .unwrap();
+    tree.run().await.unwrap();
+    assert_eq!(*log.lock().unwrap(), ["step failed", "next ran"]);
+}

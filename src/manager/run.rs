@@ -1195,7 +1195,14 @@ impl Run {
             .pending()
             .into_iter()
             .filter_map(|k| {
-                let dep = self.slots.get(k)?.spec.deps.iter().find(|d| *id == *d.on)?;
+                // A sibling that waits for it to end, however, may start now.
+                let dep = self
+                    .slots
+                    .get(k)?
+                    .spec
+                    .deps
+                    .iter()
+                    .find(|d| *id == *d.on && d.condition != crate::Condition::Ended)?;
                 Some((k, dep.condition))
             })
             .collect();

@@ -650,7 +650,7 @@ impl Slots {
 
 impl Slots {
     /// Whether the dependencies of `key` hold: each sibling it waits for has started, is
-    /// ready, or has completed, as its [`Condition`] asks. A dependency that has been removed
+    /// ready, has completed or has ended, as its [`Condition`] asks. A dependency that has been removed
     /// holds nothing up any more.
     pub(crate) fn dependencies_hold(&self, key: u32) -> bool {
         let Some(slot) = self.get(key) else {
@@ -660,11 +660,13 @@ impl Slots {
             let Some(other) = self.find(&dep.on).and_then(|k| self.get(k)) else {
                 return true;
             };
-            let completed = matches!(other.state, SlotState::Exited) && other.last_exit_succeeded();
+            let ended = matches!(other.state, SlotState::Exited);
+            let completed = ended && other.last_exit_succeeded();
             match dep.condition {
                 Condition::Started => other.running().is_some() || completed,
                 Condition::Ready => other.running().is_some_and(|r| r.ready) || completed,
                 Condition::Completed => completed,
+                Condition::Ended => ended,
             }
         })
     }

@@ -63,6 +63,7 @@ enum ConditionToml {
     Started,
     Ready,
     Completed,
+    Ended,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -262,6 +263,7 @@ fn conditions(depends_on: Ordered<ConditionToml>) -> Vec<(String, Condition)> {
                 ConditionToml::Started => Condition::Started,
                 ConditionToml::Ready => Condition::Ready,
                 ConditionToml::Completed => Condition::Completed,
+                ConditionToml::Ended => Condition::Ended,
             };
             (name, c)
         })

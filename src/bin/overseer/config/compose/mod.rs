@@ -17,7 +17,8 @@
 //!   relative one is in `working_dir`, as process-compose reads it), `depends_on`
 //!   (`condition`: `process_started`, the default; `process_healthy`, for a dependency with
 //!   a `readiness_probe`; `process_log_ready`, for one with a `ready_log_line`;
-//!   `process_completed_successfully`), `availability`, `readiness_probe`, `liveness_probe`,
+//!   `process_completed_successfully`; `process_completed`, an end successful or not),
+//!   `availability`, `readiness_probe`, `liveness_probe`,
 //!   `ready_log_line` (text found anywhere in a line), `shutdown`, `log_location` (the
 //!   process's log file), `disabled` (left out of the stack; nothing may depend on it),
 //!   `replicas` (at least 1), `success_exit_codes` (with 0, which always is one).
@@ -50,8 +51,7 @@
 //! `vars`, `extends`, `env_cmds`, `mcp_server`; in a process `namespace`, `extends`,
 //! `log_configuration`, `vars`, `is_disabled`, `schedule`, `watch`, `mcp`;
 //! `shutdown.send_keys`, a probe's `exec.working_dir`, `http_get.headers`, a
-//! `http_get.status_code` other than 200, the condition `process_completed` (overseer
-//! waits only for a successful end); keys process-compose fills in itself (`executable`,
+//! `http_get.status_code` other than 200; keys process-compose fills in itself (`executable`,
 //! `args`, `replica_num`, …); and any key process-compose does not have (a typo is matched
 //! to the key it is closest to).
 //!
@@ -179,6 +179,7 @@ fn dependencies(doc: &Doc, all: Vec<Read>) -> Result<Vec<Member>, ConfigError> {
                         Wait::Started => Condition::Started,
                         Wait::Healthy | Wait::LogReady => Condition::Ready,
                         Wait::CompletedSuccessfully => Condition::Completed,
+                        Wait::Completed => Condition::Ended,
                     };
                     (on, condition)
                 })

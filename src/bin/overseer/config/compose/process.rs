@@ -34,6 +34,8 @@ pub(super) enum Wait {
     LogReady,
     /// `process_completed_successfully`.
     CompletedSuccessfully,
+    /// `process_completed`: an end, successful or not.
+    Completed,
 }
 
 /// A process as read: the model's process (its `depends_on` still empty), and what the
@@ -443,20 +445,12 @@ fn waits(map: &Map) -> Result<Vec<(String, Wait)>, ConfigError> {
             Some("process_healthy") => Wait::Healthy,
             Some("process_log_ready") => Wait::LogReady,
             Some("process_completed_successfully") => Wait::CompletedSuccessfully,
-            Some("process_completed") => {
-                return Err(entry.fail(
-                    "condition",
-                    format!(
-                        "overseer does not support `{}: process_completed` (an end, successful or not): it waits for process_completed_successfully, process_started, process_healthy or process_log_ready",
-                        entry.name_of("condition")
-                    ),
-                ));
-            }
+            Some("process_completed") => Wait::Completed,
             Some(other) => {
                 return Err(entry.fail(
                     "condition",
                     format!(
-                        "`{}` is {other:?}: the conditions are process_started, process_healthy, process_log_ready and process_completed_successfully",
+                        "`{}` is {other:?}: the conditions are process_started, process_healthy, process_log_ready, process_completed and process_completed_successfully",
                         entry.name_of("condition")
                     ),
                 ));

@@ -267,8 +267,8 @@ fn a_dependency_without_a_condition_waits_for_the_start_as_process_compose_docum
 }
 
 #[test]
-fn process_completed_is_refused_naming_the_conditions_overseer_has() {
-    let e = error(
+fn process_completed_waits_for_an_end_successful_or_not() {
+    let stack = stack(
         "processes:
   setup:
     command: setup
@@ -279,16 +279,9 @@ fn process_completed_is_refused_naming_the_conditions_overseer_has() {
         condition: process_completed
 ",
     );
-    assert_eq!(e.at, Some((8, 9)));
-    assert!(
-        e.message.starts_with("overseer does not support `processes.web.depends_on.setup.condition: process_completed`"),
-        "{}",
-        e.message
-    );
-    assert!(
-        e.message.contains("process_completed_successfully"),
-        "{}",
-        e.message
+    assert_eq!(
+        process(&stack, "web").depends_on,
+        [("setup".to_owned(), Condition::Ended)]
     );
 }
 
