@@ -91,9 +91,12 @@ impl Context {
     /// though the run goes on for a while (a process child whose leader has exited, while the
     /// rest of its group gets its grace period): a stop asked after this does not make its end
     /// a stop, so that during a shutdown its exit is judged as one nobody asked for.
+    ///
+    /// Returns `false`, and settles nothing, when a stop was asked first: the run's end is
+    /// then a stop.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn ended_on_its_own(&self) {
-        self.child.stop.ended_on_its_own(self.generation);
+    pub(crate) fn ended_on_its_own(&self) -> bool {
+        self.child.stop.ended_on_its_own(self.generation)
     }
 
     /// A token that is cancelled when this run is asked to stop; clone it into helpers.

@@ -85,20 +85,24 @@ impl StopSignal {
     /// Run `generation` says that its outcome was settled on its own, before any stop was
     /// asked of it, although the run goes on for a while (a process child whose leader has
     /// exited, while the rest of its group gets its grace period). A stop asked after this
-    /// does not make its end a stop (see [`end_of_run`](Self::end_of_run)). Does nothing once
-    /// the run has been asked to stop. Costs the rare parts' box on first use.
+    /// does not make its end a stop (see [`end_of_run`](Self::end_of_run)). Once the run has
+    /// been asked to stop, does nothing and returns `false`: its end is a stop. The look and
+    /// the mark are one step under the lock, so that a caller deciding between "stop" and "my
+    /// own end" by the result cannot disagree with the manager. Costs the rare parts' box on
+    /// first use.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn ended_on_its_own(&self, generation: u64) {
+    pub(crate) fn ended_on_its_own(&self, generation: u64) -> bool {
         let mut links = lock(&self.links);
         // Under the lock, as `end_of_run` reads it: a request made before this check is seen
         // here, and one made after it finds the run's end settled.
         if self.is_requested(generation) {
-            return;
+            return false;
         }
         links
             .rare
             .get_or_insert_with(Default::default)
             .ended_on_its_own = generation;
+        true
     }
 
     /// Completes once `run` has been asked to stop.
@@ -229,6 +233,17 @@ impl<R: OneRun + ?Sized> Future for Requested<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settling_an_end_on_its_own_says_whether_a_stop_was_asked_first() {
+        let s = StopSignal::default();
+        assert!(
+            s.ended_on_its_own(1),
+            "no request yet: the end is the run's own"
+        );
+        s.request(2);
+        assert!(!s.ended_on_its_own(2), "asked first: the end is a stop");
+    }
 
     #[test]
     fn a_request_reaches_its_run_and_every_older_one_but_no_newer_one() {

@@ -224,13 +224,14 @@ impl Command {
                         source,
                     })?;
                     tracing::info!(command, status = %exit::describe(&status), "process exited");
-                    // Asked between the look at the inbox and the exit: a stop all the same.
-                    let asked = ctx.is_shutdown_requested();
-                    if !asked {
-                        // Its outcome is settled now: a stop asked during the grace period of
-                        // the rest of the group does not turn this exit into a stop.
-                        ctx.ended_on_its_own();
-                    }
+                    // Settled in one step, under the stop signal's lock: asked between the
+                    // look at the inbox and now, it is a stop all the same; otherwise its
+                    // outcome is its own, and a stop asked during the grace period of the
+                    // rest of the group does not turn this exit into a stop. (Looking first
+                    // and settling after left a window where a request came in between: the
+                    // run failed, but its manager, seeing a stop asked before its end, judged
+                    // the failure as that of a stop.)
+                    let asked = !ctx.ended_on_its_own();
                     // What is left of the group gets the stop sequence, as in a stop.
                     let deadline = crate::deadline::from_now_or_far(self.stop_timeout);
                     group.settle(Some(self.stop_signal), deadline).await;
