@@ -75,7 +75,8 @@ async fn foreground(
     let signals = tokio::spawn(stop_on_signals(handle.clone(), printer.clone()));
     // The last run of each process that failed, cleared when it runs again.
     let mut failed: Vec<(String, ExitStatus)> = Vec::new();
-    while let Some(event) = futures_util_next(&mut events).await {
+    // The stream ends with the tree's run.
+    while let Some(event) = events.recv().await {
         let Some(name) = below(&root, event.path.as_str()) else {
             continue;
         };
@@ -132,11 +133,6 @@ async fn foreground(
             ExitCode::from(code_of_tree_error(&e))
         }
     }
-}
-
-/// The next event (the stream ends with the tree).
-async fn futures_util_next(events: &mut overseer::Events) -> Option<overseer::Event> {
-    events.recv().await
 }
 
 /// The part of `path` below the root `root/`, `None` for the root itself.
