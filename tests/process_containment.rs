@@ -68,6 +68,16 @@ async fn run_then_stop(
     cmd: Command,
     in_a_cgroup: bool,
 ) -> (Result<(), TreeError>, i32, i32) {
+    run_then_stop_after(s, cmd, in_a_cgroup, async || {}).await
+}
+
+/// [`run_then_stop`], awaiting `before_stop` once the daemon is known and before the stop.
+async fn run_then_stop_after(
+    s: &Scratch,
+    cmd: Command,
+    in_a_cgroup: bool,
+    before_stop: impl AsyncFnOnce(),
+) -> (Result<(), TreeError>, i32, i32) {
     let tree = ProcessManager::builder("root")
         .child(cmd.into_spec("p"))
         .build()
@@ -83,6 +93,7 @@ async fn run_then_stop(
         in_a_run_cgroup, in_a_cgroup,
         "the daemon's cgroup: {cgroup}"
     );
+    before_stop().await;
     handle.shutdown().unwrap();
     (run.await.unwrap(), pid, daemon)
 }
@@ -188,20 +199,13 @@ async fn a_process_of_an_escaped_daemons_session_that_ended_unseen_is_reaped_by_
     ))
     .stop_timeout(Duration::from_secs(5))
     .contain(Containment::Subreaper);
-    let tree = ProcessManager::builder("root")
-        .child(cmd.into_spec("p"))
-        .build()
-        .unwrap();
-    let handle = tree.handle();
-    let run = tokio::spawn(async move { tree.run().await });
-    let (pid, daemon, zombie) = (
-        s.pid("pid").await,
-        s.pid("daemon").await,
-        s.pid("zombie").await,
-    );
-    a_zombie(zombie).await;
-    handle.shutdown().unwrap();
-    run.await.unwrap().unwrap();
+    // The daemon writes the zombie's pid before its own.
+    let (result, pid, daemon) = run_then_stop_after(&s, cmd, false, async || {
+        a_zombie(s.pid("zombie").await).await;
+    })
+    .await;
+    result.unwrap();
+    let zombie = s.pid("zombie").await;
     assert_gone(daemon);
     assert_eq!(
         state_and_parent(zombie),

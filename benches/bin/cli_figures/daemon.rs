@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{median, which};
+use crate::measure::{median, percentile};
+use crate::which;
 
 const TRIPS: usize = 50;
 
@@ -43,11 +44,7 @@ fn trips(mut cmd: impl FnMut() -> Command) -> (f64, f64) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let p90 = {
-        let mut t = times.clone();
-        t.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-        t[t.len() * 9 / 10]
-    };
+    let p90 = percentile(&mut times.clone(), 0.9);
     (median(times), p90)
 }
 

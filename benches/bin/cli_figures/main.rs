@@ -50,12 +50,6 @@ fn main() {
     println!("load average at end: {}", load());
 }
 
-/// The middle value (the upper one of an even count).
-pub fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    v[v.len() / 2]
-}
-
 /// The `overseer` binary next to this program's directory.
 fn overseer_binary() -> PathBuf {
     let me = std::env::current_exe().expect("current exe");

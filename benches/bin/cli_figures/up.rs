@@ -14,7 +14,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{median, which};
+use crate::measure::median;
+use crate::which;
 
 /// What each process runs: one line, then a long sleep (the shell execs it).
 const SCRIPT: &str = "echo up; exec sleep 1000";

@@ -11,21 +11,11 @@
 //! Reported: the median over the rounds, and the median of the per-round ratios; for the
 //! restarts also percentiles of the single restart gaps, pooled over the rounds.
 
-use crate::measure::{load, runtime};
+use crate::measure::{load, median, percentile, runtime};
 use crate::procs;
 
 const INTERLEAVED_ROUNDS: usize = 10;
 const RESTARTS_PER_ROUND: u64 = 300;
-
-fn percentile(v: &mut [f64], q: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * q).round() as usize]
-}
-
-fn median_f(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Prints, per implementation, the median over the rounds (ms) and the median of the
 /// per-round ratios to the first implementation (the raw baseline).
@@ -38,9 +28,9 @@ fn report(unit: &str, names: &[&str], rows: &[Vec<f64>]) {
             .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         println!(
             "{name:<20} median {:8.3} {unit}  (min {lo:.3}, max {hi:.3})  median ratio to {} {:.2}x",
-            median_f(values.clone()),
+            median(values.clone()),
             names[0],
-            median_f(ratios)
+            median(ratios)
         );
     }
 }

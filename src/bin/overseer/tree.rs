@@ -80,6 +80,7 @@ pub fn build(stack: &Stack, options: &Options, previous: &[Output]) -> Result<Bu
         log_dir: &log_dir,
         options,
         previous,
+        made: Default::default(),
     };
     let mut outputs = Vec::new();
     let significant = any_exit_on_end(&stack.root);
@@ -101,6 +102,21 @@ struct Ctx<'a> {
     log_dir: &'a Path,
     options: &'a Options,
     previous: &'a [Output],
+    /// Log directories made (or found) so far: each is made once, not once per process.
+    made: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl Ctx<'_> {
+    /// Makes `dir` (and its parents) unless this build already did.
+    fn make_dir(&self, dir: &Path) -> Result<(), String> {
+        if self.made.borrow().iter().any(|d| d == dir) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
+        self.made.borrow_mut().push(dir.to_path_buf());
+        Ok(())
+    }
 }
 
 fn any_exit_on_end(group: &Group) -> bool {
@@ -309,10 +325,6 @@ fn output(p: &Process, display: &str, ctx: &Ctx) -> Result<Output, String> {
             .log_dir
             .join(format!("{}.log", display.replace('/', "-"))),
     };
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
-    }
     let rotate = p.log.rotate.unwrap_or(DEFAULT_ROTATION);
     if let Some(same) = ctx
         .previous
@@ -320,6 +332,9 @@ fn output(p: &Process, display: &str, ctx: &Ctx) -> Result<Output, String> {
         .find(|o| o.name == display && o.file == file && o.rotate == rotate)
     {
         return Ok(same.clone());
+    }
+    if let Some(dir) = file.parent() {
+        ctx.make_dir(dir)?;
     }
     let (max_bytes, keep) = rotate;
     let mut config = OutputConfig::new()

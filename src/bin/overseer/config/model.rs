@@ -38,6 +38,17 @@ pub struct Group {
     pub members: Vec<Member>,
 }
 
+impl Group {
+    /// The process named `name` among this group's members (not below them).
+    #[cfg(test)]
+    pub fn process(&self, name: &str) -> Option<&Process> {
+        self.members.iter().find_map(|m| match m {
+            Member::Process(p) if p.name == name => Some(&**p),
+            _ => None,
+        })
+    }
+}
+
 /// A member of a group.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Member {

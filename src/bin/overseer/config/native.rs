@@ -398,15 +398,7 @@ mod tests {
     }
 
     fn process<'a>(stack: &'a Stack, name: &str) -> &'a Process {
-        stack
-            .root
-            .members
-            .iter()
-            .find_map(|m| match m {
-                Member::Process(p) if p.name == name => Some(&**p),
-                _ => None,
-            })
-            .expect("declared")
+        stack.root.process(name).expect("declared")
     }
 
     #[test]

@@ -34,12 +34,7 @@ fn names(stack: &Stack) -> Vec<&str> {
 fn process<'a>(stack: &'a Stack, name: &str) -> &'a Process {
     stack
         .root
-        .members
-        .iter()
-        .find_map(|m| match m {
-            Member::Process(p) if p.name == name => Some(&**p),
-            _ => None,
-        })
+        .process(name)
         .unwrap_or_else(|| panic!("no process {name:?} in {:?}", names(stack)))
 }
 
