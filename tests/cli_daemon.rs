@@ -7,6 +7,8 @@
 //! line of output) until a deadline.
 #![cfg(all(feature = "cli", target_os = "linux"))]
 
+mod cli_common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -15,6 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use cli_common::alive;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_overseer");
@@ -178,7 +181,7 @@ impl Drop for Stack {
                 .stderr(Stdio::null())
                 .spawn()
             {
-                let _ = wait_child(child, Duration::from_secs(20));
+                let _ = cli_common::wait_output(child, Duration::from_secs(20));
             }
             if alive(pid) {
                 kill(pid, libc::SIGKILL);
@@ -202,47 +205,10 @@ fn is_ours(pid: u32, dir: &Path) -> bool {
 
 /// Waits for `child` to end within the deadline (killed otherwise), with its output.
 fn finish(child: Child, args: &[&str]) -> Output {
-    match wait_child(child, DEADLINE) {
+    match cli_common::wait_output(child, DEADLINE) {
         Some(out) => out,
         None => panic!("overseer {args:?} did not end within {DEADLINE:?}"),
     }
-}
-
-fn wait_child(mut child: Child, limit: Duration) -> Option<Output> {
-    // Read the pipes on threads, so that a full pipe cannot block the child.
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Some(Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    })
 }
 
 /// Polls `condition` until it holds, failing the test at the deadline.
@@ -251,17 +217,6 @@ fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     while !condition() {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Whether `pid` is a live process (not gone, not a zombie).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command's closing parenthesis.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
     }
 }
 

@@ -110,7 +110,7 @@ fn ctrl_c_stops_the_stack_gracefully_and_up_exits_with_0() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid: i32 = line_of(&pidfile, LIMIT).parse().unwrap();
+    let pid: u32 = line_of(&pidfile, LIMIT).parse().unwrap();
     assert!(alive(pid));
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
@@ -135,7 +135,7 @@ fn a_second_ctrl_c_stops_the_stack_at_once() {
         ),
     );
     let mut up = Live::spawn(&mut d.overseer(&["up"]));
-    let pid: i32 = line_of(&pidfile, LIMIT).parse().unwrap();
+    let pid: u32 = line_of(&pidfile, LIMIT).parse().unwrap();
     up.signal(rustix::process::Signal::INT);
     // The graceful stop has begun, and the stubborn process ignores it.
     up.expect_line("stopping (again to stop at once)", LIMIT);

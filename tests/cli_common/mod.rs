@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A scratch directory for one test.
@@ -74,19 +74,40 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Ran {
 
 /// Waits for `child` (spawned with piped stdout and stderr) to end within `limit`; kills it
 /// and fails the test otherwise.
-pub fn wait(mut child: Child, limit: Duration) -> Ran {
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+pub fn wait(child: Child, limit: Duration) -> Ran {
+    let output = wait_output(child, limit)
+        .unwrap_or_else(|| panic!("overseer did not end within {limit:?}"));
+    Ran {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Waits for `child` to end within `limit`, its pipes read on threads so that a full pipe
+/// cannot block it; `None` (and the child killed) when it does not.
+pub fn wait_output(mut child: Child, limit: Duration) -> Option<Output> {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
@@ -95,19 +116,15 @@ pub fn wait(mut child: Child, limit: Duration) -> Ran {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "overseer did not end within {limit:?}; printed:\n{}\n{}",
-                out.join().unwrap_or_default(),
-                err.join().unwrap_or_default()
-            );
+            return None;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     };
-    Ran {
+    Some(Output {
         status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
 }
 
 /// Waits until `path` exists and holds a complete first line; returns it.
@@ -129,7 +146,7 @@ pub fn line_of(path: &Path, limit: Duration) -> String {
 }
 
 /// Whether process `pid` is alive (exists and is not a zombie).
-pub fn alive(pid: i32) -> bool {
+pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
