@@ -63,6 +63,21 @@ pub enum EventKind {
     /// For a readiness endpoint that must stop routing before the children stop, or
     /// systemd's `STOPPING=1`.
     ShuttingDown,
+    /// A reload of this manager's whole subtree begins: [`Control::Reload`] sent to the
+    /// manager itself ([`Handle::broadcast`], the SIGHUP of a [`Signals`] child), or a
+    /// [reconfiguration](crate::Handle::reconfigure) of it. [`Reloaded`](Self::Reloaded)
+    /// follows. For systemd's `RELOADING=1`.
+    ///
+    /// [`Control::Reload`]: crate::Control::Reload
+    /// [`Handle::broadcast`]: crate::Handle::broadcast
+    /// [`Signals`]: crate::builtin::Signals
+    Reloading,
+    /// The reload that [`Reloading`](Self::Reloading) announced has been carried out as far
+    /// as the manager sees it: every running child that reads messages has been handed the
+    /// reload (what it does with it is its own: a process child signals or restarts its
+    /// process), or the reconfiguration's changes are under way. Follows its `Reloading`
+    /// even when the reload reached nobody.
+    Reloaded,
     /// A probe of the child passed its success threshold (see [`crate::health`]).
     Healthy {
         /// Which probe.

@@ -312,10 +312,43 @@ impl Handle {
         })
     }
 
+    /// Answers once the loop of this manager and of every running manager below it has
+    /// taken a request off its queue: a liveness check for a watchdog (the
+    /// [`Systemd`](crate::builtin) child pings the tree this way before each `WATCHDOG=1`).
+    /// A manager whose loop is wedged (a blocking call in code it runs, such as a
+    /// [`Runnable::resources`](crate::Runnable::resources) that blocks) never answers, so the
+    /// ping never completes: bound it with a timeout. Costs one message round trip per
+    /// manager; nested managers are asked concurrently; the children are not involved.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] when this manager is not running. A nested manager that
+    /// ends while it is asked is skipped.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a ping changes nothing.
+    pub async fn ping(&self) -> Result<(), ControlError> {
+        let nested = self.request(|reply| Command::Ping { reply }).await?;
+        ping_all(nested).await;
+        Ok(())
+    }
+
     /// Subscribes to lifecycle events of this manager and everything below it.
     pub fn events(&self) -> Events {
         self.front.bus.subscribe()
     }
+}
+
+/// Pings `managers` and every running manager below them, concurrently.
+fn ping_all(managers: Vec<Handle>) -> BoxFuture<'static, ()> {
+    async move {
+        join_all(managers.into_iter().map(|handle| async move {
+            if let Ok(nested) = handle.request(|reply| Command::Ping { reply }).await {
+                ping_all(nested).await;
+            }
+        }))
+        .await;
+    }
+    .boxed()
 }
 
 /// Completes a level's children with the levels of the nested managers below it.

@@ -17,7 +17,8 @@
 //! - [`Event`]: `{"path": "root/web", "event": "…", …}` with `event` one of `starting`,
 //!   `running`, `ready`, `exited` (with `"status": ExitStatus`), `restarting` (with
 //!   `"delay_ms"`, `"restarts"`), `gave_up` (with `"failure": Failure`), `stopped`,
-//!   `shutting_down` (a manager begins its shutdown), `healthy` (with `"probe"`), `unhealthy`
+//!   `shutting_down` (a manager begins its shutdown), `reloading` and `reloaded` (a reload
+//!   of a manager's whole subtree begins, and has been handed to its children), `healthy` (with `"probe"`), `unhealthy`
 //!   (with `"probe"`, `"error"`). An event's `at` is a
 //!   monotonic instant with no meaning outside the process, and is left out.
 //!
@@ -154,6 +155,8 @@ impl Serialize for Event {
             }
             EventKind::Stopped => map.serialize_entry("event", "stopped")?,
             EventKind::ShuttingDown => map.serialize_entry("event", "shutting_down")?,
+            EventKind::Reloading => map.serialize_entry("event", "reloading")?,
+            EventKind::Reloaded => map.serialize_entry("event", "reloaded")?,
             EventKind::Healthy { probe } => {
                 map.serialize_entry("event", "healthy")?;
                 map.serialize_entry("probe", probe)?;

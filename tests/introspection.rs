@@ -362,3 +362,186 @@ async fn an_event_subscription_read_in_a_select_that_keeps_cancelling_it_loses_n
     assert_eq!(raced.missed(), 0);
     assert_eq!(seen, reader.await.unwrap());
 }
+
+/// Events seen at `path` so far, without waiting (what was published before now).
+fn published_at(events: &mut overseer::Events, path: &str) -> Vec<String> {
+    use futures_util::FutureExt;
+    let mut seen = Vec::new();
+    while let Some(Some(ev)) = events.recv().now_or_never() {
+        if ev.path == path {
+            seen.push(format!("{:?}", ev.kind));
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_reload_of_the_whole_tree_is_announced_and_its_end_published_before_the_sender_hears() {
+    let tree = ProcessManager::builder("root")
+        .child(common::ready_waiter("a"))
+        .child(ChildSpec::new(
+            "pool",
+            ProcessManager::builder("pool")
+                .child(common::ready_waiter("b"))
+                .build()
+                .unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = common::start_until(tree, &[("root", common::is_ready)]).await;
+    handle.broadcast(overseer::Control::Reload).await.unwrap();
+    assert_eq!(
+        published_at(&mut events, "root"),
+        ["Reloading", "Reloaded"],
+        "both published by the time the broadcast is answered"
+    );
+    handle
+        .send("root/pool", overseer::Control::Reload)
+        .await
+        .unwrap();
+    assert_eq!(
+        published_at(&mut events, "root/pool"),
+        ["Reloading", "Reloaded"],
+        "a reload of a subtree is announced at its manager's path"
+    );
+    handle
+        .send("root/a", overseer::Control::Reload)
+        .await
+        .unwrap();
+    assert!(
+        published_at(&mut events, "root").is_empty(),
+        "a reload of one child is not a reload of the tree"
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_reconfiguration_is_announced_as_a_reload_of_its_manager() {
+    let build = |ids: &[&str]| {
+        let mut b = ProcessManager::builder("root");
+        for id in ids {
+            b = b.child(common::ready_waiter(id));
+        }
+        b.build().unwrap()
+    };
+    let (handle, mut events, run) =
+        common::start_until(build(&["a"]), &[("root", common::is_ready)]).await;
+    handle
+        .reconfigure("root", build(&["a", "b"]))
+        .await
+        .unwrap();
+    let kinds: Vec<String> = {
+        let mut kinds = Vec::new();
+        while kinds.last().map(String::as_str) != Some("Reloaded") {
+            let ev = events.recv().await.unwrap();
+            if ev.path == "root" {
+                kinds.push(format!("{:?}", ev.kind));
+            }
+        }
+        kinds
+    };
+    assert_eq!(kinds, ["Reloading", "Reloaded"]);
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+/// A child whose `resources` (read by its manager's loop for a snapshot) blocks that loop
+/// until `release` is notified, once `wedge` is set.
+struct Wedge {
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    entered: std::sync::mpsc::SyncSender<()>,
+    release: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+#[overseer::async_trait]
+impl overseer::Runnable for Wedge {
+    async fn run(&self, ctx: overseer::Context) -> overseer::RunResult {
+        ctx.ready();
+        ctx.shutdown_requested().await;
+        Ok(())
+    }
+
+    fn resources(&self) -> Option<overseer::Resources> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let _ = self.entered.send(());
+            // The manager's loop blocks here; the runtime's other tasks move to other threads.
+            tokio::task::block_in_place(|| {
+                let (released, cvar) = &*self.release;
+                let mut released = released.lock().unwrap();
+                while !*released {
+                    released = cvar.wait(released).unwrap();
+                }
+            });
+        }
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_is_answered_by_every_manager_and_never_while_one_is_wedged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
+    let armed = Arc::new(AtomicBool::new(false));
+    let release = Arc::new((Mutex::new(false), Condvar::new()));
+    let (entered_tx, entered) = std::sync::mpsc::sync_channel(1);
+    let pool = ProcessManager::builder("pool")
+        .child(ChildSpec::new(
+            "wedge",
+            Wedge {
+                armed: armed.clone(),
+                entered: entered_tx,
+                release: release.clone(),
+            },
+        ))
+        .build()
+        .unwrap();
+    let tree = ProcessManager::builder("root")
+        .child(ChildSpec::new("pool", pool))
+        .build()
+        .unwrap();
+    let (handle, _events, run) = common::start(tree);
+    common::wait_for_state(&handle, "root/pool/wedge", ChildState::Ready).await;
+    handle.ping().await.expect("every manager answers");
+
+    armed.store(true, Ordering::SeqCst);
+    let snapshot = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.snapshot().await }
+    });
+    tokio::task::spawn_blocking(move || entered.recv().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), handle.ping())
+            .await
+            .is_err(),
+        "the nested manager's loop is blocked: the ping cannot be answered"
+    );
+
+    *release.0.lock().unwrap() = true;
+    release.1.notify_all();
+    handle
+        .ping()
+        .await
+        .expect("answered again once the loop runs");
+    snapshot.await.unwrap().unwrap();
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_ping_of_a_manager_whose_run_has_ended_is_refused() {
+    let tree = ProcessManager::builder("root")
+        .child(common::ready_waiter("a"))
+        .build()
+        .unwrap();
+    let (handle, _events, run) = common::start(tree);
+    handle.ping().await.unwrap();
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert!(matches!(
+        handle.ping().await,
+        Err(overseer::ControlError::NotRunning { .. })
+    ));
+}

@@ -51,6 +51,11 @@ pub(crate) enum Command {
     Snapshot {
         reply: Reply<LevelSnapshot>,
     },
+    /// A liveness check: answered from the manager's loop at once, with the handles of its
+    /// running nested managers (asked next by the caller).
+    Ping {
+        reply: Reply<Vec<Handle>>,
+    },
     /// The specification of `new` for the manager at `path` (see `manager::reconfigure`);
     /// `reply` is `None` for a nested manager reconfigured by its parent's reconfiguration.
     Reconfigure {
@@ -81,6 +86,9 @@ impl Command {
                 let _ = reply.send(Err(err));
             }
             Command::Snapshot { reply } => {
+                let _ = reply.send(Err(err));
+            }
+            Command::Ping { reply } => {
                 let _ = reply.send(Err(err));
             }
             Command::Reconfigure { reply, .. } => {

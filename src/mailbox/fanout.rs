@@ -45,6 +45,8 @@ impl SendReply {
 pub(crate) struct Fanout {
     reply: Mutex<Option<Reply<()>>>,
     undelivered: Mutex<Vec<ControlError>>,
+    /// Runs when the last manager lets go, before the sender is answered.
+    when_done: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Fanout {
@@ -52,7 +54,14 @@ impl Fanout {
         Arc::new(Fanout {
             reply: Mutex::new(Some(reply)),
             undelivered: Mutex::new(Vec::new()),
+            when_done: Mutex::new(None),
         })
+    }
+
+    /// Runs `done` once every manager on the way has handed the message on (when the last
+    /// of them lets go of it), before the sender hears the answer.
+    pub(crate) fn when_done(&self, done: impl FnOnce() + Send + 'static) {
+        *lock(&self.when_done) = Some(Box::new(done));
     }
 
     /// Notes a child that the message did not reach.
@@ -64,6 +73,9 @@ impl Fanout {
 
 impl Drop for Fanout {
     fn drop(&mut self) {
+        if let Some(done) = lock(&self.when_done).take() {
+            done();
+        }
         let Some(reply) = lock(&self.reply).take() else {
             return;
         };

@@ -1372,6 +1372,9 @@ impl Run {
             Command::Snapshot { reply } => {
                 let _ = reply.send(Ok(self.snapshot_level()));
             }
+            Command::Ping { reply } => {
+                let _ = reply.send(Ok(self.slots.running_managers()));
+            }
             Command::Send { path, msg, reply } => self.on_send(&path, msg, reply),
             cmd if busy => self.deferred.command(cmd),
             Command::Add {
@@ -1405,7 +1408,11 @@ impl Run {
             },
             Command::Reconfigure { path, new, reply } => match self.resolve(&path) {
                 Ok(Target::This) => {
+                    let path = &self.shared.path;
+                    self.events.emit(|| path.clone(), || EventKind::Reloading);
                     let result = self.reconfigure(&new);
+                    let path = &self.shared.path;
+                    self.events.emit(|| path.clone(), || EventKind::Reloaded);
                     match reply {
                         Some(reply) => {
                             let _ = reply.send(result);
@@ -1527,7 +1534,12 @@ impl Run {
                 } else {
                     // Every running child that reads messages gets it; the sender hears once
                     // every manager below has handed it on.
+                    // Announced where it was asked for, not by each manager it passes.
+                    let asked_here = matches!(reply, SendReply::One(_));
                     let fanout = reply.into_fanout();
+                    if asked_here && matches!(msg, Control::Reload) {
+                        self.announce_reload(&fanout);
+                    }
                     for key in self.slots.keys() {
                         route::deliver(
                             &self.slots,
@@ -1556,6 +1568,27 @@ impl Run {
                 },
             ),
         }
+    }
+
+    /// A reload of the whole subtree begins ([`EventKind::Reloading`] now, the held events
+    /// before it) and ends when `fanout` has been handed on by every manager below
+    /// ([`EventKind::Reloaded`], published from wherever that happens).
+    fn announce_reload(&self, fanout: &crate::mailbox::fanout::Fanout) {
+        if !self.shared.wants_events() {
+            return;
+        }
+        let path = &self.shared.path;
+        self.events.emit(|| path.clone(), || EventKind::Reloading);
+        self.events.publish();
+        let run = self.shared.clone();
+        fanout.when_done(move || {
+            let event = crate::event::Event {
+                path: run.path.clone(),
+                kind: EventKind::Reloaded,
+                at: Instant::now(),
+            };
+            run.publish(event);
+        });
     }
 
     /// Adds a child to this manager, checked first: nothing changes when it is refused.

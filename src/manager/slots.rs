@@ -673,6 +673,17 @@ impl Slots {
 
     /// Every child's node of a snapshot taken at `now`, in declared order, and the index and
     /// handle of each running nested manager (asked next by the caller of the snapshot).
+    /// The handles of the nested managers that run now.
+    pub(crate) fn running_managers(&self) -> Vec<Handle> {
+        self.keys()
+            .filter_map(|key| {
+                let slot = self.get(key)?;
+                slot.running()?;
+                Some(slot.spec.runnable().as_manager()?.handle())
+            })
+            .collect()
+    }
+
     pub(crate) fn snapshot(&self, now: Instant) -> (Vec<Snapshot>, Vec<(usize, Handle)>) {
         let mut children = Vec::with_capacity(self.len());
         let mut nested = Vec::new();
