@@ -3,7 +3,11 @@
 mod idle;
 #[cfg(all(feature = "signal", unix))]
 mod signal;
+#[cfg(all(feature = "systemd", unix))]
+mod systemd;
 
 pub use idle::Idle;
 #[cfg(all(feature = "signal", unix))]
 pub use signal::{Signals, SignalsError};
+#[cfg(all(feature = "systemd", unix))]
+pub use systemd::Systemd;
