@@ -71,6 +71,8 @@ async fn foreground(
     let handle = manager.handle();
     let root = handle.path().to_string();
     let mut events = handle.events();
+    // Under systemd (`Type=notify`): readiness, status, reloads, stop, watchdog.
+    let systemd = tokio::spawn(report_to_systemd(handle.clone()));
     let run = tokio::spawn(async move { manager.run().await });
     let signals = tokio::spawn(stop_on_signals(handle.clone(), printer.clone()));
     // The last run of each process that failed, cleared when it runs again.
@@ -113,6 +115,8 @@ async fn foreground(
         }
     }
     signals.abort();
+    // Ends with the tree's events.
+    let _ = systemd.await;
     let result = match run.await {
         Ok(result) => result,
         Err(e) => {
@@ -132,6 +136,13 @@ async fn foreground(
             eprintln!("overseer: {}", describe_tree_error(&root, &e));
             ExitCode::from(code_of_tree_error(&e))
         }
+    }
+}
+
+/// Reports the tree to systemd until its run ends (nothing outside systemd).
+pub async fn report_to_systemd(tree: overseer::Handle) {
+    if let Err(e) = overseer::builtin::Systemd::new().report(tree).await {
+        tracing::warn!(error = %e, "cannot report the tree to systemd");
     }
 }
 

@@ -94,14 +94,17 @@ pub enum ClientCommand {
         /// The config file (default: the one the daemon runs).
         file: Option<PathBuf>,
     },
-    /// The daemon itself, as `up -d` starts it.
-    #[command(hide = true)]
+    /// Run the daemon in the foreground, for a service manager: the control API on the
+    /// socket as `up -d` serves it, the log on standard error. Under systemd, use
+    /// `Type=notify`: it reports readiness (every process ready), status lines, reloads
+    /// (`apply`, SIGHUP), its stop, and watchdog pings when `WatchdogSec=` is set
+    /// (examples/deploy/overseer.service).
     Daemon {
         /// The config file.
         #[arg(long)]
         file: PathBuf,
-        /// The descriptor to report readiness on.
-        #[arg(long)]
+        /// The descriptor to report readiness on (as `up -d` starts it).
+        #[arg(long, hide = true)]
         ready_fd: Option<i32>,
         /// Also serve the API over TCP here, with a bearer token.
         #[arg(long)]

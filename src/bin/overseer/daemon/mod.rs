@@ -496,6 +496,7 @@ async fn serve(
         followers: Arc::new(AtomicUsize::new(0)),
         closing: CancellationToken::new(),
     });
+    let systemd = tokio::spawn(crate::up::report_to_systemd(handle.clone()));
     let run = tokio::spawn(async move { manager.run().await });
     // Answered once the manager runs: from then on the API can answer too.
     if let Err(e) = handle.snapshot().await {
@@ -517,6 +518,7 @@ async fn serve(
     ready.ready(&root, log, tcp_addr);
     let result = run.await;
     signals.abort();
+    let _ = systemd.await;
     accept.abort();
     let _ = accept.await;
     if let Some(accept_tcp) = accept_tcp {
