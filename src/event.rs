@@ -64,13 +64,12 @@ pub enum EventKind {
     /// systemd's `STOPPING=1`.
     ShuttingDown,
     /// A reload of this manager's whole subtree begins: [`Control::Reload`] sent to the
-    /// manager itself ([`Handle::broadcast`], the SIGHUP of a [`Signals`] child), or a
+    /// manager itself ([`Handle::broadcast`], the SIGHUP of a `Signals` child), or a
     /// [reconfiguration](crate::Handle::reconfigure) of it. [`Reloaded`](Self::Reloaded)
     /// follows. For systemd's `RELOADING=1`.
     ///
     /// [`Control::Reload`]: crate::Control::Reload
     /// [`Handle::broadcast`]: crate::Handle::broadcast
-    /// [`Signals`]: crate::builtin::Signals
     Reloading,
     /// The reload that [`Reloading`](Self::Reloading) announced has been carried out as far
     /// as the manager sees it: every running child that reads messages has been handed the

@@ -11,6 +11,17 @@
     doc = "[`builtin::Signals`]: #features"
 )]
 #![cfg_attr(
+    not(all(feature = "systemd", unix)),
+    doc = "",
+    doc = "[`builtin::Systemd`]: #features"
+)]
+#![cfg_attr(
+    not(all(feature = "process", target_os = "linux")),
+    doc = "",
+    doc = "[`process::init`]: #features",
+    doc = "[`process::InitMode::Always`]: #features"
+)]
+#![cfg_attr(
     not(feature = "watch"),
     doc = "",
     doc = "[`ChildSpec::watch`]: #features",

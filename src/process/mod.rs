@@ -35,6 +35,8 @@ mod envfile;
 mod error;
 mod exit;
 mod group;
+#[cfg(target_os = "linux")]
+mod init;
 mod nap;
 pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -54,6 +56,8 @@ pub use command::{Command, OnReload};
 pub use containment::Containment;
 pub use envfile::EnvFileError;
 pub use error::ProcessError;
+#[cfg(target_os = "linux")]
+pub use init::{InitError, InitMode, init};
 pub use signal::{Signal, UnknownSignal};
 pub use stats::ProcessStats;
 pub use stdio::Output;

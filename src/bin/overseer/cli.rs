@@ -49,6 +49,11 @@ pub enum Command {
         /// (`Authorization: Bearer TOKEN`).
         #[arg(long, value_name = "ADDR", requires = "detach")]
         listen: Option<std::net::SocketAddr>,
+        /// Reap orphans: run as a small init above the stack that reaps every process
+        /// reparented to it (a daemon a process forked and left) and forwards signals. Always
+        /// on when overseer is PID 1 (a container's first process).
+        #[arg(long)]
+        reap: bool,
     },
     /// Read a config, check it, and print the stack it describes, in start order.
     Check {
@@ -77,6 +82,17 @@ pub fn config_file(file: Option<&Path>) -> Result<PathBuf, String> {
 
 /// Prints `message` as an error of the command, and returns the exit code for a usage or
 /// config error.
+/// As PID 1, or asked to reap: the process becomes a small init above the program (see
+/// `overseer::process::init`); the program goes on here.
+pub fn become_init(reap: bool) -> Result<(), String> {
+    let mode = if reap {
+        overseer::process::InitMode::Always
+    } else {
+        overseer::process::InitMode::WhenPid1
+    };
+    overseer::process::init(mode).map_err(|e| e.to_string())
+}
+
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("overseer: {message}");
     ExitCode::from(2)

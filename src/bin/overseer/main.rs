@@ -25,9 +25,15 @@ fn main() -> ExitCode {
             file,
             detach: true,
             listen,
+            reap,
             ..
-        } => daemon::start(file.as_deref(), cli.socket.as_deref(), listen),
-        Command::Up { file, color, .. } => up::run(file.as_deref(), printer::use_colour(color)),
+        } => daemon::start(file.as_deref(), cli.socket.as_deref(), listen, reap),
+        Command::Up {
+            file, color, reap, ..
+        } => match cli::become_init(reap) {
+            Ok(()) => up::run(file.as_deref(), printer::use_colour(color)),
+            Err(e) => cli::fail(e),
+        },
         Command::Client(command) => client::run(command, cli.socket.as_deref()),
         Command::Completions { shell } => cli::completions(shell),
     }

@@ -109,6 +109,9 @@ pub enum ClientCommand {
         /// Also serve the API over TCP here, with a bearer token.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Reap orphans, as `up --reap` (always on as PID 1).
+        #[arg(long)]
+        reap: bool,
     },
 }
 
@@ -118,8 +121,12 @@ pub fn run(command: ClientCommand, socket: Option<&Path>) -> ExitCode {
         file,
         ready_fd,
         listen,
+        reap,
     } = &command
     {
+        if let Err(e) = crate::cli::become_init(*reap) {
+            return fail(e);
+        }
         return crate::daemon::run(file, socket, *ready_fd, *listen);
     }
     let client = Client {

@@ -189,6 +189,7 @@ pub fn start(
     file: Option<&Path>,
     socket: Option<&Path>,
     listen: Option<std::net::SocketAddr>,
+    reap: bool,
 ) -> ExitCode {
     let file = match crate::cli::config_file(file) {
         Ok(file) => std::path::absolute(&file).unwrap_or(file),
@@ -218,6 +219,7 @@ pub fn start(
         .arg("--ready-fd")
         .arg(READY_FD.to_string())
         .args(listen.map(|addr| format!("--listen={addr}")))
+        .args(reap.then_some("--reap"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
