@@ -58,6 +58,11 @@ pub enum EventKind {
     /// The child is stopped for good (a requested stop, a final exit, or the end of its
     /// manager) and will not run again unless restarted by a command.
     Stopped,
+    /// The child was removed from its manager ([`Handle::remove`](crate::Handle::remove), a
+    /// [reconfiguration](crate::Handle::reconfigure) that no longer declares it, a
+    /// [`Temporary`](crate::Restart::Temporary) child's end): it is no longer in snapshots.
+    /// Follows its `Stopped`.
+    Removed,
     /// The manager at this path begins its shutdown (asked for, or because a failure ends
     /// it): from now on it asks its children to stop, in its stop order, and starts nothing.
     /// For a readiness endpoint that must stop routing before the children stop, or

@@ -16,7 +16,7 @@
 //!   "children": [Snapshot…]}`.
 //! - [`Event`]: `{"path": "root/web", "event": "…", …}` with `event` one of `starting`,
 //!   `running`, `ready`, `exited` (with `"status": ExitStatus`), `restarting` (with
-//!   `"delay_ms"`, `"restarts"`), `gave_up` (with `"failure": Failure`), `stopped`,
+//!   `"delay_ms"`, `"restarts"`), `gave_up` (with `"failure": Failure`), `stopped`, `removed`,
 //!   `shutting_down` (a manager begins its shutdown), `reloading` and `reloaded` (a reload
 //!   of a manager's whole subtree begins, and has been handed to its children), `healthy` (with `"probe"`), `unhealthy`
 //!   (with `"probe"`, `"error"`). An event's `at` is a
@@ -154,6 +154,7 @@ impl Serialize for Event {
                 map.serialize_entry("failure", failure)?;
             }
             EventKind::Stopped => map.serialize_entry("event", "stopped")?,
+            EventKind::Removed => map.serialize_entry("event", "removed")?,
             EventKind::ShuttingDown => map.serialize_entry("event", "shutting_down")?,
             EventKind::Reloading => map.serialize_entry("event", "reloading")?,
             EventKind::Reloaded => map.serialize_entry("event", "reloaded")?,

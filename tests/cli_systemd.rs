@@ -89,6 +89,15 @@ fn the_daemon_under_systemd_reports_ready_an_apply_as_a_reload_and_down_as_stopp
     );
     assert_eq!(sd.next_state(), "READY=1\n");
 
+    // Two processes removed: the status counts what the stack has now.
+    sd.dir.write(
+        "overseer.toml",
+        "name = \"t\"\n[processes.a]\ncommand = [\"sleep\", \"600\"]\n",
+    );
+    let apply = cli_common::run(&mut sd.dir.overseer(&["--socket", socket, "apply"]), LIMIT);
+    assert_eq!(apply.code(), Some(0), "{apply:?}");
+    while sd.next() != "STATUS=1/1 ready\n" {}
+
     let down = cli_common::run(&mut sd.dir.overseer(&["--socket", socket, "down"]), LIMIT);
     assert_eq!(down.code(), Some(0), "{down:?}");
     assert_eq!(sd.next_state(), "STOPPING=1\n");

@@ -231,8 +231,11 @@ async fn the_event_stream_ends_after_the_last_event_of_its_managers_run() {
         kinds.push(ev.kind);
     }
     assert!(
-        matches!(kinds.last(), Some(EventKind::Stopped)),
-        "{kinds:?}"
+        matches!(
+            kinds[kinds.len() - 2..],
+            [EventKind::Stopped, EventKind::Removed]
+        ),
+        "a temporary child is removed once stopped: {kinds:?}"
     );
     // Ended for good, although the handle (and so the manager) is still alive.
     assert!(events.recv().await.is_none());
@@ -544,4 +547,29 @@ async fn a_ping_of_a_manager_whose_run_has_ended_is_refused() {
         handle.ping().await,
         Err(overseer::ControlError::NotRunning { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_removed_child_is_announced_as_removed_after_its_stop() {
+    let tree = ProcessManager::builder("root")
+        .child(common::ready_waiter("a"))
+        .child(common::ready_waiter("b"))
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = common::start_until(tree, &[("root", common::is_ready)]).await;
+    handle.remove("root/b").await.unwrap();
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("Removed") {
+        let ev = events.recv().await.unwrap();
+        if ev.path == "root/b" {
+            seen.push(format!("{:?}", ev.kind));
+        }
+    }
+    assert_eq!(
+        seen[seen.len() - 2..],
+        ["Stopped".to_owned(), "Removed".to_owned()]
+    );
+    assert!(handle.snapshot().await.unwrap().find("root/b").is_none());
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
 }

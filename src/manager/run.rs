@@ -1241,6 +1241,10 @@ impl Run {
 
     fn remove(&mut self, key: u32) {
         self.answer_start_on_the_way_out(key);
+        if let Some(slot) = self.slots.get(key) {
+            self.events
+                .emit(|| slot.child.path(), || EventKind::Removed);
+        }
         if let Some(mut slot) = self.slots.remove(key) {
             slot.answer_waiters();
         }

@@ -71,6 +71,10 @@ impl Tally {
             EventKind::Ready => Stage::Ready,
             EventKind::Restarting { .. } => Stage::Restarting,
             EventKind::Exited { .. } | EventKind::Stopped => Stage::Ended,
+            EventKind::Removed => {
+                self.nodes.remove(&event.path);
+                return true;
+            }
             EventKind::Unhealthy { .. } | EventKind::Healthy { .. } => {
                 let unhealthy = matches!(event.kind, EventKind::Unhealthy { .. });
                 if let Some(node) = self.nodes.get_mut(&event.path) {
@@ -191,6 +195,14 @@ mod tests {
                     ("root/a", EventKind::Stopped),
                 ],
                 "stopping: 0/1 ready, 1 ended",
+            ),
+            (
+                &[
+                    ("root/a", EventKind::Ready),
+                    ("root/b", EventKind::Stopped),
+                    ("root/b", EventKind::Removed),
+                ],
+                "1/1 ready",
             ),
         ];
         for (events, line) in table {
