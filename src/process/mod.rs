@@ -33,18 +33,18 @@ mod containment;
 mod ends;
 mod envfile;
 mod error;
-mod exit;
+pub(crate) mod exit;
 mod group;
 mod nap;
 pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pdeathsig;
 #[cfg(target_os = "linux")]
-mod pidfd;
+pub(crate) mod pidfd;
 mod pipe;
 pub(crate) mod prestart;
-mod signal;
-mod spawn;
+pub(crate) mod signal;
+pub(crate) mod spawn;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod spawner;
 mod stats;
