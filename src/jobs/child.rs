@@ -90,6 +90,7 @@ impl Runnable for JobChild {
         .await??;
         tracing::info!(key = %self.key, id = %job.id, pid = job.pid, reattached, "job child running");
         self.set_pid(job.pid);
+        ctx.started();
         let interrupt = Interrupt::new()?;
         let mut waiting = tokio::task::spawn_blocking({
             let store = self.store.clone();
@@ -125,6 +126,11 @@ impl Runnable for JobChild {
             }
             .into()),
         }
+    }
+
+    /// A run has started once it has found or started its job.
+    fn reports_start(&self) -> bool {
+        true
     }
 
     fn kind(&self) -> ChildKind {

@@ -358,15 +358,20 @@ impl Store {
     ///
     /// [`JobError::NotFound`], [`JobError::InvalidId`], [`JobError::CorruptState`].
     pub fn get(&self, id: &str) -> Result<Job, JobError> {
+        let job = self.get_recorded(id)?;
+        refresh(&self.dir.join(id), job)
+    }
+
+    /// Job `id` as its `state.json` says, not resolved.
+    fn get_recorded(&self, id: &str) -> Result<Job, JobError> {
         let dir = self.job_dir(id)?;
-        let job = read_job(id, &dir).map_err(|e| match e {
+        read_job(id, &dir).map_err(|e| match e {
             JobError::CorruptState { .. } if !dir.exists() => JobError::NotFound {
                 id: id.to_owned(),
                 store: self.dir.clone(),
             },
             e => e,
-        })?;
-        refresh(&dir, job)
+        })
     }
 
     /// The jobs that match `filter`, each resolved as by [`get`](Self::get). A job that
@@ -411,13 +416,22 @@ impl Store {
     /// check found the leader alive (the leader's pid, hence the group's id, cannot be
     /// reused while the leader lives or is an unreaped zombie of its shim).
     ///
-    /// A pending job is waited for (within `timeout`) until it runs.
+    /// A pending job is waited for (within `timeout`) until it runs. A job recorded running
+    /// but found gone now (its pid reused, or ended without a result) is returned as found
+    /// (`orphaned`, or finished), with nothing signalled.
     ///
     /// # Errors
     ///
-    /// [`JobError::AlreadyFinished`] if it had ended; [`JobError::NotFound`] and the like.
+    /// [`JobError::AlreadyFinished`] if it was recorded finished before the call; [`JobError::NotFound`] and the like.
     pub fn cancel(&self, id: &str, timeout: Duration) -> Result<Job, JobError> {
         let dir = self.job_dir(id)?;
+        let recorded = self.get_recorded(id)?;
+        if recorded.status.is_finished() {
+            return Err(JobError::AlreadyFinished {
+                id: id.to_owned(),
+                status: recorded.status,
+            });
+        }
         let mut job = self.get(id)?;
         if job.status == Status::Pending {
             job = self.watch(id, None, Some(timeout), |_| {
@@ -425,10 +439,9 @@ impl Store {
             })?;
         }
         if job.status.is_finished() {
-            return Err(JobError::AlreadyFinished {
-                id: id.to_owned(),
-                status: job.status,
-            });
+            // Found finished (or orphaned: gone, or its pid reused) just now: nothing to
+            // signal.
+            return Ok(job);
         }
         let io_err = |e: io::Error| JobError::io("cannot cancel job in", &dir, e);
         let leader = match job.identity(&job.process) {
