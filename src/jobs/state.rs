@@ -186,7 +186,10 @@ pub(crate) fn now_ms() -> u64 {
 /// process and call), written, `fsync`ed, renamed over `name`, then the directory `fsync`ed
 /// so that the rename survives a crash. A reader sees the old file or the new one, never a
 /// mix; a crash leaves at most a stray temporary file (`.*.tmp`, ignored by readers).
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+///
+/// With `sync` false, the two `fsync`s are skipped: still atomic for readers (the rename),
+/// but after a power loss the file may be empty or missing.
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], sync: bool) -> io::Result<()> {
     let tmp = dir.join(format!(
         ".{name}.{}.{:x}.tmp",
         std::process::id(),
@@ -199,10 +202,15 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<(
             .mode(0o600)
             .open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, dir.join(name))?;
-        File::open(dir)?.sync_all()
+        if sync {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -213,7 +221,7 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<(
 /// Serialises a job's state.
 pub(crate) fn encode(job: &Job) -> Vec<u8> {
     // Serialising plain strings, numbers and maps with string keys cannot fail.
-    let mut bytes = serde_json::to_vec_pretty(job).unwrap_or_default();
+    let mut bytes = serde_json::to_vec(job).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }

@@ -92,6 +92,7 @@ pub struct Listing {
 #[derive(Clone, Debug)]
 pub struct Store {
     dir: PathBuf,
+    sync_start: bool,
 }
 
 impl Store {
@@ -128,7 +129,25 @@ impl Store {
             .map_err(|e| JobError::io("cannot create the job store", dir, e))?;
         let dir =
             fs::canonicalize(dir).map_err(|e| JobError::io("cannot open the job store", dir, e))?;
-        Ok(Store { dir })
+        Ok(Store {
+            dir,
+            sync_start: true,
+        })
+    }
+
+    /// Whether [`start`](Self::start)'s two writes of `state.json` (pending, then running)
+    /// are `fsync`ed, with the directory (default: yes). They stay atomic either way (a
+    /// temporary file renamed into place); every later write (the result, a status found,
+    /// a cancel) is always `fsync`ed.
+    ///
+    /// Without, a start costs about a millisecond less per write on a disk (see
+    /// `BENCHMARKS.md`), and what a power loss can do changes: the job itself dies with the
+    /// machine either way (and would read as `orphaned` after the reboot), but its
+    /// `state.json` may then be empty or missing, so it reads as
+    /// [`JobError::CorruptState`] instead, which [`remove`](Self::remove) clears.
+    pub fn sync_start(mut self, sync: bool) -> Store {
+        self.sync_start = sync;
+        self
     }
 
     /// The store's directory.
@@ -162,7 +181,8 @@ impl Store {
     /// hidden name and renamed), with `state.json` saying `pending`, then `running` once the
     /// program has been executed.
     ///
-    /// Cost: three forks (see `BENCHMARKS.md`) and two `fsync`ed writes of `state.json`.
+    /// Cost: three forks and two `fsync`ed writes of `state.json` (see
+    /// [`sync_start`](Self::sync_start) and `BENCHMARKS.md`).
     /// Blocks until the program has been executed (or failed to be).
     ///
     /// # Errors
@@ -272,7 +292,8 @@ impl Store {
                 Err(e)
             }
         };
-        save(&dir, &current)?;
+        state::write_atomic(&dir, STATE_FILE, &state::encode(&current), self.sync_start)
+            .map_err(|e| JobError::io("cannot write", dir.join(STATE_FILE), e))?;
         match outcome {
             Ok(()) => {
                 tracing::debug!(id = %current.id, pid = current.pid, "job started");
@@ -308,7 +329,7 @@ impl Store {
                 File::create(tmp.join(LOCK_FILE))?;
                 let out = log("stdout.log")?;
                 let err = log("stderr.log")?;
-                state::write_atomic(&tmp, STATE_FILE, &state::encode(job))?;
+                state::write_atomic(&tmp, STATE_FILE, &state::encode(job), self.sync_start)?;
                 Ok::<_, io::Error>((out, err))
             })();
             let (out, err) = match made {
@@ -606,7 +627,7 @@ pub(crate) fn read_job(id: &str, dir: &Path) -> Result<Job, JobError> {
 }
 
 fn save(dir: &Path, job: &Job) -> Result<(), JobError> {
-    state::write_atomic(dir, STATE_FILE, &state::encode(job))
+    state::write_atomic(dir, STATE_FILE, &state::encode(job), true)
         .map_err(|e| JobError::io("cannot write", dir.join(STATE_FILE), e))
 }
 
