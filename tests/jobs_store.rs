@@ -228,18 +228,21 @@ fn get_and_list_filter_by_status_and_by_labels() {
         ids(Filter::new()),
         [a.id.clone(), b.id.clone(), c.id.clone()]
     );
-    assert_eq!(ids(Filter::new().status(Status::Running)), [b.id.clone()]);
+    assert_eq!(
+        ids(Filter::new().status(Status::Running)),
+        vec![b.id.clone()]
+    );
     assert_eq!(
         ids(Filter::new().label("kind", "x")),
         [a.id.clone(), c.id.clone()]
     );
     assert_eq!(
         ids(Filter::new().label("kind", "x").status(Status::Completed)),
-        [a.id.clone()]
+        vec![a.id.clone()]
     );
     assert_eq!(
         ids(Filter::new().label("kind", "x").label("n", "2")),
-        [c.id.clone()]
+        vec![c.id.clone()]
     );
     assert!(ids(Filter::new().label("kind", "z")).is_empty());
     assert_eq!(store.get(&b.id).unwrap().label("kind"), Some("y"));
@@ -430,7 +433,10 @@ fn cleanup_removes_only_finished_jobs_older_than_the_age() {
     let running = store.start(JobSpec::new("sleep").arg("1000")).unwrap();
     store.wait(&done.id, None).unwrap();
     assert!(store.cleanup(Duration::from_secs(3600)).unwrap().is_empty());
-    assert_eq!(store.cleanup(Duration::ZERO).unwrap(), [done.id.clone()]);
+    assert_eq!(
+        store.cleanup(Duration::ZERO).unwrap(),
+        vec![done.id.clone()]
+    );
     assert_eq!(store.get(&running.id).unwrap().status, Status::Running);
     store.cancel(&running.id, CANCEL).unwrap();
 }

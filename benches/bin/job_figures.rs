@@ -33,7 +33,11 @@ fn main() {
     let args = measure::args();
     let rounds: usize = measure::arg(&args, "--rounds").map_or(200, |r| r.parse().unwrap());
     let tmp = tempfile::tempdir().unwrap();
-    println!("load {}; store in {}", measure::load(), tmp.path().display());
+    println!(
+        "load {}; store in {}",
+        measure::load(),
+        tmp.path().display()
+    );
     start(&tmp, rounds);
     list(&tmp);
     follow(&tmp);
@@ -109,7 +113,8 @@ fn list(tmp: &tempfile::TempDir) {
     let store = Store::open(tmp.path().join("list")).unwrap();
     let seed = store.start(JobSpec::new("true")).unwrap();
     let seed = store.wait(&seed.id, None).unwrap();
-    let text = std::fs::read_to_string(store.job_dir(&seed.id).unwrap().join("state.json")).unwrap();
+    let text =
+        std::fs::read_to_string(store.job_dir(&seed.id).unwrap().join("state.json")).unwrap();
     let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
     for i in 0..10_000u32 {
         let id = format!("{:011x}-{i:06x}", 1u64 << 40);
@@ -206,7 +211,9 @@ fn follow(tmp: &tempfile::TempDir) {
         let seen = rx.recv().unwrap();
         latency.push(seen.duration_since(t).as_secs_f64() * 1e6);
     }
-    store.cancel(&running.id, std::time::Duration::from_secs(5)).unwrap();
+    store
+        .cancel(&running.id, std::time::Duration::from_secs(5))
+        .unwrap();
     follower.join().unwrap().unwrap();
     let median = measure::median(latency.clone());
     println!(
