@@ -455,8 +455,12 @@ impl Store {
         }
         let mut job = self.get(id)?;
         if job.status == Status::Pending {
-            job = self.watch(id, None, Some(timeout), |_| {
-                std::ops::ControlFlow::Continue(())
+            job = self.watch(id, None, Some(timeout), |j| {
+                if j.status == Status::Pending {
+                    std::ops::ControlFlow::Continue(())
+                } else {
+                    std::ops::ControlFlow::Break(())
+                }
             })?;
         }
         if job.status.is_finished() {
