@@ -43,6 +43,8 @@ mod event;
 mod handle;
 pub mod health;
 mod id;
+#[cfg(all(feature = "jobs", target_os = "linux"))]
+pub mod jobs;
 #[cfg(feature = "serde")]
 pub mod json;
 mod lock;

@@ -33,7 +33,7 @@ mod containment;
 mod ends;
 mod envfile;
 mod error;
-mod exit;
+pub(crate) mod exit;
 mod group;
 #[cfg(target_os = "linux")]
 mod init;
@@ -42,11 +42,11 @@ pub mod output;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pdeathsig;
 #[cfg(target_os = "linux")]
-mod pidfd;
+pub(crate) mod pidfd;
 mod pipe;
 pub(crate) mod prestart;
-mod signal;
-mod spawn;
+pub(crate) mod signal;
+pub(crate) mod spawn;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod spawner;
 mod stats;

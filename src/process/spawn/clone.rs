@@ -352,7 +352,7 @@ pub(crate) struct CStrings {
 
 impl CStrings {
     /// Adds the concatenation of `parts`; `InvalidInput` if it holds a NUL byte (as std).
-    fn push(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         let start = self.bytes.len();
         for part in parts {
             if part.contains(&0) {
@@ -371,7 +371,7 @@ impl CStrings {
 
     /// Pointers to each string, then a null pointer. Valid while `self` is neither changed
     /// nor dropped.
-    fn pointers(&self) -> Vec<*const c_char> {
+    pub(crate) fn pointers(&self) -> Vec<*const c_char> {
         let base = self.bytes.as_ptr().cast::<c_char>();
         self.starts
             .iter()

@@ -25,7 +25,7 @@
 //! parent-death signal (Linux, Android), from the calling thread otherwise.
 
 #[cfg(target_os = "linux")]
-mod clone;
+pub(crate) mod clone;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
 
