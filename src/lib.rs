@@ -75,7 +75,7 @@ pub use path::ChildPath;
 pub use policy::{AutoShutdown, Backoff, Intensity, Lifetime, StopOrder, Strategy};
 pub use reconfigured::Reconfigured;
 pub use runnable::{ChildKind, Runnable, Task, task};
-pub use snapshot::{ChildState, Resources, Snapshot};
+pub use snapshot::{ChildState, IntensityUse, Resources, Snapshot};
 pub use spec::{ChildSpec, Condition, Restart, Shutdown};
 
 /// The names most programs need: `use overseer::prelude::*;`.
