@@ -11,6 +11,11 @@
     doc = "[`builtin::Signals`]: #features"
 )]
 #![cfg_attr(
+    not(feature = "metrics"),
+    doc = "",
+    doc = "[`builtin::HttpEndpoints`]: #features"
+)]
+#![cfg_attr(
     not(feature = "watch"),
     doc = "",
     doc = "[`ChildSpec::watch`]: #features",
