@@ -275,7 +275,12 @@ impl Runnable for HttpEndpoints {
                         lifecycle.on_end();
                     }
                 },
-                snapshot = async { resyncing.as_mut().map(|(f, _)| f.as_mut()).expect("guarded").await }, if resyncing.is_some() => {
+                snapshot = async {
+                    match resyncing.as_mut() {
+                        Some((snapshotting, _)) => snapshotting.as_mut().await,
+                        None => std::future::pending().await,
+                    }
+                }, if resyncing.is_some() => {
                     let seq = resyncing.take().map_or(0, |(_, seq)| seq);
                     if let Ok(snapshot) = snapshot {
                         lifecycle.on_root_state(snapshot.state);
