@@ -671,7 +671,7 @@ async fn process_children_report_memory_and_cpu() {
 
     let path = [("path", "root/sleeper")];
     let first = scrape(addr).await;
-    assert!(value(&first, "overseer_process_resident_memory_bytes", &path) > 0.0);
+    assert!(has(&first, "overseer_process_resident_memory_bytes", &path));
     assert_eq!(value(&first, "overseer_process_count", &path), 1.0);
     assert_eq!(
         value(
@@ -689,24 +689,79 @@ async fn process_children_report_memory_and_cpu() {
         ),
         "only processes have memory figures"
     );
-    // CPU is a rate between two readings of /proc, which are shared for 100 ms: the first
-    // scrape has none, a later one does.
+    // Both are the kernel's readings, which lag a process's start: RSS can read 0 just after
+    // its exec (the kernel syncs per-thread RSS counts in batches), and CPU is a rate between
+    // two readings of /proc, which are shared for 100 ms, so the first scrape has none.
     let deadline = tokio::time::Instant::now() + process_common::PATIENCE;
-    let cpu = loop {
+    let (memory, cpu) = loop {
         let scrape = scrape(addr).await;
-        if has(&scrape, "overseer_process_cpu_percent", &path) {
-            break value(&scrape, "overseer_process_cpu_percent", &path);
+        let memory = value(&scrape, "overseer_process_resident_memory_bytes", &path);
+        if memory > 0.0 && has(&scrape, "overseer_process_cpu_percent", &path) {
+            break (
+                memory,
+                value(&scrape, "overseer_process_cpu_percent", &path),
+            );
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no CPU figure within {:?}",
+            "no memory or CPU figure within {:?}",
             process_common::PATIENCE
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    assert!(
+        memory > 100_000.0,
+        "`sleep` holds at least some pages: {memory}"
+    );
     assert!((0.0..=100.0).contains(&cpu), "a sleeping process: {cpu}");
 
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
     process_common::assert_clean(&[]).await;
+}
+
+#[tokio::test]
+async fn an_endpoint_added_to_a_tree_already_ready_reads_its_readiness_from_a_snapshot() {
+    let baseline = alive_tasks();
+    let tree = ProcessManager::builder("root")
+        .child(common::ready_waiter("app"))
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = start(tree);
+    common::next_event(&mut events, is_root_ready).await;
+    // The root's Ready event has come and gone: the endpoint subscribes too late for it.
+    let (http, addr) = endpoints();
+    handle.add(http).await.unwrap();
+    // The endpoint's snapshot was asked before this scrape's (the manager answers in order),
+    // and is read before the scrape's answer is made.
+    assert_eq!(value(&scrape(addr).await, "overseer_tree_ready", &[]), 1.0);
+    assert_eq!(get(addr, "/readyz").await.status, StatusCode::OK);
+
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline, "a task was left behind");
+}
+
+#[tokio::test]
+async fn falling_behind_the_events_is_counted_in_events_missed_total() {
+    let baseline = alive_tasks();
+    let (http, addr) = endpoints();
+    // Room for two events: the start of 20 children is published in one burst of about 60,
+    // while the endpoint waits for its turn to run.
+    let tree = ProcessManager::builder("root")
+        .event_capacity(2)
+        .child(http)
+        .children((0..20).map(|i| common::ready_waiter(&format!("c{i}"))))
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = start(tree);
+    common::next_event(&mut events, is_root_ready).await;
+    let scrape = scrape(addr).await;
+    assert!(value(&scrape, "overseer_events_missed_total", &[]) > 0.0);
+    assert_eq!(value(&scrape, "overseer_tree_ready", &[]), 1.0);
+    assert_eq!(get(addr, "/readyz").await.status, StatusCode::OK);
+
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(alive_tasks(), baseline, "a task was left behind");
 }
