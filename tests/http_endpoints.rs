@@ -18,7 +18,7 @@ use hyper::body::Bytes;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use overseer::builtin::{EndpointsError, HttpEndpoints};
-use overseer::{Backoff, ChildSpec, EventKind, ProcessManager, Restart, Shutdown};
+use overseer::{Backoff, ChildSpec, Condition, EventKind, ProcessManager, Restart, Shutdown};
 use prometheus_parse::{Sample, Scrape, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
@@ -336,7 +336,7 @@ async fn an_unknown_path_is_404_and_a_post_is_405() {
     let (http, addr) = endpoints();
     let tree = ProcessManager::builder("root").child(http).build().unwrap();
     let (handle, mut events, run) = start(tree);
-    event_of(&mut events, "root/http", is_ready).await;
+    common::next_event(&mut events, is_root_ready).await;
 
     assert_eq!(get(addr, "/nope").await.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -606,9 +606,15 @@ async fn exits_are_counted_by_cause() {
         .child(http)
         .child(common::ready_waiter("brutal").shutdown(Shutdown::Brutal))
         .child(fails_on("fails", &fail))
-        .child(panicker)
+        // Both end at once: they wait for the endpoint to be ready, i.e. subscribed, as the
+        // exits counted are those it hears of.
+        .child(panicker.after("http", Condition::Ready))
         // Transient: it ends once, and stays in the tree as exited.
-        .child(ChildSpec::task("completes", |_ctx| async { Ok(()) }).restart(Restart::Transient))
+        .child(
+            ChildSpec::task("completes", |_ctx| async { Ok(()) })
+                .restart(Restart::Transient)
+                .after("http", Condition::Ready),
+        )
         .build()
         .unwrap();
     let (handle, mut events, run) = start(tree);
@@ -747,7 +753,8 @@ async fn falling_behind_the_events_is_counted_in_events_missed_total() {
     let baseline = alive_tasks();
     let (http, addr) = endpoints();
     // Room for two events: the start of 20 children is published in one burst of about 60,
-    // while the endpoint waits for its turn to run.
+    // while the endpoint waits for its turn to run (on this test's current-thread runtime;
+    // on a multi-thread one the endpoint may keep up).
     let tree = ProcessManager::builder("root")
         .event_capacity(2)
         .child(http)

@@ -96,16 +96,18 @@ const MAX_CONNECTIONS: usize = 256;
 ///   | `overseer_manager_intensity_period_seconds` | gauge | the period |
 ///
 ///   States, restarts, uptimes, health, resources and intensities are read from a
-///   [`Handle::snapshot`] taken at the scrape (the scrape's cost is the snapshot's plus the
-///   encoding: 1.4 ms of server time for 1,000 children on the project's 2-core machine,
-///   of which the snapshot is 0.1 ms; the answer is about 800 KB, see `BENCHMARKS.md`). Exits are counted from
-///   the event stream, from this child's first start on (a restart of this child keeps
-///   them). The counts of nodes that have left the tree are forgotten when this child next
-///   reads a snapshot of its own (at its start, after a lag, or once it holds counts for
-///   more than max(1,024, twice the tree's) paths), so churn does not grow them.
+///   [`Handle::snapshot`] taken at the scrape. About 14 series per task node (more with
+///   probes, for processes and managers): for 1,000 children an answer of about 800 KB, made
+///   in 0.9–1.4 ms of server time (median) on the project's 2-core machine, of which the
+///   snapshot is about 0.1 ms (`BENCHMARKS.md`).
 ///
-///   About 14 series per task node (more with probes, for processes and managers): 1,000
-///   children make an answer of about 800 KB.
+///   Exits are counted from the event stream, from the moment this child has subscribed to
+///   it, which is before it reports ready: the exit of a child that starts beside it may come
+///   earlier and be missed; a child started [after](crate::ChildSpec::after) it is
+///   [ready](crate::Condition::Ready) has every exit counted. A restart of this child keeps
+///   the counts. The counts of nodes that have left the tree are forgotten when this child
+///   next reads a snapshot of its own (at its start, after a lag, or once it holds counts for
+///   more than max(1,024, twice the tree's) paths), so churn does not grow them.
 ///
 /// # Costs and guarantees
 ///
