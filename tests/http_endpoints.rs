@@ -567,6 +567,12 @@ async fn metrics_parse_with_a_prometheus_text_parser_and_carry_each_childs_path(
         ),
         "not a manager"
     );
+    let w_failed = [("path", "root/sub/w"), ("cause", "failed")];
+    assert_eq!(
+        value(&scrape, "overseer_child_exits_total", &w_failed),
+        1.0,
+        "a nested child's exit, under its full path"
+    );
     assert_eq!(value(&scrape, "overseer_tree_ready", &[]), 1.0);
     assert_eq!(value(&scrape, "overseer_events_missed_total", &[]), 0.0);
     assert!(

@@ -194,7 +194,7 @@ impl Collector for Scrape {
         family(
             e,
             "child_exits",
-            "Runs of the node that ended, by how they ended, counted since this endpoint started",
+            "Runs of the node that ended, by how they ended, as this endpoint heard of them since its start",
             counter,
             |m| {
                 self.exits.with(|count| {
