@@ -298,6 +298,7 @@ impl Handle {
         let level = self.request(|reply| Command::Snapshot { reply }).await?;
         let state = level.state;
         let uptime = level.uptime;
+        let intensity = level.intensity;
         Ok(Snapshot {
             path: self.path(),
             kind: ChildKind::Manager,
@@ -308,6 +309,7 @@ impl Handle {
             uptime: Some(uptime),
             last_exit: None,
             health: crate::health::Health::Unknown,
+            intensity: Some(intensity),
             children: fill(level).await,
         })
     }
@@ -362,6 +364,7 @@ fn fill(level: LevelSnapshot) -> BoxFuture<'static, Vec<Snapshot>> {
         .await;
         for (i, sub) in below {
             if let Ok(sub) = sub {
+                children[i].intensity = Some(sub.intensity);
                 children[i].children = fill(sub).await;
             }
         }

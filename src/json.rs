@@ -11,9 +11,11 @@
 //! - [`Health`]: `{"state": "unknown"}`, `{"state": "healthy"}`,
 //!   `{"state": "unhealthy", "probe": "liveness", "error": "…"}`.
 //! - [`Resources`]: `{"memory_bytes": 1234, "cpu_percent": 0.5 | null, "processes": 1}`.
+//! - [`IntensityUse`]: `{"restarts": 2, "max_restarts": 5, "period_ms": 10000}` (the
+//!   restarts counted in a manager's window now, and its limit).
 //! - [`Snapshot`]: `{"path", "kind", "state", "pid": n | null, "restarts", "uptime_ms": n |
 //!   null, "last_exit": ExitStatus | null, "resources": Resources | null, "health": Health,
-//!   "children": [Snapshot…]}`.
+//!   "intensity": IntensityUse | null (a running manager's), "children": [Snapshot…]}`.
 //! - [`Event`]: `{"path": "root/web", "event": "…", …}` with `event` one of `starting`,
 //!   `running`, `ready`, `exited` (with `"status": ExitStatus`), `restarting` (with
 //!   `"delay_ms"`, `"restarts"`), `gave_up` (with `"failure": Failure`), `stopped`, `removed`,
@@ -31,7 +33,7 @@ use crate::event::{Event, EventKind};
 use crate::health::{Health, ProbeKind};
 use crate::path::ChildPath;
 use crate::runnable::ChildKind;
-use crate::snapshot::{ChildState, Resources, Snapshot};
+use crate::snapshot::{ChildState, IntensityUse, Resources, Snapshot};
 
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -115,9 +117,19 @@ impl Serialize for Resources {
     }
 }
 
+impl Serialize for IntensityUse {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("restarts", &self.restarts)?;
+        map.serialize_entry("max_restarts", &self.max_restarts)?;
+        map.serialize_entry("period_ms", &millis(self.period))?;
+        map.end()
+    }
+}
+
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(10))?;
+        let mut map = s.serialize_map(Some(11))?;
         map.serialize_entry("path", &self.path)?;
         map.serialize_entry("kind", &self.kind)?;
         map.serialize_entry("state", &self.state)?;
@@ -127,6 +139,7 @@ impl Serialize for Snapshot {
         map.serialize_entry("last_exit", &self.last_exit)?;
         map.serialize_entry("resources", &self.resources)?;
         map.serialize_entry("health", &self.health)?;
+        map.serialize_entry("intensity", &self.intensity)?;
         map.serialize_entry("children", &self.children)?;
         map.end()
     }

@@ -22,6 +22,11 @@
     doc = "[`process::InitMode::Always`]: #features"
 )]
 #![cfg_attr(
+    not(feature = "metrics"),
+    doc = "",
+    doc = "[`builtin::HttpEndpoints`]: #features"
+)]
+#![cfg_attr(
     not(feature = "watch"),
     doc = "",
     doc = "[`ChildSpec::watch`]: #features",
@@ -88,7 +93,7 @@ pub use path::ChildPath;
 pub use policy::{AutoShutdown, Backoff, Intensity, Lifetime, StopOrder, Strategy};
 pub use reconfigured::Reconfigured;
 pub use runnable::{ChildKind, Runnable, Task, task};
-pub use snapshot::{ChildState, Resources, Snapshot};
+pub use snapshot::{ChildState, IntensityUse, Resources, Snapshot};
 pub use spec::{ChildSpec, Condition, Restart, Shutdown};
 
 /// The names most programs need: `use overseer::prelude::*;`.

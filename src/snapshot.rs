@@ -66,6 +66,22 @@ impl Resources {
     }
 }
 
+/// A running manager's restart intensity, and how much of it is used at the moment of a
+/// snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IntensityUse {
+    /// The restarts counted in the manager's sliding window now: those within the last
+    /// `period`. One more than `max_restarts` would make it give up. Children that have an
+    /// intensity of their own ([`ChildSpec::intensity`](crate::ChildSpec::intensity)) are
+    /// counted apart, not here.
+    pub restarts: u32,
+    /// The restarts allowed within `period` ([`Intensity::max_restarts`](crate::Intensity)).
+    pub max_restarts: u32,
+    /// The length of the sliding window.
+    pub period: Duration,
+}
+
 /// One node of a tree snapshot, with the nodes below it.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -90,6 +106,9 @@ pub struct Snapshot {
     /// Its health in the current run, as its probes last found it ([`Health::Unknown`] for
     /// a child without probes, and until they decide).
     pub health: Health,
+    /// For a running manager (the root, or a nested one): its restart intensity and the
+    /// restarts counted against it now. `None` for other nodes and stopped managers.
+    pub intensity: Option<IntensityUse>,
     /// The nodes below it (for managers), in declared order.
     pub children: Vec<Snapshot>,
 }

@@ -430,3 +430,64 @@ fn otps_defaults_are_one_name_away() {
         overseer::Intensity::new(5, 10 * S)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_managers_snapshot_shows_the_restarts_counted_in_its_window_and_forgets_the_old_ones() {
+    let fail = Arc::new(tokio::sync::Notify::new());
+    let tree = ProcessManager::builder("root")
+        .intensity(5, 10 * S)
+        .backoff(Backoff::none())
+        .child(
+            ProcessManager::builder("sub")
+                .intensity(3, 20 * S)
+                .backoff(Backoff::none())
+                .child(common::failing_on("w", &fail))
+                .build()
+                .unwrap()
+                .into_spec(),
+        )
+        .build()
+        .unwrap();
+    let (handle, mut events, run) = common::start(tree);
+    common::event_of(&mut events, "root/sub/w", common::is_running).await;
+    let used = |snap: &overseer::Snapshot, path: &str| {
+        let i = snap
+            .find(path)
+            .unwrap()
+            .intensity
+            .expect("a running manager");
+        (i.restarts, i.max_restarts, i.period)
+    };
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(used(&snap, "root"), (0, 5, 10 * S));
+    assert_eq!(used(&snap, "root/sub"), (0, 3, 20 * S));
+    assert_eq!(
+        snap.find("root/sub/w").unwrap().intensity,
+        None,
+        "not a manager"
+    );
+    for _ in 0..2 {
+        fail.notify_one();
+        common::event_of(&mut events, "root/sub/w", |k| {
+            matches!(k, overseer::EventKind::Restarting { .. })
+        })
+        .await;
+        common::event_of(&mut events, "root/sub/w", common::is_running).await;
+    }
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(used(&snap, "root/sub"), (2, 3, 20 * S), "sub's own window");
+    assert_eq!(
+        used(&snap, "root"),
+        (0, 5, 10 * S),
+        "the root restarted nothing"
+    );
+    sleep(21 * S).await;
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(
+        used(&snap, "root/sub"),
+        (0, 3, 20 * S),
+        "both left the window"
+    );
+    handle.shutdown().unwrap();
+    run.await.unwrap().unwrap();
+}

@@ -95,10 +95,11 @@ async fn a_snapshot_and_the_events_serialise_to_the_documented_json() {
             "path": "root", "kind": "manager", "state": "ready", "pid": null, "restarts": 0,
             "uptime_ms": null, "last_exit": null, "resources": null,
             "health": {"state": "unknown"},
+            "intensity": {"restarts": 0, "max_restarts": 5, "period_ms": 10000},
             "children": [{
                 "path": "root/web", "kind": "task", "state": "ready", "pid": null,
                 "restarts": 0, "uptime_ms": null, "last_exit": null, "resources": null,
-                "health": {"state": "healthy"}, "children": []
+                "health": {"state": "healthy"}, "intensity": null, "children": []
             }]
         })
     );

@@ -11,7 +11,7 @@ use crate::handle::Handle;
 use crate::manager::ProcessManager;
 use crate::path::ChildPath;
 use crate::reconfigured::Reconfigured;
-use crate::snapshot::{ChildState, Snapshot};
+use crate::snapshot::{ChildState, IntensityUse, Snapshot};
 use crate::spec::ChildSpec;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
@@ -105,6 +105,8 @@ impl Command {
 pub(crate) struct LevelSnapshot {
     pub(crate) state: ChildState,
     pub(crate) uptime: Duration,
+    /// The manager's restart intensity and its use now.
+    pub(crate) intensity: IntensityUse,
     pub(crate) children: Vec<Snapshot>,
     /// The index in `children` of each running nested manager, and its handle.
     pub(crate) nested: Vec<(usize, Handle)>,

@@ -31,6 +31,19 @@ impl RestartWindow {
         self.times.push_back(now);
         true
     }
+
+    /// How many restarts recorded before `now` still count against an intensity of `period`
+    /// (as [`try_record`](Self::try_record) would count them at `now`), without forgetting
+    /// the older ones: a snapshot reads it and changes nothing.
+    pub(crate) fn used(&self, now: Instant, period: Duration) -> u32 {
+        let used = self
+            .times
+            .iter()
+            .rev()
+            .take_while(|&&t| now.saturating_duration_since(t) < period)
+            .count();
+        u32::try_from(used).unwrap_or(u32::MAX)
+    }
 }
 
 /// Which children a restart covers.
@@ -286,6 +299,24 @@ mod tests {
             let d = decide(&p, e, &mut w, t0 + k * 6 * S, 0.0);
             assert!(matches!(d, Decision::Restart { .. }), "restart {k}: {d:?}");
         }
+    }
+
+    #[test]
+    fn the_restarts_used_are_those_inside_the_period_and_reading_them_forgets_none() {
+        let intensity = Intensity {
+            max_restarts: 5,
+            period: 10 * S,
+        };
+        let mut window = RestartWindow::default();
+        let t0 = Instant::now();
+        assert_eq!(window.used(t0, intensity.period), 0);
+        assert!(window.try_record(t0, &intensity));
+        assert!(window.try_record(t0 + 4 * S, &intensity));
+        assert_eq!(window.used(t0 + 4 * S, intensity.period), 2);
+        assert_eq!(window.used(t0 + 12 * S, intensity.period), 1, "t0 has left");
+        assert_eq!(window.used(t0 + 14 * S, intensity.period), 0);
+        // Reading did not drop t0: at t0 + 5 s both restarts still count.
+        assert_eq!(window.used(t0 + 5 * S, intensity.period), 2);
     }
 
     #[test]

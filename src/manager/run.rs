@@ -48,7 +48,7 @@ use crate::mailbox::{Command, LevelSnapshot, Reply, SendReply};
 use crate::path::ChildPath;
 use crate::policy::{AutoShutdown, Lifetime};
 use crate::reconfigured::Reconfigured;
-use crate::snapshot::ChildState;
+use crate::snapshot::{ChildState, IntensityUse};
 use crate::spec::{ChildSpec, Restart, SpecBody};
 
 /// How many child reports are taken from the channel per wake-up.
@@ -1783,6 +1783,11 @@ impl Run {
                 _ => ChildState::Running,
             },
             uptime: now.saturating_duration_since(self.started_at),
+            intensity: IntensityUse {
+                restarts: self.window.used(now, self.policy.intensity.period),
+                max_restarts: self.policy.intensity.max_restarts,
+                period: self.policy.intensity.period,
+            },
             children,
             nested,
         }

@@ -707,6 +707,8 @@ impl Slots {
                 uptime: self.uptime(key, now),
                 last_exit: slot.last_exit(),
                 health: slot.health(),
+                // Filled in from the nested manager's own answer (see `Handle::snapshot`).
+                intensity: None,
                 children: Vec::new(),
             });
         }
