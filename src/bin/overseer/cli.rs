@@ -49,6 +49,10 @@ pub enum Command {
         /// (`Authorization: Bearer TOKEN`).
         #[arg(long, value_name = "ADDR", requires = "detach")]
         listen: Option<std::net::SocketAddr>,
+        /// Serve /healthz, /readyz and Prometheus /metrics over HTTP at ADDR (e.g.
+        /// 0.0.0.0:9090, for Kubernetes' probes and a Prometheus scraper; off unless given).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
         /// Reap orphans: run as a small init above the stack that reaps every process
         /// reparented to it (a daemon a process forked and left) and forwards signals. Always
         /// on when overseer is PID 1 (a container's first process).

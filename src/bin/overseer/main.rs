@@ -25,13 +25,18 @@ fn main() -> ExitCode {
             file,
             detach: true,
             listen,
+            http,
             reap,
             ..
-        } => daemon::start(file.as_deref(), cli.socket.as_deref(), listen, reap),
+        } => daemon::start(file.as_deref(), cli.socket.as_deref(), listen, http, reap),
         Command::Up {
-            file, color, reap, ..
+            file,
+            color,
+            http,
+            reap,
+            ..
         } => match cli::become_init(reap) {
-            Ok(()) => up::run(file.as_deref(), printer::use_colour(color)),
+            Ok(()) => up::run(file.as_deref(), printer::use_colour(color), http),
             Err(e) => cli::fail(e),
         },
         Command::Client(command) => client::run(command, cli.socket.as_deref()),

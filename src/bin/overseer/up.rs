@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use overseer::builtin::HttpEndpoints;
 use overseer::process::ProcessError;
 use overseer::process::output::Line;
 use overseer::{EventKind, ExitStatus, Lifetime, TreeError};
@@ -20,8 +21,9 @@ use crate::config;
 use crate::printer::Printer;
 use crate::tree::{self, Options};
 
-/// Runs `overseer up [FILE]` in the foreground.
-pub fn run(file: Option<&Path>, colour: bool) -> ExitCode {
+/// Runs `overseer up [FILE]` in the foreground; with `http`, also serves `/healthz`,
+/// `/readyz` and `/metrics` there.
+pub fn run(file: Option<&Path>, colour: bool, http: Option<std::net::SocketAddr>) -> ExitCode {
     let file = match crate::cli::config_file(file) {
         Ok(file) => file,
         Err(e) => return crate::cli::fail(e),
@@ -52,6 +54,10 @@ pub fn run(file: Option<&Path>, colour: bool) -> ExitCode {
         Ok(built) => built,
         Err(e) => return crate::cli::fail(format!("{}: {e}", file.display())),
     };
+    let endpoints = match http.map(endpoints).transpose() {
+        Ok(endpoints) => endpoints,
+        Err(e) => return crate::cli::fail(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -60,19 +66,36 @@ pub fn run(file: Option<&Path>, colour: bool) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return crate::cli::fail(format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(foreground(built.manager, printer, probed))
+    runtime.block_on(foreground(built.manager, printer, probed, endpoints))
+}
+
+/// The probe and metrics endpoints, bound now: a port in use fails the start.
+pub fn endpoints(addr: std::net::SocketAddr) -> Result<HttpEndpoints, String> {
+    HttpEndpoints::bind(addr)
+        .map_err(|e| format!("cannot serve /healthz, /readyz and /metrics: {e}"))
+}
+
+/// Serves `endpoints` for the tree until its run ends.
+pub async fn serve_endpoints(endpoints: Option<HttpEndpoints>, tree: overseer::Handle) {
+    if let Some(endpoints) = endpoints
+        && let Err(e) = endpoints.serve(tree).await
+    {
+        tracing::warn!(error = %e, "the probe and metrics endpoints stopped");
+    }
 }
 
 async fn foreground(
     manager: overseer::ProcessManager,
     printer: Arc<Printer>,
     probed: Vec<String>,
+    endpoints: Option<HttpEndpoints>,
 ) -> ExitCode {
     let handle = manager.handle();
     let root = handle.path().to_string();
     let mut events = handle.events();
     // Under systemd (`Type=notify`): readiness, status, reloads, stop, watchdog.
     let systemd = tokio::spawn(report_to_systemd(handle.clone()));
+    let http = tokio::spawn(serve_endpoints(endpoints, handle.clone()));
     let run = tokio::spawn(async move { manager.run().await });
     let signals = tokio::spawn(stop_on_signals(handle.clone(), printer.clone()));
     // The last run of each process that failed, cleared when it runs again.
@@ -117,6 +140,7 @@ async fn foreground(
     signals.abort();
     // Ends with the tree's events.
     let _ = systemd.await;
+    let _ = http.await;
     let result = match run.await {
         Ok(result) => result,
         Err(e) => {

@@ -240,11 +240,30 @@ fn resync(tree: &Handle, exits: &Exits) -> (Snapshotting, u64) {
     (Box::pin(async move { tree.snapshot().await }), exits.seq())
 }
 
-#[async_trait::async_trait]
-impl Runnable for HttpEndpoints {
-    async fn run(&self, ctx: Context) -> RunResult {
+impl HttpEndpoints {
+    /// Serves the tree of `tree` (a handle to its root manager) from outside it, as the
+    /// child does from inside, until the tree's run has ended (its last child stopped): for
+    /// a program that runs a tree it does not build itself (the `overseer` command serves
+    /// its stack this way). Start it before or as the tree starts.
+    ///
+    /// # Errors
+    /// An I/O error when the listener cannot be used.
+    pub async fn serve(&self, tree: Handle) -> std::io::Result<()> {
+        self.serve_until(tree, || {}, std::future::pending(), true)
+            .await
+    }
+
+    /// The server's loop: `ready` once it accepts connections; until `stop` completes, or,
+    /// with `with_tree`, until the tree's events end.
+    async fn serve_until(
+        &self,
+        tree: Handle,
+        ready: impl FnOnce(),
+        stop: impl Future<Output = ()>,
+        with_tree: bool,
+    ) -> std::io::Result<()> {
+        tokio::pin!(stop);
         let listener = tokio::net::TcpListener::from_std(self.shared.listener.try_clone()?)?;
-        let tree = ctx.handle();
         let mut events = tree.events();
         let lifecycle = Arc::new(Lifecycle::new(tree.path()));
         let exits = self.shared.exits.clone();
@@ -259,13 +278,13 @@ impl Runnable for HttpEndpoints {
         let mut events_open = true;
         let closing = CancellationToken::new();
         let mut connections = FuturesUnordered::new();
-        ctx.ready();
+        ready();
         tracing::info!(addr = %self.shared.addr, "serving /healthz, /readyz and /metrics");
         loop {
             tokio::select! {
                 // Events first: an answer never lags behind an event already published.
                 biased;
-                () = ctx.shutdown_requested() => break,
+                () = &mut stop => break,
                 event = events.recv(), if events_open => match event {
                     Some(event) => {
                         lifecycle.on_event(&event);
@@ -283,6 +302,9 @@ impl Runnable for HttpEndpoints {
                     None => {
                         events_open = false;
                         lifecycle.on_end();
+                        if with_tree {
+                            break;
+                        }
                     }
                 },
                 snapshot = async {
@@ -306,7 +328,7 @@ impl Runnable for HttpEndpoints {
                         tracing::warn!(%error, "cannot accept a connection");
                         tokio::select! {
                             () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                            () = ctx.shutdown_requested() => break,
+                            () = &mut stop => break,
                         }
                     }
                 },
@@ -319,6 +341,20 @@ impl Runnable for HttpEndpoints {
         if tokio::time::timeout(DRAIN, drain).await.is_err() {
             tracing::debug!("connections still open after the drain were closed");
         }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Runnable for HttpEndpoints {
+    async fn run(&self, ctx: Context) -> RunResult {
+        self.serve_until(
+            ctx.handle(),
+            || ctx.ready(),
+            ctx.shutdown_requested(),
+            false,
+        )
+        .await?;
         Ok(())
     }
 

@@ -20,8 +20,8 @@ use status::Tally;
 
 /// Tells systemd what the tree does, through the `sd_notify` protocol (the `sd-notify`
 /// crate): for a service with `Type=notify` (or `notify-reload`) that embeds a tree, or the
-/// `overseer` daemon. Put it in the root manager, first: it reports the tree its manager
-/// runs.
+/// `overseer` daemon. It reports the whole tree wherever it is ([`Context::handle`] is the
+/// root's); put it in the root manager, so that it stops after every other child.
 ///
 /// | When | It sends |
 /// |---|---|

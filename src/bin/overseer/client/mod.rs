@@ -109,6 +109,9 @@ pub enum ClientCommand {
         /// Also serve the API over TCP here, with a bearer token.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Serve /healthz, /readyz and /metrics at ADDR, as `up --http`.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
         /// Reap orphans, as `up --reap` (always on as PID 1).
         #[arg(long)]
         reap: bool,
@@ -121,13 +124,14 @@ pub fn run(command: ClientCommand, socket: Option<&Path>) -> ExitCode {
         file,
         ready_fd,
         listen,
+        http,
         reap,
     } = &command
     {
         if let Err(e) = crate::cli::become_init(*reap) {
             return fail(e);
         }
-        return crate::daemon::run(file, socket, *ready_fd, *listen);
+        return crate::daemon::run(file, socket, *ready_fd, *listen, *http);
     }
     let client = Client {
         socket: api::socket_path(socket),

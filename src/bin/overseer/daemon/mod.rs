@@ -189,6 +189,7 @@ pub fn start(
     file: Option<&Path>,
     socket: Option<&Path>,
     listen: Option<std::net::SocketAddr>,
+    http: Option<std::net::SocketAddr>,
     reap: bool,
 ) -> ExitCode {
     let file = match crate::cli::config_file(file) {
@@ -219,6 +220,7 @@ pub fn start(
         .arg("--ready-fd")
         .arg(READY_FD.to_string())
         .args(listen.map(|addr| format!("--listen={addr}")))
+        .args(http.map(|addr| format!("--http={addr}")))
         .args(reap.then_some("--reap"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -404,6 +406,7 @@ pub fn run(
     socket: Option<&Path>,
     ready_fd: Option<i32>,
     listen: Option<std::net::SocketAddr>,
+    http: Option<std::net::SocketAddr>,
 ) -> ExitCode {
     let mut ready = ReadyPipe::adopt(ready_fd);
     // Standard error is /dev/null until it is moved to the log, and then the log.
@@ -440,6 +443,10 @@ pub fn run(
         Ok(built) => built,
         Err(e) => return ready.fail(2, format!("{}: {e}", file.display())),
     };
+    let endpoints = match http.map(crate::up::endpoints).transpose() {
+        Ok(endpoints) => endpoints,
+        Err(e) => return ready.fail(1, e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -448,8 +455,9 @@ pub fn run(
         Ok(runtime) => runtime,
         Err(e) => return ready.fail(1, format!("cannot start the runtime: {e}")),
     };
+    let extras = Extras { listen, endpoints };
     let code = runtime.block_on(serve(
-        built, options, file, socket, listen, &log, &mut ready,
+        built, options, file, socket, extras, &log, &mut ready,
     ));
     runtime.shutdown_timeout(DRAIN_TIMEOUT);
     // Held until the process exits (the kernel closes the descriptor then): `down` waits
@@ -458,13 +466,21 @@ pub fn run(
     code
 }
 
+/// What the daemon serves besides its socket, when asked.
+struct Extras {
+    /// The control API over TCP.
+    listen: Option<std::net::SocketAddr>,
+    /// `/healthz`, `/readyz` and `/metrics`, bound already.
+    endpoints: Option<overseer::builtin::HttpEndpoints>,
+}
+
 /// Binds the socket, runs the tree and serves until the tree has stopped.
 async fn serve(
     built: tree::Built,
     options: Options,
     file: PathBuf,
     socket: PathBuf,
-    listen: Option<std::net::SocketAddr>,
+    Extras { listen, endpoints }: Extras,
     log: &Path,
     ready: &mut ReadyPipe,
 ) -> ExitCode {
@@ -499,6 +515,7 @@ async fn serve(
         closing: CancellationToken::new(),
     });
     let systemd = tokio::spawn(crate::up::report_to_systemd(handle.clone()));
+    let http = tokio::spawn(crate::up::serve_endpoints(endpoints, handle.clone()));
     let run = tokio::spawn(async move { manager.run().await });
     // Answered once the manager runs: from then on the API can answer too.
     if let Err(e) = handle.snapshot().await {
@@ -521,6 +538,7 @@ async fn serve(
     let result = run.await;
     signals.abort();
     let _ = systemd.await;
+    let _ = http.await;
     accept.abort();
     let _ = accept.await;
     if let Some(accept_tcp) = accept_tcp {
