@@ -449,54 +449,11 @@ async fn a_reconfiguration_is_announced_as_a_reload_of_its_manager() {
     run.await.unwrap().unwrap();
 }
 
-/// A child whose `resources` (read by its manager's loop for a snapshot) blocks that loop
-/// until `release` is notified, once `wedge` is set.
-struct Wedge {
-    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    entered: std::sync::mpsc::SyncSender<()>,
-    release: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-}
-
-#[overseer::async_trait]
-impl overseer::Runnable for Wedge {
-    async fn run(&self, ctx: overseer::Context) -> overseer::RunResult {
-        ctx.ready();
-        ctx.shutdown_requested().await;
-        Ok(())
-    }
-
-    fn resources(&self) -> Option<overseer::Resources> {
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            let _ = self.entered.send(());
-            // The manager's loop blocks here; the runtime's other tasks move to other threads.
-            tokio::task::block_in_place(|| {
-                let (released, cvar) = &*self.release;
-                let mut released = released.lock().unwrap();
-                while !*released {
-                    released = cvar.wait(released).unwrap();
-                }
-            });
-        }
-        None
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ping_is_answered_by_every_manager_and_never_while_one_is_wedged() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Condvar, Mutex};
-    let armed = Arc::new(AtomicBool::new(false));
-    let release = Arc::new((Mutex::new(false), Condvar::new()));
-    let (entered_tx, entered) = std::sync::mpsc::sync_channel(1);
+    let (wedge, lever) = common::Wedge::new();
     let pool = ProcessManager::builder("pool")
-        .child(ChildSpec::new(
-            "wedge",
-            Wedge {
-                armed: armed.clone(),
-                entered: entered_tx,
-                release: release.clone(),
-            },
-        ))
+        .child(ChildSpec::new("wedge", wedge))
         .build()
         .unwrap();
     let tree = ProcessManager::builder("root")
@@ -507,14 +464,7 @@ async fn a_ping_is_answered_by_every_manager_and_never_while_one_is_wedged() {
     common::wait_for_state(&handle, "root/pool/wedge", ChildState::Ready).await;
     handle.ping().await.expect("every manager answers");
 
-    armed.store(true, Ordering::SeqCst);
-    let snapshot = tokio::spawn({
-        let handle = handle.clone();
-        async move { handle.snapshot().await }
-    });
-    tokio::task::spawn_blocking(move || entered.recv().unwrap())
-        .await
-        .unwrap();
+    lever.wedge(&handle).await;
     assert!(
         tokio::time::timeout(Duration::from_millis(200), handle.ping())
             .await
@@ -522,13 +472,11 @@ async fn a_ping_is_answered_by_every_manager_and_never_while_one_is_wedged() {
         "the nested manager's loop is blocked: the ping cannot be answered"
     );
 
-    *release.0.lock().unwrap() = true;
-    release.1.notify_all();
+    lever.release();
     handle
         .ping()
         .await
         .expect("answered again once the loop runs");
-    snapshot.await.unwrap().unwrap();
     handle.shutdown().unwrap();
     run.await.unwrap().unwrap();
 }

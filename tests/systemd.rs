@@ -5,12 +5,13 @@
 //! `done <command>` (or `wedged`, `tree ready`) on its stderr.
 #![cfg(all(unix, feature = "systemd"))]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use overseer::builtin::Systemd;
@@ -19,37 +20,6 @@ use overseer::{Backoff, ChildSpec, Control, EventKind, ProcessManager};
 const SCENARIO: &str = "OVERSEER_SYSTEMD_TEST_SERVICE";
 
 // ----- The service ------------------------------------------------------------------------
-
-/// A child whose `resources` (read by the root's loop for a snapshot) blocks that loop once
-/// armed, until released.
-struct Wedge {
-    armed: Arc<AtomicBool>,
-    entered: mpsc::SyncSender<()>,
-    release: Arc<(Mutex<bool>, Condvar)>,
-}
-
-#[overseer::async_trait]
-impl overseer::Runnable for Wedge {
-    async fn run(&self, ctx: overseer::Context) -> overseer::RunResult {
-        ctx.ready();
-        ctx.shutdown_requested().await;
-        Ok(())
-    }
-
-    fn resources(&self) -> Option<overseer::Resources> {
-        if self.armed.swap(false, Ordering::SeqCst) {
-            let _ = self.entered.send(());
-            tokio::task::block_in_place(|| {
-                let (released, cvar) = &*self.release;
-                let mut released = released.lock().unwrap();
-                while !*released {
-                    released = cvar.wait(released).unwrap();
-                }
-            });
-        }
-        None
-    }
-}
 
 /// Not a test: the service the tests run in a process of their own (it returns at once
 /// unless started by them).
@@ -72,9 +42,7 @@ fn service() {
 async fn serve() {
     let gate = Arc::new(tokio::sync::Notify::new());
     let fail = Arc::new(tokio::sync::Notify::new());
-    let armed = Arc::new(AtomicBool::new(false));
-    let release = Arc::new((Mutex::new(false), Condvar::new()));
-    let (entered_tx, entered) = mpsc::sync_channel(1);
+    let (wedge, lever) = common::Wedge::new();
     let tree = ProcessManager::builder("root")
         .intensity(10, Duration::from_secs(60))
         .backoff(Backoff::fixed(Duration::from_millis(300)))
@@ -104,14 +72,7 @@ async fn serve() {
                 }
             }
         }))
-        .child(ChildSpec::new(
-            "wedge",
-            Wedge {
-                armed: armed.clone(),
-                entered: entered_tx,
-                release: release.clone(),
-            },
-        ))
+        .child(ChildSpec::new("wedge", wedge))
         .build()
         .unwrap();
     let handle = tree.handle();
@@ -124,7 +85,6 @@ async fn serve() {
             }
         }
     });
-    let entered = Arc::new(Mutex::new(entered));
     let mut lines =
         tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
     while let Ok(Some(line)) = lines.next_line().await {
@@ -133,19 +93,10 @@ async fn serve() {
             "fail" => fail.notify_one(),
             "reload" => handle.broadcast(Control::Reload).await.unwrap(),
             "wedge" => {
-                armed.store(true, Ordering::SeqCst);
-                let h = handle.clone();
-                tokio::spawn(async move { h.snapshot().await });
-                let entered = entered.clone();
-                tokio::task::spawn_blocking(move || entered.lock().unwrap().recv().unwrap())
-                    .await
-                    .unwrap();
+                lever.wedge(&handle).await;
                 eprintln!("wedged");
             }
-            "unwedge" => {
-                *release.0.lock().unwrap() = true;
-                release.1.notify_all();
-            }
+            "unwedge" => lever.release(),
             "stop" => {
                 handle.shutdown().unwrap();
                 break;

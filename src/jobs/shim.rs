@@ -58,6 +58,7 @@ use std::path::Path;
 use libc::c_int;
 
 use super::identity;
+use crate::process::signal_mask::BlockedSignals;
 use crate::process::spawn::clone::CStrings;
 
 /// The name of the file the shim writes when the job has ended.
@@ -583,33 +584,6 @@ unsafe fn job_main(plan: &Plan) -> ! {
         let e = if denied { libc::EACCES } else { last };
         report(plan.report, TAG_EXEC_FAILED, &e.to_ne_bytes());
         libc::_exit(127)
-    }
-}
-
-/// Every signal blocked on this thread until dropped (then the old mask).
-struct BlockedSignals {
-    old: libc::sigset_t,
-}
-
-impl BlockedSignals {
-    fn new() -> BlockedSignals {
-        // SAFETY: `sigfillset` and `pthread_sigmask` with valid pointers to stack values.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            BlockedSignals { old }
-        }
-    }
-}
-
-impl Drop for BlockedSignals {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved in `new`.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
-        }
     }
 }
 

@@ -102,20 +102,6 @@ impl JobSpec {
 
     /// The environment the job gets: the starter's (or none) with the changes applied.
     pub(crate) fn resolved_env(&self) -> Vec<(OsString, OsString)> {
-        let mut vars: Vec<(OsString, OsString)> = if self.env_clear {
-            Vec::new()
-        } else {
-            std::env::vars_os().collect()
-        };
-        for (key, value) in &self.env {
-            match value {
-                Some(value) => match vars.iter_mut().find(|(k, _)| k == key) {
-                    Some(var) => var.1.clone_from(value),
-                    None => vars.push((key.clone(), value.clone())),
-                },
-                None => vars.retain(|(k, _)| k != key),
-            }
-        }
-        vars
+        crate::process::spawn::resolve_env(self.env_clear, &self.env)
     }
 }

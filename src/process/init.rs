@@ -2,6 +2,8 @@
 
 use std::io;
 
+use crate::process::signal_mask::BlockedSignals;
+
 /// When [`init`] takes the role of init.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -97,27 +99,16 @@ pub fn init(mode: InitMode) -> Result<(), InitError> {
     // Every signal is blocked before the fork, so that none sent to the init between the
     // fork and its first wait is lost: the init takes them with `sigwaitinfo`, the program
     // gets its own mask back.
-    let mut all = empty_set();
-    let mut old = empty_set();
-    // SAFETY: both sets are initialised; `sigfillset` and `pthread_sigmask` only write them.
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
+    let blocked = BlockedSignals::new();
     let init_pid = std::process::id();
     // SAFETY: the process has a single thread (checked above), so the child is a full copy
     // and may go on with anything.
     match unsafe { libc::fork() } {
-        -1 => {
-            let error = io::Error::last_os_error();
-            // SAFETY: restores the mask saved above.
-            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-            Err(InitError::Fork(error))
-        }
+        -1 => Err(InitError::Fork(io::Error::last_os_error())),
         0 => {
             // SAFETY: setpgid and tcsetpgrp act on this process (SIGTTOU is still blocked,
-            // so a background group may take the terminal); restores the mask; prctl takes
-            // the signal number; getppid cannot fail.
+            // so a background group may take the terminal); prctl takes the signal number;
+            // getppid cannot fail.
             unsafe {
                 // A group of its own, in the terminal's foreground: Ctrl-C reaches the
                 // program once, not also through the init's forwarding.
@@ -125,8 +116,11 @@ pub fn init(mode: InitMode) -> Result<(), InitError> {
                 if libc::isatty(libc::STDIN_FILENO) == 1 {
                     libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
                 }
-                libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
+            }
+            drop(blocked);
+            // SAFETY: getppid cannot fail; raise sends a signal to this process.
+            unsafe {
                 // The init died before the parent-death signal was set.
                 if libc::getppid() as u32 != init_pid {
                     libc::raise(libc::SIGTERM);
@@ -134,24 +128,21 @@ pub fn init(mode: InitMode) -> Result<(), InitError> {
             }
             Ok(())
         }
-        program => serve(program, &all),
-    }
-}
-
-fn empty_set() -> libc::sigset_t {
-    // SAFETY: a zeroed sigset_t is a valid value to pass to sigemptyset, which sets it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        set
+        program => serve(program),
     }
 }
 
 /// The init's loop: reaps, forwards, and exits with the program's status.
-fn serve(program: libc::pid_t, all: &libc::sigset_t) -> ! {
+fn serve(program: libc::pid_t) -> ! {
+    // SAFETY: a zeroed sigset_t is valid to fill; every signal is blocked already.
+    let all = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        all
+    };
     loop {
         // SAFETY: `all` is a filled set; a null info pointer is allowed.
-        let signal = unsafe { libc::sigwaitinfo(all, std::ptr::null_mut()) };
+        let signal = unsafe { libc::sigwaitinfo(&all, std::ptr::null_mut()) };
         if signal == libc::SIGCHLD {
             if let Some(code) = reap(program) {
                 // SAFETY: ends the init at once, without running the program's atexit work

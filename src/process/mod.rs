@@ -46,6 +46,7 @@ pub(crate) mod pidfd;
 mod pipe;
 pub(crate) mod prestart;
 pub(crate) mod signal;
+pub(crate) mod signal_mask;
 pub(crate) mod spawn;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod spawner;

@@ -282,3 +282,84 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+// ----- A manager's loop held still --------------------------------------------------------
+
+/// A child whose [`resources`](overseer::Runnable::resources), read by its manager's loop for
+/// a snapshot, blocks that loop once armed, until released: a wedged manager, for the tests
+/// of liveness checks. Needs a multi-thread runtime (the loop blocks in `block_in_place`).
+pub struct Wedge {
+    lever: Arc<Lever>,
+}
+
+/// Arms, watches and releases a [`Wedge`].
+pub struct Lever {
+    armed: std::sync::atomic::AtomicBool,
+    entered: Mutex<std::sync::mpsc::Receiver<()>>,
+    entered_tx: std::sync::mpsc::SyncSender<()>,
+    released: Mutex<bool>,
+    release: std::sync::Condvar,
+}
+
+impl Wedge {
+    pub fn new() -> (Wedge, Arc<Lever>) {
+        let (entered_tx, entered) = std::sync::mpsc::sync_channel(1);
+        let lever = Arc::new(Lever {
+            armed: Default::default(),
+            entered: Mutex::new(entered),
+            entered_tx,
+            released: Mutex::new(false),
+            release: std::sync::Condvar::new(),
+        });
+        (
+            Wedge {
+                lever: lever.clone(),
+            },
+            lever,
+        )
+    }
+}
+
+impl Lever {
+    /// Wedges the loop of `handle`'s manager (the wedge's manager must answer the snapshot
+    /// first); returns once the loop is blocked.
+    pub async fn wedge(self: &Arc<Self>, handle: &Handle) {
+        self.armed.store(true, Ordering::SeqCst);
+        let h = handle.clone();
+        tokio::spawn(async move { h.snapshot().await });
+        let lever = self.clone();
+        tokio::task::spawn_blocking(move || lever.entered.lock().unwrap().recv().unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// Lets the loop go on.
+    pub fn release(&self) {
+        *self.released.lock().unwrap() = true;
+        self.release.notify_all();
+    }
+}
+
+#[overseer::async_trait]
+impl overseer::Runnable for Wedge {
+    async fn run(&self, ctx: overseer::Context) -> overseer::RunResult {
+        ctx.ready();
+        ctx.shutdown_requested().await;
+        Ok(())
+    }
+
+    fn resources(&self) -> Option<overseer::Resources> {
+        let lever = &self.lever;
+        if lever.armed.swap(false, Ordering::SeqCst) {
+            let _ = lever.entered_tx.send(());
+            // The manager's loop blocks here; the runtime's other tasks move to other threads.
+            tokio::task::block_in_place(|| {
+                let mut released = lever.released.lock().unwrap();
+                while !*released {
+                    released = lever.release.wait(released).unwrap();
+                }
+            });
+        }
+        None
+    }
+}

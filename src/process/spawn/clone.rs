@@ -59,6 +59,7 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, getpid, pidfd_open, waitid};
 
 use super::{Cloned, Prepared, Stream};
+use crate::process::signal_mask::BlockedSignals;
 
 /// How the clone went wrong.
 pub(crate) enum Failure {
@@ -536,36 +537,6 @@ unsafe fn child_steps(plan: &Plan) -> c_int {
             candidate = candidate.add(1);
         }
         if found_but_denied { libc::EACCES } else { last }
-    }
-}
-
-/// Every signal the thread may block, blocked until dropped (then the thread's mask as it
-/// was). Around the clone, so that no handler of the supervisor can run in the child before
-/// it has reset them (the child inherits the blocked mask).
-struct BlockedSignals {
-    old: libc::sigset_t,
-}
-
-impl BlockedSignals {
-    fn new() -> BlockedSignals {
-        // SAFETY: `sigfillset` and `pthread_sigmask` are given valid pointers to sets on this
-        // stack; blocking signals for a moment is harmless to the thread (they stay pending).
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            BlockedSignals { old }
-        }
-    }
-}
-
-impl Drop for BlockedSignals {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `new`, a valid set.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
-        }
     }
 }
 

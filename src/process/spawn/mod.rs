@@ -75,21 +75,7 @@ impl EnvPlan {
     /// applied in order. One entry per name.
     #[cfg(target_os = "linux")]
     fn resolve(&self) -> Vec<(OsString, OsString)> {
-        let mut vars: Vec<(OsString, OsString)> = if self.clear {
-            Vec::new()
-        } else {
-            std::env::vars_os().collect()
-        };
-        for (key, value) in &self.changes {
-            match value {
-                Some(value) => match vars.iter_mut().find(|(k, _)| k == key) {
-                    Some(var) => var.1.clone_from(value),
-                    None => vars.push((key.clone(), value.clone())),
-                },
-                None => vars.retain(|(k, _)| k != key),
-            }
-        }
-        vars
+        resolve_env(self.clear, &self.changes)
     }
 
     /// Applies the plan to a std command, call by call as the settings were made.
@@ -308,4 +294,28 @@ impl Drop for Answer {
             }
         }
     }
+}
+
+/// The environment a program gets: this process's (or none, with `clear`) with `changes`
+/// applied in order (`None` removes a name). One entry per name.
+#[cfg(target_os = "linux")]
+pub(crate) fn resolve_env(
+    clear: bool,
+    changes: &[(OsString, Option<OsString>)],
+) -> Vec<(OsString, OsString)> {
+    let mut vars: Vec<(OsString, OsString)> = if clear {
+        Vec::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    for (key, value) in changes {
+        match value {
+            Some(value) => match vars.iter_mut().find(|(k, _)| k == key) {
+                Some(var) => var.1.clone_from(value),
+                None => vars.push((key.clone(), value.clone())),
+            },
+            None => vars.retain(|(k, _)| k != key),
+        }
+    }
+    vars
 }
