@@ -59,7 +59,7 @@ use libc::c_int;
 
 use super::identity;
 use crate::process::signal_mask::BlockedSignals;
-use crate::process::spawn::clone::CStrings;
+use crate::process::spawn::clone::{CStrings, exec_candidates};
 
 /// The name of the file the shim writes when the job has ended.
 pub(crate) const RESULT_FILE: &str = "result.json";
@@ -563,25 +563,7 @@ unsafe fn job_main(plan: &Plan) -> ! {
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        // As `execvp`: the next candidate after "not found here"; EACCES if any gave it.
-        let mut denied = false;
-        let mut last = libc::ENOENT;
-        let mut candidate = plan.candidates;
-        while !(*candidate).is_null() {
-            libc::execve(*candidate, plan.argv, plan.envp);
-            let e = errno();
-            match e {
-                libc::EACCES => denied = true,
-                libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
-                _ => {
-                    last = e;
-                    break;
-                }
-            }
-            last = e;
-            candidate = candidate.add(1);
-        }
-        let e = if denied { libc::EACCES } else { last };
+        let e = exec_candidates(plan.candidates, plan.argv, plan.envp);
         report(plan.report, TAG_EXEC_FAILED, &e.to_ne_bytes());
         libc::_exit(127)
     }

@@ -520,13 +520,30 @@ unsafe fn child_steps(plan: &Plan) -> c_int {
         if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
             return errno();
         }
-        // As `execvp`: the next candidate after "not found here" errors; EACCES is reported
-        // if any candidate gave it, else the last error.
-        let mut found_but_denied = false;
-        let mut last = libc::ENOENT;
-        let mut candidate = plan.candidates;
+        exec_candidates(plan.candidates, plan.argv, plan.envp)
+    }
+}
+
+/// Tries `execve` on each of the null-terminated `candidates` in turn, as `execvp` does: the
+/// next one after a "not found here" error; returns (if none could be executed) EACCES if
+/// any candidate gave it, else the last error. Async-signal-safe: calls `execve` and reads
+/// `errno`, nothing else, so it may run between `fork` and `exec`.
+///
+/// # Safety
+/// The three arrays must be valid, null-terminated arrays of C strings.
+pub(crate) unsafe fn exec_candidates(
+    candidates: *const *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    let mut found_but_denied = false;
+    let mut last = libc::ENOENT;
+    let mut candidate = candidates;
+    // SAFETY: the caller passes valid null-terminated arrays; each entry is read before the
+    // pointer moves past it, never past the terminating null.
+    unsafe {
         while !(*candidate).is_null() {
-            libc::execve(*candidate, plan.argv, plan.envp);
+            libc::execve(*candidate, argv, envp);
             let e = errno();
             match e {
                 libc::EACCES => found_but_denied = true,
@@ -536,8 +553,8 @@ unsafe fn child_steps(plan: &Plan) -> c_int {
             last = e;
             candidate = candidate.add(1);
         }
-        if found_but_denied { libc::EACCES } else { last }
     }
+    if found_but_denied { libc::EACCES } else { last }
 }
 
 /// A stack for the child: a private anonymous mapping with a guard page at its low end.
