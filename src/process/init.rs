@@ -49,8 +49,8 @@ pub enum InitError {
 ///   own process children are reaped by it, but the daemons they fork and abandon are not
 ///   its children.
 /// - **Handle its signals.** The kernel does not apply a signal's default action to PID 1:
-///   `SIGTERM` from the kubelet does nothing unless the program handles it (a
-///   [`Signals`](crate::builtin::Signals) child does).
+///   `SIGTERM` from the kubelet does nothing unless the program handles it (the built-in
+///   `Signals` child does, feature `signal`).
 ///
 /// `init` takes the first duty the way `tini` does, inside the same binary: called at the
 /// top of `main`, it forks; the original process (PID 1, or a subreaper) becomes a minimal
