@@ -30,8 +30,11 @@ fn pid(line: &str) -> i32 {
 async fn reload_by_signal_forwards_sighup_to_the_process_group_and_keeps_it_running() {
     let s = Scratch::new();
     // Each SIGHUP to the group kills the `sleep` and runs the trap; the shell keeps running.
+    // Short sleeps: with `sleep 30`, CI once saw no trap within 10 s. A shell that misses
+    // the signal in its `wait` (suspected: one arriving while it forks the next `sleep`) runs
+    // the trap when that sleep ends, so a short one bounds the delay.
     let script = format!(
-        "trap 'echo hup >> {}' HUP; echo $$ > {}; while :; do sleep 30 & wait $!; done",
+        "trap 'echo hup >> {}' HUP; echo $$ > {}; while :; do sleep 1 & wait $!; done",
         s.path("hup"),
         s.path("pid")
     );

@@ -1,7 +1,8 @@
 //! Figures of detached jobs (issue 16), each beside its raw lower bound, in one run:
 //!
-//! - **start**: `Store::start` of `true` (three forks, setsid, shim, two fsync'ed writes of
-//!   state.json) against a raw `std::process::Command` spawn of `true` with stdout and stderr
+//! - **start**: `Store::start` of `true` (a fork for the shim and two clones that copy no
+//!   page tables, setsid, the job's directory, two writes of state.json, each fsync'ed)
+//!   against a raw `std::process::Command` spawn of `true` with stdout and stderr
 //!   appended to files; interleaved rounds, medians. Both wait for the exec (std reads its
 //!   exec-error pipe). Also an fsync'ed atomic file write alone, the part of the start that
 //!   is the disk's.

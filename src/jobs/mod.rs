@@ -41,7 +41,7 @@
 //!
 //! # Semantics
 //!
-//! **Start.** [`Store::start`] records the job (`pending`), forks a *shim* that forks the job
+//! **Start.** [`Store::start`] records the job (`pending`), starts a *shim* that starts the job
 //! (see the `shim` module's docs for why a double fork and no re-exec), and records it
 //! `running` with the pids and start times of the job and its shim. The job keeps running
 //! when its starter exits or is killed.
@@ -72,7 +72,9 @@
 //! `orphaned` instead).
 //!
 //! **Atomicity.** Every write of `state.json` and `result.json` is a new temporary file,
-//! `fsync`ed and renamed into place: a reader sees the old file or the new one. A job's
+//! `fsync`ed and renamed into place: a reader sees the old file or the new one. The writes
+//! after the start also `fsync` the directory; the start's two do not (see
+//! [`Store::sync_start`] for what a power loss can do). A job's
 //! directory is prepared under a hidden name and renamed into the store complete; removal
 //! renames it out first. So readers need no lock.
 //!

@@ -2,9 +2,9 @@
 //! recorded: a double fork, with no re-exec.
 //!
 //! ```text
-//! starter ── fork ──► middle: setsid(); fork; _exit(0)        (reaped by the starter at once)
-//!                        └──► shim: fork; report pids; waitpid(job); write result.json; _exit
-//!                                └──► job: setpgid(0, 0); execve(program)
+//! starter ── clone(VM, VFORK) ──► middle: setsid(); fork; _exit(0)   (reaped by the starter at once)
+//!                                   └──► shim: clone(VM, VFORK); report pids; waitpid(job); write result.json; _exit
+//!                                          └──► job: setpgid(0, 0); execve(program)
 //! ```
 //!
 //! # Why this shape
@@ -17,14 +17,20 @@
 //! - **Not `/bin/sh` as the shim.** `sh -c 'prog & wait $!; echo $?'` reports a signal as
 //!   `128 + n`, indistinguishable from a real exit code `128 + n`, and needs the command
 //!   quoted into a script.
-//! - **So the shim is a fork of the starter that never execs.** Between `fork` and `_exit`
-//!   in a multi-threaded process, only async-signal-safe calls are allowed (another thread may
-//!   have held the allocator's lock at the fork). Everything that needs memory is prepared
-//!   before the fork ([`Launch`]: the program's candidate paths, argv, envp, the working
-//!   directory, the result paths); the middle, the shim and the job use only system calls
-//!   (`setsid`, `fork`, `sigaction`, `sigprocmask`, `dup2`, `close`, `chdir`, `open`, `read`,
-//!   `write`, `fsync`, `rename`, `waitpid`, `clock_gettime`, `setpgid`, `execve`, `_exit`) and
-//!   code that neither allocates nor panics (the stat parser, the integer formatting).
+//! - **So the shim is a fork of the starter that never execs**, and the only fork of the
+//!   three processes: the middle and the job are clones that share their parent's memory
+//!   (`CLONE_VM | CLONE_VFORK`, as `posix_spawn` and the process children's spawn do, see
+//!   `process/spawn/clone.rs`), each on a stack mapped for it in advance, with the parent
+//!   thread suspended until the clone has exec'd or exited; they copy no page tables. Between
+//!   the fork and `_exit`, and in a clone sharing a multi-threaded process's memory, only
+//!   async-signal-safe calls are allowed (another thread may hold the allocator's lock).
+//!   Everything that needs memory is prepared before the first clone ([`Launch`]: the
+//!   program's candidate paths, argv, envp, the working directory, the result paths, the
+//!   stacks); the middle, the shim and the job use only system calls (`setsid`, `clone`,
+//!   `sigaction`, `sigprocmask`, `dup2`, `close`, `chdir`, `open`, `read`, `write`, `fsync`,
+//!   `rename`, `waitpid`, `clock_gettime`, `setpgid`, `execve`, `_exit`) and code that neither
+//!   allocates nor panics (the stat parser, the integer formatting). Where `clone` with these
+//!   flags is refused (a sandbox), plain forks do the same.
 //! - **The middle process** makes the shim a grandchild: it is reparented at once to init (or
 //!   the nearest subreaper), so the starter never has to reap it and no zombie is left in a
 //!   long-lived starter. `setsid` in the middle puts the shim and the job in a new session
@@ -35,11 +41,13 @@
 //!
 //! # Costs
 //!
-//! Three forks (middle, shim, job) instead of one spawn; each `fork` copies the starter's
-//! page tables. The shim is a copy-on-write image of the starter: its pages stay shared with
-//! the starter while both live, but after the starter exits (or rewrites its memory), what the
-//! shim still maps is its own, for as long as the job runs. A starter with a large heap pays
-//! that per running job. See `BENCHMARKS.md` for the start-up figures.
+//! One fork (the shim) and two clones that copy nothing, instead of one spawn; the fork
+//! copies the starter's page tables, and the starter then takes a copy-on-write fault on
+//! each page it writes first. The shim is a copy-on-write image of the starter: its pages
+//! stay shared with the starter while both live, but after the starter exits (or rewrites
+//! its memory), what the shim still maps is its own, for as long as the job runs. A starter
+//! with a large heap pays that per running job. See `BENCHMARKS.md` for the start-up
+//! figures.
 //!
 //! # What the shim does about signals
 //!
@@ -59,7 +67,7 @@ use libc::c_int;
 
 use super::identity;
 use crate::process::signal_mask::BlockedSignals;
-use crate::process::spawn::clone::{CStrings, exec_candidates};
+use crate::process::spawn::clone::{CStrings, Stack, exec_candidates};
 
 /// The name of the file the shim writes when the job has ended.
 pub(crate) const RESULT_FILE: &str = "result.json";
@@ -122,7 +130,12 @@ struct Plan {
     result_tmp: *const libc::c_char,
     result: *const libc::c_char,
     last_signal: c_int,
+    /// The top of the stack the shim clones the job onto; null: the shim forks it.
+    job_stack: *mut libc::c_void,
 }
+
+/// The signals the shim ignores (meant for the job, see the module docs).
+const SHIM_IGNORES: [c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
 
 /// Tags of the report messages (one `write` each, below `PIPE_BUF`: never interleaved).
 const TAG_PIDS: u8 = b'P';
@@ -137,7 +150,7 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched, LaunchError> {
     let candidates = l.candidates.pointers();
     let argv = l.argv.pointers();
     let envp = l.envp.pointers();
-    let plan = Plan {
+    let mut plan = Plan {
         candidates: candidates.as_ptr(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
@@ -150,23 +163,56 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched, LaunchError> {
         result_tmp: l.result_tmp.as_ptr(),
         result: l.result.as_ptr(),
         last_signal: libc::SIGRTMAX(),
+        job_stack: std::ptr::null_mut(),
     };
-    let middle = {
+    // One stack for the middle, which runs in our memory until it exits (`CLONE_VFORK`), and
+    // one for the job, which runs in the shim's copy of it until it execs: the shim's copy of
+    // this stack's mapping, made by the middle's fork, is what the job's clone uses.
+    let middle_stack = Stack::take().map_err(LaunchError::Setup)?;
+    let job_stack = Stack::take().map_err(LaunchError::Setup)?;
+    plan.job_stack = job_stack.top();
+    let (middle, clone_errno) = {
         let _blocked = BlockedSignals::new();
-        // SAFETY: `fork` in a multi-threaded process; the child runs only `middle_main`,
-        // which keeps to async-signal-safe system calls and never returns (see the module
-        // docs). All signals are blocked around the fork, so no handler of ours runs in the
-        // child before it has reset them.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: we are the freshly forked child, as `middle_main` requires.
-            unsafe { middle_main(&plan) }
+        // SAFETY: `middle_entry` is an `extern "C"` function that never returns (it
+        // `_exit`s) and keeps to what a child sharing our memory may do (see its docs).
+        // `middle_stack.top()` is the aligned upper end of a writable mapping that nothing
+        // else uses until it is put back below, after the middle has exited (`CLONE_VFORK`:
+        // `clone` returns once the child has exited). `plan` and everything its pointers
+        // point to live in this frame, and this thread, their only user, is suspended while
+        // the middle runs. All signals are blocked around the clone, so no handler of ours
+        // runs in the child before the shim has reset them.
+        let pid = unsafe {
+            libc::clone(
+                middle_entry,
+                middle_stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&raw const plan).cast_mut().cast::<libc::c_void>(),
+            )
+        };
+        let clone_errno = if pid < 0 { errno() } else { 0 };
+        if pid < 0 && matches!(clone_errno, libc::EPERM | libc::ENOSYS | libc::EINVAL) {
+            // A sandbox that refuses `clone` with these flags: a plain fork, slower.
+            plan.job_stack = std::ptr::null_mut();
+            // SAFETY: `fork` in a multi-threaded process; the child runs only `middle_main`,
+            // which keeps to async-signal-safe system calls and never returns (see the
+            // module docs).
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: we are the freshly forked child, as `middle_main` requires.
+                unsafe { middle_main(&plan) }
+            }
+            (pid, if pid < 0 { errno() } else { 0 })
+        } else {
+            (pid, clone_errno)
         }
-        pid
     };
+    middle_stack.put_back();
+    job_stack.put_back();
     drop(write_end);
     if middle < 0 {
-        return Err(LaunchError::Setup(io::Error::last_os_error()));
+        return Err(LaunchError::Setup(io::Error::from_raw_os_error(
+            clone_errno,
+        )));
     }
     reap(middle);
     read_report(read_end)
@@ -261,11 +307,29 @@ unsafe fn report(fd: RawFd, tag: u8, payload: &[u8]) {
     unsafe { libc::write(fd, buf.as_ptr().cast(), len) };
 }
 
+/// The middle as the child of `clone(CLONE_VM | CLONE_VFORK)` in [`launch`]: it runs in the
+/// starter's memory, on its own stack, while the starting thread is suspended.
+///
+/// What it may do, and does: only system calls (`setsid`, a fork as the raw `clone` system
+/// call, `write`, `_exit`), no allocation, no lock, no panic: the starter's other threads
+/// keep running and may hold the allocator's or libc's locks, whose memory is shared. Not
+/// libc's `fork()`, which runs `atfork` handlers and takes the allocator's locks in memory
+/// that is the starter's. The shim it forks gets a copy of that memory, this stack
+/// included, and goes on from there as a forked child of a single thread.
+extern "C" fn middle_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: `arg` is the `Plan` that `launch` passed to `clone`, alive in its frame and
+    // unchanged while its thread is suspended (`CLONE_VFORK`); nothing writes to it here.
+    let plan = unsafe { &*arg.cast::<Plan>() };
+    // SAFETY: we are the child of that clone, with `plan`'s pointers valid.
+    unsafe { middle_main(plan) }
+}
+
 /// The middle process: a new session, the shim forked into it, then gone.
 ///
 /// # Safety
 ///
-/// Only in the child of the `fork` in [`launch`], with `plan`'s pointers valid.
+/// Only in the child made by [`launch`] (a clone sharing its memory, or a fork), with
+/// `plan`'s pointers valid.
 unsafe fn middle_main(plan: &Plan) -> ! {
     // SAFETY (whole body): async-signal-safe system calls with valid arguments.
     unsafe {
@@ -273,7 +337,9 @@ unsafe fn middle_main(plan: &Plan) -> ! {
             report(plan.report, TAG_SETUP_FAILED, &errno().to_ne_bytes());
             libc::_exit(1);
         }
-        let shim = libc::fork();
+        // A plain fork (flags: only the exit signal), as the system call, not through libc.
+        let shim = libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0)
+            as libc::pid_t;
         if shim < 0 {
             report(plan.report, TAG_SETUP_FAILED, &errno().to_ne_bytes());
             libc::_exit(1);
@@ -389,10 +455,7 @@ unsafe fn shim_main(plan: &Plan) -> ! {
     // SAFETY (whole body): async-signal-safe system calls with valid arguments: the plan's
     // NUL-terminated strings and arrays, buffers on this stack.
     unsafe {
-        reset_signals(
-            plan.last_signal,
-            &[libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM],
-        );
+        reset_signals(plan.last_signal, &SHIM_IGNORES);
         for (source, target) in [(plan.stdin, 0), (plan.stdout, 1), (plan.stderr, 2)] {
             if libc::dup2(source, target) < 0 {
                 report(plan.report, TAG_SETUP_FAILED, &errno().to_ne_bytes());
@@ -405,13 +468,10 @@ unsafe fn shim_main(plan: &Plan) -> ! {
         // The shim holds no directory busy.
         libc::chdir(c"/".as_ptr());
         let shim_start = start_time(0);
-        let job = libc::fork();
+        let job = start_job(plan);
         if job < 0 {
             report(plan.report, TAG_SETUP_FAILED, &errno().to_ne_bytes());
             libc::_exit(1);
-        }
-        if job == 0 {
-            job_main(plan)
         }
         let job_start = start_time(job as u32);
         let mut pids = [0u8; 24];
@@ -543,15 +603,65 @@ unsafe fn close_from(first: c_int, keep: RawFd) {
     }
 }
 
-/// The job: its own process group, its directory, all signals at their defaults, `execve`.
+/// Starts the job from the shim: cloned onto the plan's job stack, sharing the shim's
+/// memory until it execs (`CLONE_VFORK`: no copy of the page tables, and the shim resumes
+/// once the job has exec'd or failed to); forked where there is no stack or the clone is
+/// refused. Returns the job's pid, or -1 with `errno` set.
 ///
 /// # Safety
 ///
-/// Only in the child forked by [`shim_main`].
+/// In the shim only.
+unsafe fn start_job(plan: &Plan) -> libc::pid_t {
+    // SAFETY: `job_entry` never returns and keeps to system calls (see `job_main`); the job
+    // stack is the shim's copy of a mapping made for it in `launch`, which nothing else in
+    // the shim uses; `plan` lives in the shim's copy of the starter's frame for as long as
+    // the shim runs, and the shim is suspended while the job runs on it.
+    unsafe {
+        if !plan.job_stack.is_null() {
+            let pid = libc::clone(
+                job_entry,
+                plan.job_stack,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                std::ptr::from_ref(plan).cast_mut().cast::<libc::c_void>(),
+            );
+            if pid >= 0 || !matches!(errno(), libc::EPERM | libc::ENOSYS | libc::EINVAL) {
+                return pid;
+            }
+        }
+        let pid = libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0)
+            as libc::pid_t;
+        if pid == 0 {
+            job_main(plan)
+        }
+        pid
+    }
+}
+
+/// The job as the child of the shim's `clone(CLONE_VM | CLONE_VFORK)`.
+extern "C" fn job_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: `arg` is the shim's `Plan`, unchanged while the shim is suspended.
+    let plan = unsafe { &*arg.cast::<Plan>() };
+    // SAFETY: we are the job, started by `start_job`.
+    unsafe { job_main(plan) }
+}
+
+/// The job: its own process group, its directory, all signals at their defaults, `execve`.
+/// It may share the shim's memory (see [`start_job`]): it makes only system calls, writes
+/// nothing but its stack and `errno`, and allocates nothing.
+///
+/// # Safety
+///
+/// Only in the child started by [`start_job`].
 unsafe fn job_main(plan: &Plan) -> ! {
     // SAFETY (whole body): async-signal-safe system calls with the plan's valid pointers.
     unsafe {
-        reset_signals(plan.last_signal, &[]);
+        // The shim left every disposition at its default but these (the job has its own
+        // copy of the table: no `CLONE_SIGHAND`).
+        for sig in SHIM_IGNORES {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
         if libc::setpgid(0, 0) != 0 {
             report(plan.report, TAG_EXEC_FAILED, &errno().to_ne_bytes());
             libc::_exit(127);

@@ -182,14 +182,29 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// How durable a [`write_atomic`] is; every level is atomic for readers (a `rename`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// No `fsync`: after a power loss the file may be empty or missing.
+    Atomic,
+    /// The data `fsync`ed before the rename: after a power loss the file is whole, the old
+    /// one or the new one (the rename itself may be lost).
+    Data,
+    /// [`Data`](Self::Data), and the directory `fsync`ed after the rename, so that the new
+    /// file is what survives.
+    DataAndName,
+}
+
 /// Writes `bytes` to `dir/name` atomically: a temporary file in `dir` (unique to this
-/// process and call), written, `fsync`ed, renamed over `name`, then the directory `fsync`ed
-/// so that the rename survives a crash. A reader sees the old file or the new one, never a
-/// mix; a crash leaves at most a stray temporary file (`.*.tmp`, ignored by readers).
-///
-/// With `sync` false, the two `fsync`s are skipped: still atomic for readers (the rename),
-/// but after a power loss the file may be empty or missing.
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], sync: bool) -> io::Result<()> {
+/// process and call), written, `fsync`ed as `durability` asks, renamed over `name`, then
+/// the directory `fsync`ed if asked. A reader sees the old file or the new one, never a mix;
+/// a crash leaves at most a stray temporary file (`.*.tmp`, ignored by readers).
+pub(crate) fn write_atomic(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    durability: Durability,
+) -> io::Result<()> {
     let tmp = dir.join(format!(
         ".{name}.{}.{:x}.tmp",
         std::process::id(),
@@ -202,12 +217,12 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], sync: bool) -> 
             .mode(0o600)
             .open(&tmp)?;
         file.write_all(bytes)?;
-        if sync {
+        if durability != Durability::Atomic {
             file.sync_all()?;
         }
         drop(file);
         fs::rename(&tmp, dir.join(name))?;
-        if sync {
+        if durability == Durability::DataAndName {
             File::open(dir)?.sync_all()?;
         }
         Ok(())

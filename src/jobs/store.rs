@@ -13,7 +13,7 @@ use super::error::JobError;
 use super::identity::{self, Liveness};
 use super::shim::{self, Launch, LaunchError};
 use super::spec::JobSpec;
-use super::state::{self, Job, JobExit, ProcessRecord, ReadError, STATE_FILE, Status};
+use super::state::{self, Durability, Job, JobExit, ProcessRecord, ReadError, STATE_FILE, Status};
 use super::wait;
 use crate::process::Signal;
 use crate::process::spawn::clone::{CStrings, candidates};
@@ -136,18 +136,28 @@ impl Store {
     }
 
     /// Whether [`start`](Self::start)'s two writes of `state.json` (pending, then running)
-    /// are `fsync`ed, with the directory (default: yes). They stay atomic either way (a
-    /// temporary file renamed into place); every later write (the result, a status found,
-    /// a cancel) is always `fsync`ed.
+    /// are `fsync`ed before they are renamed into place (default: yes). They stay atomic
+    /// either way (a temporary file renamed into place); every later write (the result, a
+    /// status found, a cancel) is always `fsync`ed, with its directory.
     ///
-    /// Without, a start costs about a millisecond less per write on a disk (see
-    /// `BENCHMARKS.md`), and what a power loss can do changes: the job itself dies with the
-    /// machine either way (and would read as `orphaned` after the reboot), but its
-    /// `state.json` may then be empty or missing, so it reads as
-    /// [`JobError::CorruptState`] instead, which [`remove`](Self::remove) clears.
+    /// What a power loss can do: the job itself dies with the machine either way (and reads
+    /// as `orphaned` after the reboot). With the `fsync`s, its `state.json` is whole, the
+    /// pending or the running one (the directories are not `fsync`ed at the start, so a job
+    /// started just before the loss may also be missing). Without, its `state.json` may be
+    /// empty, so it reads as [`JobError::CorruptState`], which [`remove`](Self::remove)
+    /// clears; a start then costs an `fsync` less per write (see `BENCHMARKS.md`).
     pub fn sync_start(mut self, sync: bool) -> Store {
         self.sync_start = sync;
         self
+    }
+
+    /// How [`start`](Self::start) writes `state.json` (see [`sync_start`](Self::sync_start)).
+    fn start_durability(&self) -> Durability {
+        if self.sync_start {
+            Durability::Data
+        } else {
+            Durability::Atomic
+        }
     }
 
     /// The store's directory.
@@ -181,7 +191,8 @@ impl Store {
     /// hidden name and renamed), with `state.json` saying `pending`, then `running` once the
     /// program has been executed.
     ///
-    /// Cost: three forks and two `fsync`ed writes of `state.json` (see
+    /// Cost: one fork (the shim) and two clones that copy no page tables, the job's
+    /// directory made, and two writes of `state.json`, each `fsync`ed (see
     /// [`sync_start`](Self::sync_start) and `BENCHMARKS.md`).
     /// Blocks until the program has been executed (or failed to be).
     ///
@@ -292,8 +303,13 @@ impl Store {
                 Err(e)
             }
         };
-        state::write_atomic(&dir, STATE_FILE, &state::encode(&current), self.sync_start)
-            .map_err(|e| JobError::io("cannot write", dir.join(STATE_FILE), e))?;
+        state::write_atomic(
+            &dir,
+            STATE_FILE,
+            &state::encode(&current),
+            self.start_durability(),
+        )
+        .map_err(|e| JobError::io("cannot write", dir.join(STATE_FILE), e))?;
         match outcome {
             Ok(()) => {
                 tracing::debug!(id = %current.id, pid = current.pid, "job started");
@@ -329,7 +345,12 @@ impl Store {
                 File::create(tmp.join(LOCK_FILE))?;
                 let out = log("stdout.log")?;
                 let err = log("stderr.log")?;
-                state::write_atomic(&tmp, STATE_FILE, &state::encode(job), self.sync_start)?;
+                state::write_atomic(
+                    &tmp,
+                    STATE_FILE,
+                    &state::encode(job),
+                    self.start_durability(),
+                )?;
                 Ok::<_, io::Error>((out, err))
             })();
             let (out, err) = match made {
@@ -631,8 +652,13 @@ pub(crate) fn read_job(id: &str, dir: &Path) -> Result<Job, JobError> {
 }
 
 fn save(dir: &Path, job: &Job) -> Result<(), JobError> {
-    state::write_atomic(dir, STATE_FILE, &state::encode(job), true)
-        .map_err(|e| JobError::io("cannot write", dir.join(STATE_FILE), e))
+    state::write_atomic(
+        dir,
+        STATE_FILE,
+        &state::encode(job),
+        Durability::DataAndName,
+    )
+    .map_err(|e| JobError::io("cannot write", dir.join(STATE_FILE), e))
 }
 
 /// The job's status decided now, from its state, its result file and its processes'

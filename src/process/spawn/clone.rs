@@ -558,7 +558,8 @@ pub(crate) unsafe fn exec_candidates(
 }
 
 /// A stack for the child: a private anonymous mapping with a guard page at its low end.
-struct Stack {
+/// Also the stacks of the jobs' launcher (`jobs/shim.rs`), which clones the same way.
+pub(crate) struct Stack {
     base: *mut c_void,
 }
 
@@ -580,7 +581,7 @@ impl Stack {
     }
 
     /// A stack from the pool, or a new one.
-    fn take() -> io::Result<Stack> {
+    pub(crate) fn take() -> io::Result<Stack> {
         if let Some(stack) = crate::lock::lock(&STACKS).pop() {
             return Ok(stack);
         }
@@ -611,14 +612,14 @@ impl Stack {
 
     /// The upper end of the mapping (stacks grow down on every Linux target of Rust); page
     /// aligned, hence 16-byte aligned as every ABI asks.
-    fn top(&self) -> *mut c_void {
+    pub(crate) fn top(&self) -> *mut c_void {
         self.base
             .cast::<u8>()
             .wrapping_add(Self::SIZE + Self::guard())
             .cast()
     }
 
-    fn put_back(self) {
+    pub(crate) fn put_back(self) {
         crate::lock::lock(&STACKS).push(self);
     }
 }
