@@ -181,16 +181,22 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched, LaunchError> {
         // point to live in this frame, and this thread, their only user, is suspended while
         // the middle runs. All signals are blocked around the clone, so no handler of ours
         // runs in the child before the shim has reset them.
-        let pid = unsafe {
-            libc::clone(
-                middle_entry,
-                middle_stack.top(),
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                (&raw const plan).cast_mut().cast::<libc::c_void>(),
-            )
+        let pid = if force_fork() {
+            -1
+        } else {
+            unsafe {
+                libc::clone(
+                    middle_entry,
+                    middle_stack.top(),
+                    libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                    (&raw const plan).cast_mut().cast::<libc::c_void>(),
+                )
+            }
         };
         let clone_errno = if pid < 0 { errno() } else { 0 };
-        if pid < 0 && matches!(clone_errno, libc::EPERM | libc::ENOSYS | libc::EINVAL) {
+        if pid < 0 && matches!(clone_errno, libc::EPERM | libc::ENOSYS | libc::EINVAL)
+            || force_fork()
+        {
             // A sandbox that refuses `clone` with these flags: a plain fork, slower.
             plan.job_stack = std::ptr::null_mut();
             // SAFETY: `fork` in a multi-threaded process; the child runs only `middle_main`,
@@ -216,6 +222,17 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched, LaunchError> {
     }
     reap(middle);
     read_report(read_end)
+}
+
+/// Whether tests asked for the fork path (where `clone` is refused).
+#[cfg(test)]
+fn force_fork() -> bool {
+    tests::FORCE_FORK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(not(test))]
+fn force_fork() -> bool {
+    false
 }
 
 /// Waits for the middle process (it exits right after its fork).
@@ -700,8 +717,27 @@ pub(crate) fn read_result(dir: &Path) -> io::Result<Option<ShimResult>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Makes every launch take the fork path.
+    pub(crate) static FORCE_FORK: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
+
+    #[test]
+    fn where_clone_is_refused_the_middle_shim_and_job_are_forked_and_the_job_is_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::jobs::Store::open(tmp.path()).unwrap();
+        FORCE_FORK.store(true, std::sync::atomic::Ordering::Relaxed);
+        let started = store.start(crate::jobs::JobSpec::new("sh").arg("-c").arg("exit 3"));
+        let missing = store.start(crate::jobs::JobSpec::new("/nonexistent/program"));
+        FORCE_FORK.store(false, std::sync::atomic::Ordering::Relaxed);
+        let started = started.unwrap();
+        let ended = store.wait(&started.id, None).unwrap();
+        assert_eq!(ended.status, crate::jobs::Status::Failed);
+        assert_eq!(ended.exit.unwrap().code, Some(3));
+        assert!(matches!(missing, Err(crate::jobs::JobError::Spawn { .. })));
+    }
 
     #[test]
     fn numbers_are_formatted_in_decimal_without_allocation() {
