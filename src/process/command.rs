@@ -42,9 +42,12 @@ pub enum OnReload {
 ///   as given, with no interpolation.
 /// - **Own process group.** Each process leads a new process group; every signal (stop,
 ///   reload, kill) goes to the whole group, so its own children are reached too.
-/// - **Start.** The process gets `SIGPIPE` at its default disposition (Rust ignores it in the
-///   supervisor; std does the same), no signal handler of the supervisor (a signal it
-///   ignores stays ignored, as across any `exec`), and on Linux with pidfds no blocked
+/// - **Start.** The process gets every signal at its default disposition: no handler of the
+///   supervisor, and no signal it ignores (`SIGPIPE`, which Rust ignores; `SIGHUP` under
+///   `nohup`; `SIGINT` and `SIGQUIT` when a script started the supervisor in the
+///   background), as systemd starts its services (std and `posix_spawn` keep ignored
+///   signals ignored, `SIGPIPE` aside), so that a reload by `SIGHUP` or a stop by `SIGINT`
+///   reaches it whatever the supervisor ignores. On Linux with pidfds no blocked
 ///   signal (elsewhere the signal mask of the thread that started it, as std gives). On
 ///   Linux 5.4 and later it is started with `clone(CLONE_VM | CLONE_VFORK)`, as
 ///   `posix_spawn` starts one, whatever it needs before `exec` (the parent-death signal, a

@@ -17,8 +17,9 @@
 //! `execve` successfully or exited (`CLONE_VFORK`). It makes only async-signal-safe calls
 //! that are plain system calls in libc: it resets to `SIG_DFL` every signal that has a
 //! handler (with shared memory, a handler of the supervisor run in the child would run on
-//! the supervisor's data; glibc's `posix_spawn` does the same) and `SIGPIPE` (ignored by
-//! Rust, reset by std in its children), makes itself the leader of a new process group,
+//! the supervisor's data; glibc's `posix_spawn` does the same) or is ignored (`SIGPIPE`,
+//! which Rust ignores; `SIGHUP` under `nohup`; `SIGINT` and `SIGQUIT` in a background job
+//! of a script: see [`super`]), makes itself the leader of a new process group,
 //! `dup2`s its stdio, changes directory, sets the parent-death signal and kills itself if
 //! the supervisor died before that, writes itself into the cgroup, unblocks every signal,
 //! and `execve`s each candidate in turn.
@@ -460,7 +461,7 @@ unsafe fn child_steps(plan: &Plan) -> c_int {
     // pointers: to `sigaction` structures on this stack, to the plan's NUL-terminated
     // strings and null-terminated arrays, to a static byte.
     unsafe {
-        // Every signal with a handler back to its default, and SIGPIPE. Signals stay blocked
+        // Every signal with a handler or ignored back to its default. Signals stay blocked
         // (the parent blocked them all before the clone) until the last step.
         let mut sig = 1;
         while sig <= plan.last_signal {
@@ -468,8 +469,7 @@ unsafe fn child_steps(plan: &Plan) -> c_int {
                 let mut old: libc::sigaction = std::mem::zeroed();
                 // libc refuses its own internal signals (EINVAL): never sent to us, skipped.
                 if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                    && (sig == libc::SIGPIPE
-                        || (old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN))
+                    && old.sa_sigaction != libc::SIG_DFL
                 {
                     let mut default: libc::sigaction = std::mem::zeroed();
                     default.sa_sigaction = libc::SIG_DFL;

@@ -15,8 +15,12 @@
 //! Both paths give the child the same things: the program found as `execvp` finds it (see
 //! [`clone`] for the search), its arguments, the environment built from the command's
 //! settings, its working directory, stdin from `/dev/null`, stdout and stderr inherited,
-//! discarded or piped, its own process group, `SIGPIPE` at its default disposition (std's
-//! rule; Rust ignores it in the supervisor), and the parent-death signal when one is set. One
+//! discarded or piped, its own process group, every signal at its default disposition, and
+//! the parent-death signal when one is set. Signals the supervisor ignores are not passed
+//! on, as systemd passes none to its services (std and `posix_spawn` keep them, but for
+//! `SIGPIPE`): a supervisor started under `nohup` ignores `SIGHUP`, one started in the
+//! background by a script ignores `SIGINT` and `SIGQUIT`, and its children would otherwise
+//! ignore a reload by `SIGHUP` or a stop by `SIGINT` until the SIGKILL at the timeout. One
 //! difference: on the fast path the program starts with no signal blocked, on the fallback
 //! with the signal mask of the thread that spawned it (std's rule; none on Tokio's threads
 //! unless the application blocked some before it built its runtime).
@@ -223,6 +227,7 @@ fn spawn_std(prepared: Prepared) -> io::Result<tokio::process::Child> {
     if let Some(dir) = &prepared.cwd {
         cmd.current_dir(dir);
     }
+    reset_ignored_signals(&mut cmd);
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if let Some(signal) = prepared.death_signal {
         super::pdeathsig::set(&mut cmd, signal);
@@ -232,6 +237,47 @@ fn spawn_std(prepared: Prepared) -> io::Result<tokio::process::Child> {
         super::containment::move_into(&mut cmd, procs);
     }
     cmd.spawn()
+}
+
+/// Makes every signal the supervisor ignores default again in the child (std resets only
+/// `SIGPIPE`; handlers are reset by `exec` itself). A `pre_exec` hook: std then forks.
+fn reset_ignored_signals(cmd: &mut tokio::process::Command) {
+    let last = last_signal();
+    // SAFETY: the hook runs in the forked child before `exec`, and makes only
+    // async-signal-safe `sigaction` calls on structures on its stack.
+    unsafe {
+        cmd.pre_exec(move || {
+            for sig in 1..=last {
+                if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                    continue;
+                }
+                let mut old: libc::sigaction = std::mem::zeroed();
+                // libc refuses its own internal signals (EINVAL): skipped.
+                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction == libc::SIG_IGN
+                {
+                    let mut default: libc::sigaction = std::mem::zeroed();
+                    default.sa_sigaction = libc::SIG_DFL;
+                    if libc::sigaction(sig, &default, std::ptr::null_mut()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The highest signal number.
+fn last_signal() -> libc::c_int {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        libc::SIGRTMAX()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        31
+    }
 }
 
 /// A process on its way from the spawner thread to the run that asked for it. If it never

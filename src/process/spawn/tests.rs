@@ -229,6 +229,31 @@ async fn sigpipe_is_at_its_default_in_the_child_on_both_paths() {
 }
 
 #[tokio::test]
+async fn a_signal_the_supervisor_ignores_is_at_its_default_in_the_child_on_both_paths() {
+    // SIGALRM: ignored in this test binary from here on; nothing else here uses it.
+    // SAFETY: sets SIGALRM's disposition to SIG_IGN with a zeroed `sigaction` on this stack.
+    unsafe {
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
+        assert_eq!(
+            libc::sigaction(libc::SIGALRM, &ignore, std::ptr::null_mut()),
+            0
+        );
+    }
+    for (fallback, name) in PATHS {
+        // The leader dies of the signal it sends itself only if SIGALRM is at its default.
+        let err = run_once(on(Command::shell("kill -ALRM $$; sleep 5"), fallback))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            process_error(&err).signal(),
+            Some(libc::SIGALRM),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_signal_handler_of_the_supervisor_is_not_inherited_on_both_paths() {
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Stays installed in this test binary; nothing else here uses SIGUSR2.
