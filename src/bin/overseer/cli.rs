@@ -66,6 +66,13 @@ pub enum Command {
     },
     #[command(flatten)]
     Client(crate::client::ClientCommand),
+    /// Detached jobs: start commands that outlive this shell, list, follow, wait for,
+    /// cancel and remove them (no daemon needed).
+    ///
+    /// Each job runs in a session of its own, its output in files, its exit code recorded by
+    /// a small parent process whoever else is alive when it ends. The store is a directory
+    /// (default ~/.cache/overseer/jobs) that any number of programs can use at once.
+    Jobs(crate::jobs::JobsArgs),
     /// Print a completion script for SHELL to standard output.
     ///
     /// For example `overseer completions bash > ~/.local/share/bash-completion/completions/overseer`.

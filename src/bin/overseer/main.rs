@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod config;
 mod daemon;
+mod jobs;
 mod paths;
 mod printer;
 mod tree;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
             Err(e) => cli::fail(e),
         },
         Command::Client(command) => client::run(command, cli.socket.as_deref()),
+        Command::Jobs(args) => jobs::run(args),
         Command::Completions { shell } => cli::completions(shell),
     }
 }

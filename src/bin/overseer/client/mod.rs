@@ -7,7 +7,7 @@
 //! message on standard error that says what to do.
 
 mod logs;
-mod table;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

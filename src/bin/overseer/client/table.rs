@@ -69,7 +69,7 @@ pub fn ps(top: &Node, root: &Node) -> String {
         .skip(1)
         .map(|node| row(node, &root.path))
         .collect();
-    render(&rows)
+    render(HEADER, &rows)
 }
 
 fn row(node: &Node, root: &str) -> [String; 8] {
@@ -102,8 +102,9 @@ fn row(node: &Node, root: &str) -> [String; 8] {
     ]
 }
 
-fn render(rows: &[[String; 8]]) -> String {
-    let mut widths = HEADER.map(str::len);
+/// `header` and `rows` as aligned columns, two spaces apart, trailing spaces trimmed.
+pub fn render<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -123,7 +124,7 @@ fn render(rows: &[[String; 8]]) -> String {
         out.push_str(text.trim_end());
         out.push('\n');
     };
-    line(&mut HEADER.iter().copied());
+    line(&mut header.iter().copied());
     for row in rows {
         line(&mut row.iter().map(String::as_str));
     }
