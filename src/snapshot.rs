@@ -28,9 +28,10 @@ pub enum ChildState {
     Stopped,
 }
 
-impl fmt::Display for ChildState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ChildState {
+    /// Its name in lower case, as `Display`, the JSON and the metrics' labels give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             ChildState::Waiting => "waiting",
             ChildState::Running => "running",
             ChildState::Ready => "ready",
@@ -38,7 +39,13 @@ impl fmt::Display for ChildState {
             ChildState::Restarting => "restarting",
             ChildState::Exited => "exited",
             ChildState::Stopped => "stopped",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ChildState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

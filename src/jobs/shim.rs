@@ -66,7 +66,7 @@ use std::path::Path;
 use libc::c_int;
 
 use super::identity;
-use crate::process::signal_mask::BlockedSignals;
+use crate::process::signal_mask::{BlockedSignals, reset_dispositions};
 use crate::process::spawn::clone::{CStrings, Stack, exec_candidates};
 
 /// The name of the file the shim writes when the job has ended.
@@ -368,30 +368,18 @@ unsafe fn middle_main(plan: &Plan) -> ! {
     }
 }
 
-/// Sets every signal's disposition to the default, then `ignored` ones to `SIG_IGN`.
+/// Sets the disposition of each of `signals` to `handler` (`SIG_DFL` or `SIG_IGN`).
 ///
 /// # Safety
 ///
-/// In a forked child only (it changes process-wide state).
-unsafe fn reset_signals(last_signal: c_int, ignored: &[c_int]) {
-    // SAFETY: `sigaction` with structures on this stack; libc refuses its internal signals
-    // (EINVAL), which are never sent to us.
-    unsafe {
-        let mut sig = 1;
-        while sig <= last_signal {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = libc::SIG_DFL;
-                let mut i = 0;
-                while i < ignored.len() {
-                    if ignored[i] == sig {
-                        action.sa_sigaction = libc::SIG_IGN;
-                    }
-                    i += 1;
-                }
-                libc::sigaction(sig, &action, std::ptr::null_mut());
-            }
-            sig += 1;
+/// In a forked or cloned child only (it changes process-wide state); async-signal-safe.
+unsafe fn set_dispositions(signals: &[c_int], handler: libc::sighandler_t) {
+    for &sig in signals {
+        // SAFETY: `sigaction` with a zeroed structure on this stack.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler;
+            libc::sigaction(sig, &action, std::ptr::null_mut());
         }
     }
 }
@@ -472,7 +460,8 @@ unsafe fn shim_main(plan: &Plan) -> ! {
     // SAFETY (whole body): async-signal-safe system calls with valid arguments: the plan's
     // NUL-terminated strings and arrays, buffers on this stack.
     unsafe {
-        reset_signals(plan.last_signal, &SHIM_IGNORES);
+        reset_dispositions(plan.last_signal);
+        set_dispositions(&SHIM_IGNORES, libc::SIG_IGN);
         for (source, target) in [(plan.stdin, 0), (plan.stdout, 1), (plan.stderr, 2)] {
             if libc::dup2(source, target) < 0 {
                 report(plan.report, TAG_SETUP_FAILED, &errno().to_ne_bytes());
@@ -674,11 +663,7 @@ unsafe fn job_main(plan: &Plan) -> ! {
     unsafe {
         // The shim left every disposition at its default but these (the job has its own
         // copy of the table: no `CLONE_SIGHAND`).
-        for sig in SHIM_IGNORES {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
+        set_dispositions(&SHIM_IGNORES, libc::SIG_DFL);
         if libc::setpgid(0, 0) != 0 {
             report(plan.report, TAG_EXEC_FAILED, &errno().to_ne_bytes());
             libc::_exit(127);

@@ -28,18 +28,6 @@ const STATES: [ChildState; 7] = [
     ChildState::Stopped,
 ];
 
-fn state_name(state: ChildState) -> &'static str {
-    match state {
-        ChildState::Waiting => "waiting",
-        ChildState::Running => "running",
-        ChildState::Ready => "ready",
-        ChildState::Stopping => "stopping",
-        ChildState::Restarting => "restarting",
-        ChildState::Exited => "exited",
-        ChildState::Stopped => "stopped",
-    }
-}
-
 /// The text of one scrape. `capacity` is a guess at its length (the previous scrape's).
 pub(super) fn encode(
     snapshot: Snapshot,
@@ -139,7 +127,7 @@ impl Collector for Scrape {
                     for state in STATES {
                         m.encode_family(&[
                             ("path", n.path.as_str()),
-                            ("state", state_name(state)),
+                            ("state", ChildState::as_str(state)),
                         ])?
                         .encode_gauge(&flag(n.state == state))?;
                     }

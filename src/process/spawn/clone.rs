@@ -60,7 +60,7 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, getpid, pidfd_open, waitid};
 
 use super::{Cloned, Prepared, Stream};
-use crate::process::signal_mask::BlockedSignals;
+use crate::process::signal_mask::{BlockedSignals, reset_dispositions};
 
 /// How the clone went wrong.
 pub(crate) enum Failure {
@@ -463,22 +463,9 @@ unsafe fn child_steps(plan: &Plan) -> c_int {
     unsafe {
         // Every signal with a handler or ignored back to its default. Signals stay blocked
         // (the parent blocked them all before the clone) until the last step.
-        let mut sig = 1;
-        while sig <= plan.last_signal {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                // libc refuses its own internal signals (EINVAL): never sent to us, skipped.
-                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                    && old.sa_sigaction != libc::SIG_DFL
-                {
-                    let mut default: libc::sigaction = std::mem::zeroed();
-                    default.sa_sigaction = libc::SIG_DFL;
-                    if libc::sigaction(sig, &default, std::ptr::null_mut()) != 0 {
-                        return errno();
-                    }
-                }
-            }
-            sig += 1;
+        let failed = reset_dispositions(plan.last_signal);
+        if failed != 0 {
+            return failed;
         }
         if libc::setpgid(0, 0) != 0 {
             return errno();

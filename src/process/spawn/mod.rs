@@ -239,31 +239,16 @@ fn spawn_std(prepared: Prepared) -> io::Result<tokio::process::Child> {
     cmd.spawn()
 }
 
-/// Makes every signal the supervisor ignores default again in the child (std resets only
-/// `SIGPIPE`; handlers are reset by `exec` itself). A `pre_exec` hook: std then forks.
+/// Makes every signal the supervisor ignores (or handles) default again in the child, as
+/// the fast path does (std resets only `SIGPIPE`). A `pre_exec` hook: std then forks.
 fn reset_ignored_signals(cmd: &mut tokio::process::Command) {
     let last = last_signal();
-    // SAFETY: the hook runs in the forked child before `exec`, and makes only
-    // async-signal-safe `sigaction` calls on structures on its stack.
+    // SAFETY: the hook runs in the forked child before `exec`, as `reset_dispositions`
+    // requires, and makes only its async-signal-safe calls.
     unsafe {
-        cmd.pre_exec(move || {
-            for sig in 1..=last {
-                if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-                    continue;
-                }
-                let mut old: libc::sigaction = std::mem::zeroed();
-                // libc refuses its own internal signals (EINVAL): skipped.
-                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                    && old.sa_sigaction == libc::SIG_IGN
-                {
-                    let mut default: libc::sigaction = std::mem::zeroed();
-                    default.sa_sigaction = libc::SIG_DFL;
-                    if libc::sigaction(sig, &default, std::ptr::null_mut()) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-            }
-            Ok(())
+        cmd.pre_exec(move || match super::signal_mask::reset_dispositions(last) {
+            0 => Ok(()),
+            errno => Err(io::Error::from_raw_os_error(errno)),
         });
     }
 }
